@@ -1,0 +1,87 @@
+import Raft
+
+/// Encodings of the Raft value types, each inside a checksummed ``Record`` frame.
+enum RaftCoding {
+    static func encode(_ entry: Entry) -> [UInt8] {
+        var writer = ByteWriter(capacity: entry.data.count + 24)
+        writer.u64(entry.term.rawValue)
+        writer.u64(entry.index.rawValue)
+        writer.u8(entry.kind.rawValue)
+        writer.blob(entry.data)
+        return Record.seal(writer.bytes)
+    }
+
+    static func decodeEntry(_ bytes: [UInt8], what: String) throws -> Entry {
+        var reader = try Record.open(bytes, what: what)
+        let term = Term(try reader.u64())
+        let index = LogIndex(try reader.u64())
+        let kindRaw = try reader.u8()
+        guard let kind = EntryKind(rawValue: kindRaw) else {
+            throw StorageError.corruption("\(what): unknown entry kind \(kindRaw)")
+        }
+        let data = try reader.blob()
+        try reader.finish()
+        return Entry(term: term, index: index, kind: kind, data: data)
+    }
+
+    static func encode(_ state: HardState) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u64(state.term.rawValue)
+        writer.u64(state.vote.rawValue)
+        writer.u64(state.commit.rawValue)
+        return Record.seal(writer.bytes)
+    }
+
+    static func decodeHardState(_ bytes: [UInt8]) throws -> HardState {
+        var reader = try Record.open(bytes, what: "hard state")
+        let state = HardState(term: Term(try reader.u64()), vote: NodeID(try reader.u64()), commit: LogIndex(try reader.u64()))
+        try reader.finish()
+        return state
+    }
+
+    static func write(_ conf: ConfState, into writer: inout ByteWriter) {
+        writer.nodeSet(Set(conf.voters.map(\.rawValue)))
+        writer.nodeSet(Set(conf.learners.map(\.rawValue)))
+        writer.nodeSet(Set(conf.votersOutgoing.map(\.rawValue)))
+        writer.nodeSet(Set(conf.learnersNext.map(\.rawValue)))
+        writer.bool(conf.autoLeave)
+    }
+
+    static func readConfState(from reader: inout ByteReader) throws -> ConfState {
+        func ids(_ raw: Set<UInt64>) -> Set<NodeID> { Set(raw.map(NodeID.init)) }
+        return ConfState(
+            voters: ids(try reader.nodeSet()), learners: ids(try reader.nodeSet()),
+            votersOutgoing: ids(try reader.nodeSet()), learnersNext: ids(try reader.nodeSet()),
+            autoLeave: try reader.bool())
+    }
+
+    static func encode(_ conf: ConfState) -> [UInt8] {
+        var writer = ByteWriter()
+        write(conf, into: &writer)
+        return Record.seal(writer.bytes)
+    }
+
+    static func decodeConfState(_ bytes: [UInt8]) throws -> ConfState {
+        var reader = try Record.open(bytes, what: "conf state")
+        let conf = try readConfState(from: &reader)
+        try reader.finish()
+        return conf
+    }
+
+    static func encode(_ metadata: SnapshotMetadata) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u64(metadata.index.rawValue)
+        writer.u64(metadata.term.rawValue)
+        write(metadata.confState, into: &writer)
+        return Record.seal(writer.bytes)
+    }
+
+    static func decodeSnapshotMetadata(_ bytes: [UInt8]) throws -> SnapshotMetadata {
+        var reader = try Record.open(bytes, what: "snapshot metadata")
+        let index = LogIndex(try reader.u64())
+        let term = Term(try reader.u64())
+        let conf = try readConfState(from: &reader)
+        try reader.finish()
+        return SnapshotMetadata(index: index, term: term, confState: conf)
+    }
+}

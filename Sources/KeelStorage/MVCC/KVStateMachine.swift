@@ -1,0 +1,190 @@
+import Raft
+
+/// What applying one command produced.
+public enum KVResponse: Hashable, Sendable {
+    /// A Range's result.
+    case range(RangeResponse)
+    /// A Put's result.
+    case put(PutResponse)
+    /// A DeleteRange's result.
+    case deleteRange(DeleteRangeResponse)
+    /// A Txn's result.
+    case txn(TxnResponse)
+    /// A Compact's result: the store's revision.
+    case compact(revision: Int64)
+    /// A lease was granted.
+    case leaseGrant(id: Int64, ttlSeconds: Int64)
+    /// A lease was revoked; the store's revision after deleting its keys.
+    case leaseRevoke(revision: Int64)
+    /// An entry without a command (a leader's no-op) or a configuration change.
+    case none
+}
+
+/// The MVCC key-value state machine with etcd's semantics, stored in RocksDB.
+///
+/// Every write transaction gets the next main revision; the writes inside it get sub-revisions
+/// 0, 1, 2…. A key's versions stay readable at older revisions until ``KVCommand/compact(revision:)``.
+/// Applying a committed entry and recording its index are one atomic write, so after a crash an
+/// entry is either fully applied and recorded or neither: it is never applied twice or skipped.
+public final class KVStateMachine {
+    static let keyFamily = "kv_key"
+    static let revisionFamily = "kv_rev"
+    static let metaFamily = "kv_meta"
+    static let leaseFamily = "kv_lease"
+    static let families = [keyFamily, revisionFamily, metaFamily, leaseFamily]
+    static let appliedKey = Array("applied".utf8)
+    static let revisionKey = Array("revision".utf8)
+    static let compactedKey = Array("compacted".utf8)
+    static let membershipKey = Array("membership".utf8)
+
+    let database: RocksDatabase
+    let valueBytesMax: Int
+    private let syncApplies: Bool
+
+    /// The index of the last applied entry.
+    public private(set) var appliedIndex: LogIndex
+    /// The term of that entry, when the host told us.
+    public private(set) var appliedTerm: Term
+    /// The current revision: that of the last write transaction.
+    public private(set) var revision: Int64
+    /// The revision history has been compacted to; reads below it fail.
+    public private(set) var compactedRevision: Int64
+    /// The membership as of the applied index.
+    public private(set) var membership: ConfState
+
+    init(database: RocksDatabase, options: StorageOptions) throws {
+        self.database = database
+        valueBytesMax = options.valueBytesMax
+        syncApplies = options.syncApplies
+        (appliedIndex, appliedTerm) = (.zero, .zero)
+        (revision, compactedRevision, membership) = (0, 0, ConfState())
+        try reloadMeta()
+    }
+
+    func reloadMeta() throws {
+        if let bytes = try database.get(Self.metaFamily, Self.appliedKey) {
+            var reader = try Record.open(bytes, what: "applied index")
+            appliedIndex = LogIndex(try reader.u64())
+            appliedTerm = Term(try reader.u64())
+            try reader.finish()
+        } else {
+            (appliedIndex, appliedTerm) = (.zero, .zero)
+        }
+        revision = try Self.readInt(database, Self.revisionKey, what: "revision") ?? 0
+        compactedRevision = try Self.readInt(database, Self.compactedKey, what: "compacted revision") ?? 0
+        membership = try database.get(Self.metaFamily, Self.membershipKey).map(RaftCoding.decodeConfState) ?? ConfState()
+    }
+
+    static func readInt(_ database: RocksDatabase, _ key: [UInt8], what: String) throws -> Int64? {
+        guard let bytes = try database.get(metaFamily, key) else { return nil }
+        var reader = try Record.open(bytes, what: what)
+        let value = try reader.i64()
+        try reader.finish()
+        return value
+    }
+
+    static func encodeInt(_ value: Int64) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.i64(value)
+        return Record.seal(writer.bytes)
+    }
+
+    static func encodeApplied(_ index: LogIndex, _ term: Term) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u64(index.rawValue)
+        writer.u64(term.rawValue)
+        return Record.seal(writer.bytes)
+    }
+
+    /// Applies a committed entry's data (an encoded ``KVCommand``; empty for a no-op) and records
+    /// `index` as applied in the same atomic write.
+    ///
+    /// Returns nil, doing nothing, when `index` was already applied. A command that fails (a missing
+    /// lease, a compacted revision, a value over the limit…) is still recorded as applied, because
+    /// every replica fails it the same way; its error is the `.failure` result and nothing else is
+    /// stored. Failures of the store itself (I/O, corruption) are thrown and record nothing.
+    @discardableResult
+    public func apply(index: LogIndex, term: Term = .zero, entryData: [UInt8]) throws -> Result<KVResponse, StorageError>? {
+        guard index > appliedIndex else { return nil }
+        if entryData.isEmpty { return try record(index: index, term: term, .success(.none)) }
+        let command: KVCommand
+        do {
+            command = try KVCommand(decoding: entryData)
+        } catch let error as StorageError {
+            return try record(index: index, term: term, .failure(error))
+        }
+        let transaction = KVWriteTransaction(machine: self)
+        let response: KVResponse
+        do {
+            response = try transaction.execute(command)
+        } catch let error as StorageError where Self.isCommandError(error) {
+            return try record(index: index, term: term, .failure(error))
+        }
+        let batch = transaction.batch
+        batch.put(family: database.family(Self.metaFamily), Self.appliedKey, Self.encodeApplied(index, term))
+        try database.write(batch, sync: syncApplies)
+        appliedIndex = index
+        appliedTerm = term
+        revision = transaction.finalRevision
+        compactedRevision = transaction.compactedRevision
+        return .success(response)
+    }
+
+    /// Records a configuration change entry: the new membership and the applied index, atomically.
+    public func applyConfChange(index: LogIndex, term: Term = .zero, confState: ConfState) throws {
+        guard index > appliedIndex else { return }
+        let batch = RocksWriteBatch()
+        batch.put(family: database.family(Self.metaFamily), Self.membershipKey, RaftCoding.encode(confState))
+        batch.put(family: database.family(Self.metaFamily), Self.appliedKey, Self.encodeApplied(index, term))
+        try database.write(batch, sync: syncApplies)
+        appliedIndex = index
+        appliedTerm = term
+        membership = confState
+    }
+
+    private func record(index: LogIndex, term: Term, _ result: Result<KVResponse, StorageError>) throws -> Result<KVResponse, StorageError> {
+        try database.put(Self.metaFamily, Self.appliedKey, Self.encodeApplied(index, term), sync: syncApplies)
+        appliedIndex = index
+        appliedTerm = term
+        return result
+    }
+
+    /// Errors that belong to the command rather than to the store.
+    static func isCommandError(_ error: StorageError) -> Bool {
+        ![StorageError.Code.io, .rocksdb, .corruption].contains(error.code)
+    }
+
+    /// Serves a read outside the log (a serializable read in etcd's terms), at the applied state.
+    public func range(_ request: RangeRequest) throws -> RangeResponse {
+        try KVWriteTransaction(machine: self).range(request)
+    }
+
+    /// Checks a request the way etcd's server does before proposing it, so the embedded store can
+    /// refuse it without consuming a revision.
+    public func validate(_ command: KVCommand) throws {
+        switch command {
+        case .put(let request): try validate(request)
+        case .txn(let request): try validate(request)
+        case .range, .deleteRange, .compact, .leaseGrant, .leaseRevoke: break
+        }
+    }
+
+    func validate(_ request: PutRequest) throws {
+        guard !request.key.isEmpty else { throw StorageError(.emptyKey, "etcdserver: key is not provided") }
+        guard request.value.count <= valueBytesMax else {
+            throw StorageError(
+                .valueTooLarge,
+                "etcdserver: request is too large: value of \(request.value.count) bytes exceeds the limit of \(valueBytesMax) bytes")
+        }
+    }
+
+    func validate(_ request: TxnRequest) throws {
+        for op in request.success + request.failure {
+            switch op {
+            case .put(let put): try validate(put)
+            case .txn(let inner): try validate(inner)
+            case .range, .deleteRange: break
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Glibc
+import Raft
+
+/// Everything a Raft core needs from disk to resume after a restart, as plain values.
+public struct RestartState: Hashable, Sendable {
+    /// The persisted term, vote and commit index.
+    public var hardState: HardState
+    /// What the latest snapshot covers.
+    public var snapshotMetadata: SnapshotMetadata
+    /// The log entries after the snapshot.
+    public var entries: [Entry]
+    /// The membership as of the applied index (the snapshot's when nothing was applied since).
+    public var confState: ConfState
+    /// The last entry the state machine applied.
+    public var appliedIndex: LogIndex
+}
+
+/// One node's durable state in one RocksDB database: the Raft log with its hard state, and the
+/// MVCC state machine. Sharing a database lets a snapshot install touch both in one atomic write.
+public final class NodeStorage {
+    /// The Raft log, hard state and snapshot metadata.
+    public let log: RaftLogStore
+    /// The key-value state machine.
+    public let stateMachine: KVStateMachine
+    private let database: RocksDatabase
+
+    /// Opens (creating if missing) the store in `directory` and checks the log's invariants.
+    /// Corruption is reported as a ``StorageError`` with code `corruption` naming what is damaged.
+    public init(directory: String, options: StorageOptions = StorageOptions()) throws {
+        if mkdir(directory, 0o755) != 0, errno != EEXIST {
+            throw StorageError(.io, "cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        database = try RocksDatabase(
+            path: directory, columnFamilies: [RaftLogStore.logFamily, RaftLogStore.metaFamily] + KVStateMachine.families,
+            options: options)
+        log = try RaftLogStore(database: database)
+        stateMachine = try KVStateMachine(database: database, options: options)
+        guard stateMachine.appliedIndex <= log.lastIndex || log.lastIndex == log.snapshotMetadata.index else {
+            throw StorageError.corruption(
+                "applied index \(stateMachine.appliedIndex) is beyond the last log entry \(log.lastIndex)")
+        }
+    }
+
+    /// What the Raft core needs to resume, read from disk.
+    public func restartState() throws -> RestartState {
+        let snapshot = log.snapshotMetadata
+        let entries = log.lastIndex > snapshot.index ? try log.entries(from: log.firstIndex, to: log.lastIndex.advanced(by: 1)) : []
+        let confState = stateMachine.appliedIndex >= snapshot.index && stateMachine.appliedIndex > .zero
+            && stateMachine.membership != ConfState() ? stateMachine.membership : snapshot.confState
+        return RestartState(
+            hardState: log.hardState, snapshotMetadata: snapshot, entries: entries, confState: confState,
+            appliedIndex: stateMachine.appliedIndex)
+    }
+
+    /// Installs a snapshot received from a leader: the state machine is replaced and the log
+    /// discards what the snapshot covers, all in one synced write; a bad stream changes nothing.
+    public func installSnapshot(_ receiver: SnapshotReceiver, term: Term) throws {
+        let batch = try stateMachine.restoreBatch(from: receiver)
+        try database.write(batch, sync: true)
+        try stateMachine.reloadMeta()
+        let header = receiver.header!
+        try log.installSnapshot(SnapshotMetadata(index: header.appliedIndex, term: term, confState: header.membership))
+    }
+
+    /// Copies the database into `directory` (which must not exist yet): a backup that opens as a store.
+    public func checkpoint(into directory: String) throws { try database.checkpoint(into: directory) }
+
+    /// Writes memtables out to SST files (used by tests that damage SST files on purpose).
+    public func flush() throws { try database.flush() }
+}
