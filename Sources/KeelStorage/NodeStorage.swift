@@ -23,6 +23,7 @@ public final class NodeStorage {
     /// The key-value state machine.
     public let stateMachine: KVStateMachine
     private let database: RocksDatabase
+    static let columnFamilies = [RaftLogStore.logFamily, RaftLogStore.metaFamily] + KVStateMachine.families
 
     /// Opens (creating if missing) the store in `directory` and checks the log's invariants.
     /// Corruption is reported as a ``StorageError`` with code `corruption` naming what is damaged.
@@ -31,8 +32,7 @@ public final class NodeStorage {
             throw StorageError(.io, "cannot create \(directory): \(String(cString: strerror(errno)))")
         }
         database = try RocksDatabase(
-            path: directory, columnFamilies: [RaftLogStore.logFamily, RaftLogStore.metaFamily] + KVStateMachine.families,
-            options: options)
+            path: directory, columnFamilies: Self.columnFamilies, options: options)
         log = try RaftLogStore(database: database)
         stateMachine = try KVStateMachine(database: database, options: options)
         guard stateMachine.appliedIndex <= log.lastIndex || log.lastIndex == log.snapshotMetadata.index else {

@@ -1,0 +1,162 @@
+import Raft
+import XCTest
+
+@testable import KeelStorage
+
+final class RaftLogStoreTests: XCTestCase {
+    private func entries(_ range: ClosedRange<UInt64>, term: UInt64, payload: String = "x") -> [Entry] {
+        range.map { Entry(term: Term(term), index: LogIndex($0), data: bytes("\(payload)\($0)")) }
+    }
+
+    func testAppendWithHardStateIsDurableAcrossReopen() throws {
+        let directory = makeTemporaryDirectory(self)
+        let hard = HardState(term: Term(2), vote: NodeID(3), commit: LogIndex(4))
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...3, term: 1) + entries(4...5, term: 2), hardState: hard)
+        }
+        let storage = try NodeStorage(directory: directory)
+        XCTAssertEqual(storage.log.hardState, hard)
+        XCTAssertEqual(storage.log.firstIndex, LogIndex(1))
+        XCTAssertEqual(storage.log.lastIndex, LogIndex(5))
+        XCTAssertEqual(try storage.log.term(at: LogIndex(4)), Term(2))
+        XCTAssertEqual(try storage.log.entries(from: LogIndex(1), to: LogIndex(6)), entries(1...3, term: 1) + entries(4...5, term: 2))
+    }
+
+    func testAppendingAtAnExistingIndexReplacesTheConflictingSuffix() throws {
+        let directory = makeTemporaryDirectory(self)
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...6, term: 1))
+            // §5.3: a follower overwrites 4...6 with the leader's shorter suffix from term 2.
+            try storage.log.append(entries(4...4, term: 2, payload: "new"))
+            XCTAssertEqual(storage.log.lastIndex, LogIndex(4))
+        }
+        let storage = try NodeStorage(directory: directory)
+        XCTAssertEqual(storage.log.lastIndex, LogIndex(4))
+        XCTAssertEqual(try storage.log.entry(at: LogIndex(4)), Entry(term: Term(2), index: LogIndex(4), data: bytes("new4")))
+        assertStorageError(.unavailable) { try storage.log.entry(at: LogIndex(5)) }
+        XCTAssertEqual(try storage.log.entries(from: LogIndex(1), to: LogIndex(4)), entries(1...3, term: 1))
+    }
+
+    func testAppendRefusesHolesDecreasingTermsAndCommitBeyondTheLog() throws {
+        let storage = try NodeStorage(directory: makeTemporaryDirectory(self))
+        try storage.log.append(entries(1...2, term: 2))
+        assertStorageError(.invalidArgument) { try storage.log.append(entries(4...4, term: 2)) }
+        assertStorageError(.invalidArgument) { try storage.log.append(entries(3...3, term: 1)) }
+        assertStorageError(.invalidArgument) { try storage.log.append([], hardState: HardState(term: Term(2), commit: LogIndex(3))) }
+        XCTAssertEqual(storage.log.lastIndex, LogIndex(2))
+        XCTAssertEqual(storage.log.hardState, .initial)
+    }
+
+    func testReadsAreBoundedByBytesButReturnAtLeastOneEntry() throws {
+        let storage = try NodeStorage(directory: makeTemporaryDirectory(self))
+        let big = (1...10).map { Entry(term: Term(1), index: LogIndex($0), data: [UInt8](repeating: UInt8($0), count: 100)) }
+        try storage.log.append(big)
+        let recordBytes = RaftCoding.encode(big[0]).count
+        let some = try storage.log.entries(from: LogIndex(1), to: LogIndex(11), bytesMax: recordBytes * 3 + 1)
+        XCTAssertEqual(some, Array(big[0..<3]))
+        let one = try storage.log.entries(from: LogIndex(2), to: LogIndex(11), bytesMax: 1)
+        XCTAssertEqual(one, [big[1]])
+        assertStorageError(.unavailable) { try storage.log.entries(from: LogIndex(1), to: LogIndex(12)) }
+    }
+
+    func testCompactionDropsEntriesThroughTheSnapshotAndKeepsTheRest() throws {
+        let directory = makeTemporaryDirectory(self)
+        let conf = ConfState(voters: [NodeID(1)])
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...10, term: 1))
+            try storage.log.compact(through: SnapshotMetadata(index: LogIndex(6), term: Term(1), confState: conf))
+            assertStorageError(.invalidArgument) {
+                try storage.log.compact(through: SnapshotMetadata(index: LogIndex(8), term: Term(5), confState: conf))
+            }
+        }
+        let storage = try NodeStorage(directory: directory)
+        XCTAssertEqual(storage.log.firstIndex, LogIndex(7))
+        XCTAssertEqual(storage.log.lastIndex, LogIndex(10))
+        XCTAssertEqual(try storage.log.term(at: LogIndex(6)), Term(1))
+        assertStorageError(.compacted) { try storage.log.entry(at: LogIndex(6)) }
+        assertStorageError(.compacted) { try storage.log.entries(from: LogIndex(5), to: LogIndex(8)) }
+        assertStorageError(.compacted) { try storage.log.append(entries(6...6, term: 1)) }
+        XCTAssertEqual(try storage.log.entries(from: LogIndex(7), to: LogIndex(11)), entries(7...10, term: 1))
+        // Appending right after the snapshot boundary works on a fully compacted log.
+        try storage.log.compact(through: SnapshotMetadata(index: LogIndex(10), term: Term(1), confState: conf))
+        try storage.log.append(entries(11...11, term: 2))
+        XCTAssertEqual(try storage.log.entries(from: LogIndex(11), to: LogIndex(12)), entries(11...11, term: 2))
+    }
+
+    func testInstallingASnapshotKeepsAMatchingSuffixOrDiscardsTheLog() throws {
+        let storage = try NodeStorage(directory: makeTemporaryDirectory(self))
+        try storage.log.append(entries(1...5, term: 1))
+        try storage.log.installSnapshot(SnapshotMetadata(index: LogIndex(3), term: Term(1), confState: ConfState()))
+        XCTAssertEqual(storage.log.lastIndex, LogIndex(5))
+        XCTAssertEqual(storage.log.hardState.commit, LogIndex(3))
+        try storage.log.installSnapshot(SnapshotMetadata(index: LogIndex(8), term: Term(3), confState: ConfState()))
+        XCTAssertEqual(storage.log.lastIndex, LogIndex(8))
+        XCTAssertEqual(storage.log.firstIndex, LogIndex(9))
+        XCTAssertEqual(try storage.log.term(at: LogIndex(8)), Term(3))
+    }
+
+    func testOpenReportsAHoleNamingTheMissingIndex() throws {
+        let directory = makeTemporaryDirectory(self)
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...5, term: 1))
+        }
+        do {
+            let database = try RocksDatabase(path: directory, columnFamilies: NodeStorage.columnFamilies, options: StorageOptions())
+            let batch = RocksWriteBatch()
+            batch.delete(family: database.family(RaftLogStore.logFamily), bigEndianKey(3))
+            try database.write(batch, sync: true)
+        }
+        let error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
+        print("open with a hole in the log: \(error.map(String.init(describing:)) ?? "")")
+        XCTAssertTrue(error?.message.contains("expected entry 3 but found 4") == true)
+    }
+
+    func testOpenReportsADecreasingTermAndABitFlipNamingTheIndex() throws {
+        let directory = makeTemporaryDirectory(self)
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...5, term: 2))
+        }
+        do {
+            let database = try RocksDatabase(path: directory, columnFamilies: NodeStorage.columnFamilies, options: StorageOptions())
+            let family = database.family(RaftLogStore.logFamily)
+            let batch = RocksWriteBatch()
+            batch.put(family: family, bigEndianKey(4), RaftCoding.encode(Entry(term: Term(1), index: LogIndex(4))))
+            try database.write(batch, sync: true)
+        }
+        var error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
+        print("open with a decreasing term: \(error.map(String.init(describing:)) ?? "")")
+        XCTAssertTrue(error?.message.contains("term decreases at entry 4") == true)
+        do {
+            let database = try RocksDatabase(path: directory, columnFamilies: NodeStorage.columnFamilies, options: StorageOptions())
+            var damaged = RaftCoding.encode(Entry(term: Term(2), index: LogIndex(4), data: bytes("abc")))
+            damaged[12] ^= 0x10
+            try database.put(RaftLogStore.logFamily, bigEndianKey(4), damaged, sync: true)
+        }
+        error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
+        print("open with a flipped bit in entry 4: \(error.map(String.init(describing:)) ?? "")")
+        XCTAssertTrue(error?.message.contains("raft log entry 4: checksum mismatch") == true)
+    }
+
+    func testRestartStateCarriesWhatTheCoreNeeds() throws {
+        let directory = makeTemporaryDirectory(self)
+        let conf = ConfState(voters: [NodeID(1), NodeID(2), NodeID(3)])
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...6, term: 1), hardState: HardState(term: Term(1), vote: NodeID(2), commit: LogIndex(5)))
+            try storage.log.compact(through: SnapshotMetadata(index: LogIndex(2), term: Term(1), confState: ConfState(voters: [NodeID(1)])))
+            try storage.stateMachine.applyConfChange(index: LogIndex(3), term: Term(1), confState: conf)
+            try storage.stateMachine.apply(index: LogIndex(4), term: Term(1), entryData: KVCommand.put(PutRequest(key: bytes("k"), value: bytes("v"))).encoded())
+        }
+        let state = try NodeStorage(directory: directory).restartState()
+        XCTAssertEqual(state.hardState, HardState(term: Term(1), vote: NodeID(2), commit: LogIndex(5)))
+        XCTAssertEqual(state.snapshotMetadata.index, LogIndex(2))
+        XCTAssertEqual(state.entries.map(\.index), (3...6).map { LogIndex($0) })
+        XCTAssertEqual(state.confState, conf)
+        XCTAssertEqual(state.appliedIndex, LogIndex(4))
+    }
+}
