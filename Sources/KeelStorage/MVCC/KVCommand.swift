@@ -101,7 +101,7 @@ enum KVCommandCoding {
         let revision = try reader.i64()
         let orderRaw = try reader.u8()
         let targetRaw = try reader.u8()
-        guard let order = SortOrder(rawValue: orderRaw), let target = SortTarget(rawValue: targetRaw) else {
+        guard let order = RangeRequest.SortOrder(rawValue: orderRaw), let target = RangeRequest.SortTarget(rawValue: targetRaw) else {
             throw StorageError.corruption("kv command: bad sort order \(orderRaw) or target \(targetRaw)")
         }
         return RangeRequest(

@@ -24,30 +24,6 @@ public struct KeyValue: Hashable, Sendable {
     }
 }
 
-/// The order of Range results.
-public enum SortOrder: UInt8, Sendable {
-    /// Key order ascending (etcd's default).
-    case none = 0
-    /// Ascending by the sort target.
-    case ascend = 1
-    /// Descending by the sort target.
-    case descend = 2
-}
-
-/// What Range results are sorted by.
-public enum SortTarget: UInt8, Sendable {
-    /// The key bytes.
-    case key = 0
-    /// The key's version.
-    case version = 1
-    /// The create revision.
-    case create = 2
-    /// The mod revision.
-    case mod = 3
-    /// The value bytes.
-    case value = 4
-}
-
 /// etcd's RangeRequest. `rangeEnd` empty means the single key `key`; `[0]` means every key `>= key`
 /// (and with `key == [0]`, every key); otherwise the half-open range `[key, rangeEnd)`.
 public struct RangeRequest: Hashable, Sendable {
@@ -86,6 +62,33 @@ public struct RangeRequest: Hashable, Sendable {
     /// A request for every key starting with `prefix`.
     public static func prefix(_ prefix: [UInt8], limit: Int64 = 0, revision: Int64 = 0) -> RangeRequest {
         RangeRequest(key: prefix, rangeEnd: KeyRange.prefixEnd(prefix), limit: limit, revision: revision)
+    }
+}
+
+/// Sorting of Range results; nested so it does not clash with Foundation's `SortOrder`.
+extension RangeRequest {
+    /// The order of Range results.
+    public enum SortOrder: UInt8, Sendable {
+        /// Key order ascending (etcd's default).
+        case none = 0
+        /// Ascending by the sort target.
+        case ascend = 1
+        /// Descending by the sort target.
+        case descend = 2
+    }
+
+    /// What Range results are sorted by.
+    public enum SortTarget: UInt8, Sendable {
+        /// The key bytes.
+        case key = 0
+        /// The key's version.
+        case version = 1
+        /// The create revision.
+        case create = 2
+        /// The mod revision.
+        case mod = 3
+        /// The value bytes.
+        case value = 4
     }
 }
 

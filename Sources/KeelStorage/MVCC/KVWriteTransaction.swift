@@ -136,7 +136,7 @@ final class KVWriteTransaction {
         return RangeResponse(revision: readRevision, kvs: kvs, more: more, count: count)
     }
 
-    private func sort(_ kvs: inout [KeyValue], order: SortOrder, target: SortTarget) {
+    private func sort(_ kvs: inout [KeyValue], order: RangeRequest.SortOrder, target: RangeRequest.SortTarget) {
         if order == .none, target == .key { return }  // already in key order
         let ascending: (KeyValue, KeyValue) -> Bool
         switch target {
