@@ -24,13 +24,12 @@ final class RocksDatabase {
         rocksdb_options_set_paranoid_checks(options, 1)
         rocksdb_options_set_write_buffer_size(options, storageOptions.writeBufferBytes)
         rocksdb_options_set_max_background_jobs(options, 2)
-        // A torn record at the tail of the WAL is what a crash during a write leaves behind; the
-        // write was never acknowledged, so recovery stops there. Corruption elsewhere fails open.
-        rocksdb_options_set_wal_recovery_mode(options, Int32(rocksdb_point_in_time_recovery))
+        // An incomplete record at the tail of the WAL is what a crash during a write leaves behind;
+        // that write was never acknowledged, so it is dropped. A damaged record anywhere else fails
+        // the open instead of silently losing acknowledged writes after it.
+        rocksdb_options_set_wal_recovery_mode(options, Int32(rocksdb_tolerate_corrupted_tail_records_recovery))
         rocksdb_options_set_info_log_level(options, 2)  // warnings and worse
         rocksdb_options_set_keep_log_file_num(options, 2)
-        // Reusing WAL files keeps their size fixed, so a synced append need not update file metadata.
-        rocksdb_options_set_recycle_log_file_num(options, 4)
         let tableOptions = rocksdb_block_based_options_create()!
         let cache = rocksdb_cache_create_lru(storageOptions.blockCacheBytes)!
         rocksdb_block_based_options_set_block_cache(tableOptions, cache)
