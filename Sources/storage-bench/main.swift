@@ -1,1 +1,138 @@
-print("not implemented yet")
+// storage-bench: synced Raft log appends against the disk's physical limit, plus MVCC throughput.
+//
+//   swift run --scratch-path .build-c -c release storage-bench [directory]
+//
+// For batch sizes of 1, 16 and 256 entries of 256 bytes it measures, in the same run and on the
+// same disk, (a) RaftLogStore.append of the batch with a hard state, synced, and (b) a bare loop
+// of write() + fdatasync() of the same payload bytes to an append-only file: the baseline. Rounds
+// alternate between the two so that noise from other processes hits both alike; the median round
+// is reported. Then MVCC puts (unsynced applies, as a Raft host does, and synced embedded puts)
+// and point reads.
+import Foundation
+import Glibc
+import KeelStorage
+import Raft
+
+/// Payload bytes per log entry.
+let entryBytes = 256
+/// Entries per synced append.
+let batchSizes = [1, 16, 256]
+/// Alternating rounds per measurement; the median is reported.
+let roundsCount = 5
+/// Wall time of one round.
+let roundSeconds = 0.6
+/// Keys written and read by the MVCC measurements.
+let mvccKeysCount = 20_000
+/// Value size of the MVCC measurements.
+let mvccValueBytes = 256
+
+func now() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
+/// Runs `body` (one operation of `unit` items) repeatedly for `roundSeconds`; returns items/s.
+func rate(unit: Int, _ body: () throws -> Void) rethrows -> Double {
+    let start = now()
+    var operations = 0
+    while now() - start < roundSeconds {
+        try body()
+        operations += 1
+    }
+    return Double(operations * unit) / (now() - start)
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("storage-bench: \(message)\n".utf8))
+    exit(1)
+}
+
+let root = CommandLine.arguments.count > 1
+    ? CommandLine.arguments[1]
+    : FileManager.default.temporaryDirectory.appendingPathComponent("keel-storage-bench-\(getpid())").path
+try? FileManager.default.removeItem(atPath: root)
+try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: root) }
+
+print("storage-bench: directory \(root), \(entryBytes)-byte entries, median of \(roundsCount) rounds of \(roundSeconds) s")
+print("")
+print("synced log appends (entries/s)")
+print("batch   keel log   write+fdatasync   ratio   appends/s   fdatasyncs/s")
+
+let payload = [UInt8](repeating: 0xAB, count: entryBytes)
+do {
+    var logOptions = StorageOptions()
+    if let mb = ProcessInfo.processInfo.environment["BENCH_WB_MB"].flatMap(Int.init) { logOptions.writeBufferBytes = mb << 20 }
+    let storage = try NodeStorage(directory: root + "/log", options: logOptions)
+    let log = storage.log
+    let baselinePath = root + "/baseline"
+    let descriptor = open(baselinePath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    guard descriptor >= 0 else { fail("cannot open \(baselinePath)") }
+    defer { close(descriptor) }
+    let term = Term(1)
+    for batch in batchSizes {
+        let bytes = [UInt8](repeating: 0xAB, count: batch * entryBytes)
+        var keel: [Double] = []
+        var bare: [Double] = []
+        for _ in 0..<roundsCount {
+            keel.append(try rate(unit: batch) {
+                let first = log.lastIndex.advanced(by: 1)
+                let entries = (0..<batch).map { Entry(term: term, index: first.advanced(by: Int64($0)), data: payload) }
+                try log.append(entries, hardState: HardState(term: term, vote: NodeID(1), commit: first))
+            })
+            bare.append(rate(unit: batch) {
+                let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                guard written == bytes.count, fdatasync(descriptor) == 0 else { fail("baseline write failed: errno \(errno)") }
+            })
+        }
+        let keelRate = median(keel)
+        let bareRate = median(bare)
+        print(String(
+            format: "%5d %10.0f %17.0f %6.0f%% %11.0f %14.0f", batch, keelRate, bareRate, 100 * keelRate / bareRate,
+            keelRate / Double(batch), bareRate / Double(batch)))
+    }
+} catch {
+    fail("\(error)")
+}
+
+print("")
+print("MVCC state machine (\(mvccKeysCount) keys, \(mvccValueBytes)-byte values)")
+do {
+    let storage = try NodeStorage(directory: root + "/mvcc")
+    let machine = storage.stateMachine
+    let value = [UInt8](repeating: 0xCD, count: mvccValueBytes)
+    let commands = (0..<mvccKeysCount).map {
+        KVCommand.put(PutRequest(key: Array("key/\($0)".utf8), value: value)).encoded()
+    }
+    var index = machine.appliedIndex
+    var start = now()
+    for command in commands {
+        index = index.advanced(by: 1)
+        _ = try machine.apply(index: index, entryData: command)
+    }
+    let applyRate = Double(commands.count) / (now() - start)
+    print(String(format: "puts/s, applied unsynced (Raft host, log already synced): %10.0f", applyRate))
+
+    let embedded = try KeelStore.open(directory: root + "/embedded")
+    var puts = 0
+    let syncedRate = try rate(unit: 1) {
+        _ = try embedded.put(PutRequest(key: Array("key/\(puts % mvccKeysCount)".utf8), value: value))
+        puts += 1
+    }
+    print(String(format: "puts/s, embedded KeelStore (each put synced):               %10.0f", syncedRate))
+
+    var generator = SystemRandomNumberGenerator()
+    let reads = 50_000
+    let keys = (0..<reads).map { _ in Array("key/\(Int.random(in: 0..<mvccKeysCount, using: &generator))".utf8) }
+    start = now()
+    var found = 0
+    for key in keys { found += try machine.range(RangeRequest(key: key)).kvs.count }
+    let readRate = Double(reads) / (now() - start)
+    guard found == reads else { fail("point reads found \(found) of \(reads) keys") }
+    print(String(format: "point reads/s (Range of one key):                           %10.0f", readRate))
+} catch {
+    fail("\(error)")
+}
