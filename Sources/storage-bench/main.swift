@@ -43,6 +43,14 @@ func rate(unit: Int, _ body: () throws -> Void) rethrows -> Double {
     return Double(operations * unit) / (now() - start)
 }
 
+/// User and system CPU seconds the calling thread has used (RocksDB background threads excluded).
+func cpuSeconds() -> (user: Double, system: Double) {
+    var usage = rusage()
+    getrusage(__rusage_who_t(1), &usage)  // RUSAGE_THREAD, which Glibc does not import
+    return (Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+            Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6)
+}
+
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 func fail(_ message: String) -> Never {
@@ -60,7 +68,7 @@ defer { try? FileManager.default.removeItem(atPath: root) }
 print("storage-bench: directory \(root), \(entryBytes)-byte entries, median of \(roundsCount) rounds of \(roundSeconds) s")
 print("")
 print("synced log appends (entries/s)")
-print("batch   keel log   write+fdatasync   ratio   appends/s   fdatasyncs/s")
+print("batch   keel log   write+fdatasync   ratio   appends/s   fdatasyncs/s   keel CPU µs/append: user  system")
 
 let payload = [UInt8](repeating: 0xAB, count: entryBytes)
 do {
@@ -77,12 +85,19 @@ do {
         let bytes = [UInt8](repeating: 0xAB, count: batch * entryBytes)
         var keel: [Double] = []
         var bare: [Double] = []
+        var keelAppends = 0
+        var keelCPU = (user: 0.0, system: 0.0)
         for _ in 0..<roundsCount {
+            let before = cpuSeconds()
             keel.append(try rate(unit: batch) {
+                keelAppends += 1
                 let first = log.lastIndex.advanced(by: 1)
                 let entries = (0..<batch).map { Entry(term: term, index: first.advanced(by: Int64($0)), data: payload) }
                 try log.append(entries, hardState: HardState(term: term, vote: NodeID(1), commit: first))
             })
+            let after = cpuSeconds()
+            keelCPU.user += after.user - before.user
+            keelCPU.system += after.system - before.system
             bare.append(rate(unit: batch) {
                 let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
                 guard written == bytes.count, fdatasync(descriptor) == 0 else { fail("baseline write failed: errno \(errno)") }
@@ -91,8 +106,9 @@ do {
         let keelRate = median(keel)
         let bareRate = median(bare)
         print(String(
-            format: "%5d %10.0f %17.0f %6.0f%% %11.0f %14.0f", batch, keelRate, bareRate, 100 * keelRate / bareRate,
-            keelRate / Double(batch), bareRate / Double(batch)))
+            format: "%5d %10.0f %17.0f %6.0f%% %11.0f %14.0f %26.0f %7.0f", batch, keelRate, bareRate,
+            100 * keelRate / bareRate, keelRate / Double(batch), bareRate / Double(batch),
+            1e6 * keelCPU.user / Double(keelAppends), 1e6 * keelCPU.system / Double(keelAppends)))
     }
 } catch {
     fail("\(error)")

@@ -3,12 +3,12 @@ import Raft
 /// Encodings of the Raft value types, each inside a checksummed ``Record`` frame.
 enum RaftCoding {
     static func encode(_ entry: Entry) -> [UInt8] {
-        var writer = ByteWriter(capacity: entry.data.count + 24)
+        var writer = Record.begin(capacity: entry.data.count + 21)
         writer.u64(entry.term.rawValue)
         writer.u64(entry.index.rawValue)
         writer.u8(entry.kind.rawValue)
         writer.blob(entry.data)
-        return Record.seal(writer.bytes)
+        return Record.seal(writer)
     }
 
     static func decodeEntry(_ bytes: [UInt8], what: String) throws -> Entry {

@@ -8,9 +8,21 @@ enum Record {
     static let overheadBytes = 5
 
     static func seal(_ payload: [UInt8]) -> [UInt8] {
-        var writer = ByteWriter(capacity: payload.count + overheadBytes)
-        writer.u8(formatVersion)
+        var writer = begin(capacity: payload.count)
         writer.raw(payload)
+        return seal(writer)
+    }
+
+    /// Starts a frame to write the payload into directly, saving a copy on hot paths.
+    static func begin(capacity: Int) -> ByteWriter {
+        var writer = ByteWriter(capacity: capacity + overheadBytes)
+        writer.u8(formatVersion)
+        return writer
+    }
+
+    /// Finishes a frame started with ``begin(capacity:)``.
+    static func seal(_ writer: ByteWriter) -> [UInt8] {
+        var writer = writer
         writer.u32(CRC32C.checksum(writer.bytes))
         return writer.bytes
     }

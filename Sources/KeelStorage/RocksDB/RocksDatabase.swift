@@ -30,6 +30,9 @@ final class RocksDatabase {
         rocksdb_options_set_wal_recovery_mode(options, Int32(rocksdb_tolerate_corrupted_tail_records_recovery))
         rocksdb_options_set_info_log_level(options, 2)  // warnings and worse
         rocksdb_options_set_keep_log_file_num(options, 2)
+        // Compression costs CPU on the two shared cores for little gain on log entries and small
+        // values; the synced append path competes with flushes for that CPU.
+        rocksdb_options_set_compression(options, Int32(rocksdb_no_compression))
         let tableOptions = rocksdb_block_based_options_create()!
         let cache = rocksdb_cache_create_lru(storageOptions.blockCacheBytes)!
         rocksdb_block_based_options_set_block_cache(tableOptions, cache)
