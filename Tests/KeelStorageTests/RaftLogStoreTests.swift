@@ -39,6 +39,25 @@ final class RaftLogStoreTests: XCTestCase {
         XCTAssertEqual(try storage.log.entries(from: LogIndex(1), to: LogIndex(4)), entries(1...3, term: 1))
     }
 
+    func testConflictsAndCompactionThatCutThroughAppendsSpanningSeveralSegments() throws {
+        let directory = makeTemporaryDirectory(self)
+        do {
+            let storage = try NodeStorage(directory: directory)
+            for start in stride(from: 1 as UInt64, through: 10, by: 3) { try storage.log.append(entries(start...(start + 2), term: 1)) }
+            XCTAssertEqual(storage.log.lastIndex, LogIndex(12))
+            try storage.log.append(entries(5...6, term: 2, payload: "new"))
+            try storage.log.compact(through: SnapshotMetadata(index: LogIndex(2), term: Term(1), confState: ConfState()))
+            XCTAssertEqual(try storage.log.entries(from: LogIndex(3), to: LogIndex(7)), entries(3...4, term: 1) + entries(5...6, term: 2, payload: "new"))
+        }
+        let storage = try NodeStorage(directory: directory)
+        XCTAssertEqual(storage.log.firstIndex, LogIndex(3))
+        XCTAssertEqual(storage.log.lastIndex, LogIndex(6))
+        XCTAssertEqual(try storage.log.entry(at: LogIndex(4)), entries(4...4, term: 1)[0])
+        XCTAssertEqual(try storage.log.entries(from: LogIndex(4), to: LogIndex(7)), entries(4...4, term: 1) + entries(5...6, term: 2, payload: "new"))
+        try storage.log.append(entries(7...7, term: 2))
+        XCTAssertEqual(try storage.log.term(at: LogIndex(6)), Term(2))
+    }
+
     func testAppendRefusesHolesDecreasingTermsAndCommitBeyondTheLog() throws {
         let storage = try NodeStorage(directory: makeTemporaryDirectory(self))
         try storage.log.append(entries(1...2, term: 2))
@@ -53,7 +72,7 @@ final class RaftLogStoreTests: XCTestCase {
         let storage = try NodeStorage(directory: makeTemporaryDirectory(self))
         let big = (1...10).map { Entry(term: Term(1), index: LogIndex($0), data: [UInt8](repeating: UInt8($0), count: 100)) }
         try storage.log.append(big)
-        let recordBytes = RaftCoding.encode(big[0]).count
+        let recordBytes = 100 + LogSegmentCoding.entryOverheadBytes
         let some = try storage.log.entries(from: LogIndex(1), to: LogIndex(11), bytesMax: recordBytes * 3 + 1)
         XCTAssertEqual(some, Array(big[0..<3]))
         let one = try storage.log.entries(from: LogIndex(2), to: LogIndex(11), bytesMax: 1)
@@ -102,7 +121,7 @@ final class RaftLogStoreTests: XCTestCase {
         let directory = makeTemporaryDirectory(self)
         do {
             let storage = try NodeStorage(directory: directory)
-            try storage.log.append(entries(1...5, term: 1))
+            for index in 1...5 as ClosedRange<UInt64> { try storage.log.append(entries(index...index, term: 1)) }
         }
         do {
             let database = try RocksDatabase(path: directory, columnFamilies: NodeStorage.columnFamilies, options: StorageOptions())
@@ -119,13 +138,13 @@ final class RaftLogStoreTests: XCTestCase {
         let directory = makeTemporaryDirectory(self)
         do {
             let storage = try NodeStorage(directory: directory)
-            try storage.log.append(entries(1...5, term: 2))
+            for index in 1...5 as ClosedRange<UInt64> { try storage.log.append(entries(index...index, term: 2)) }
         }
         do {
             let database = try RocksDatabase(path: directory, columnFamilies: NodeStorage.columnFamilies, options: StorageOptions())
             let family = database.family(RaftLogStore.logFamily)
             let batch = RocksWriteBatch()
-            batch.put(family: family, bigEndianKey(4), RaftCoding.encode(Entry(term: Term(1), index: LogIndex(4))))
+            batch.put(family: family, bigEndianKey(4), LogSegmentCoding.encode([Entry(term: Term(1), index: LogIndex(4))]))
             try database.write(batch, sync: true)
         }
         var error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
@@ -133,13 +152,13 @@ final class RaftLogStoreTests: XCTestCase {
         XCTAssertTrue(error?.message.contains("term decreases at entry 4") == true)
         do {
             let database = try RocksDatabase(path: directory, columnFamilies: NodeStorage.columnFamilies, options: StorageOptions())
-            var damaged = RaftCoding.encode(Entry(term: Term(2), index: LogIndex(4), data: bytes("abc")))
+            var damaged = LogSegmentCoding.encode([Entry(term: Term(2), index: LogIndex(4), data: bytes("abc"))])
             damaged[12] ^= 0x10
             try database.put(RaftLogStore.logFamily, bigEndianKey(4), damaged, sync: true)
         }
         error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
         print("open with a flipped bit in entry 4: \(error.map(String.init(describing:)) ?? "")")
-        XCTAssertTrue(error?.message.contains("raft log entry 4: checksum mismatch") == true)
+        XCTAssertTrue(error?.message.contains("raft log segment at entry 4: checksum mismatch") == true)
     }
 
     func testRestartStateCarriesWhatTheCoreNeeds() throws {

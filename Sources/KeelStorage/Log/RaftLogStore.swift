@@ -2,14 +2,15 @@ import Raft
 
 /// The durable Raft log, hard state and snapshot metadata of one node.
 ///
-/// Entries live in their own column family keyed by big-endian index, so they sort by index; hard
-/// state and snapshot metadata live in a meta column family. Every mutation is one atomic RocksDB
-/// batch, synced before the call returns, because a node may acknowledge an append only once it is
+/// Entries live in their own column family as segments: the entries of one append, keyed by the
+/// big-endian index of the first (so segments sort by index) and checksummed together. Hard state
+/// and snapshot metadata live in a meta column family. Every mutation is one atomic RocksDB batch,
+/// synced before the call returns, because a node may acknowledge an append only once it is
 /// durable (Figure 2, "Persistent state ... updated on stable storage before responding").
 ///
-/// Invariants (checked on open): entries are exactly `firstIndex...lastIndex` with no holes,
-/// `firstIndex == snapshot.index + 1`, terms never decrease and never fall below the snapshot's term,
-/// and `snapshot.index <= hardState.commit <= lastIndex`.
+/// Invariants (checked on open): the segments hold exactly `firstIndex...lastIndex` with no holes
+/// or overlaps, `firstIndex == snapshot.index + 1`, terms never decrease and never fall below the
+/// snapshot's term, and `hardState.commit <= lastIndex`.
 public final class RaftLogStore {
     static let logFamily = "raft_log"
     static let metaFamily = "raft_meta"
@@ -25,6 +26,9 @@ public final class RaftLogStore {
     /// The index of the last entry, or the snapshot index when the log is empty.
     public private(set) var lastIndex: LogIndex
     private var lastTerm: Term
+    /// The stored segments in index order, as `first...last`.
+    /// Invariant: contiguous, starting at `firstIndex`, ending at `lastIndex`.
+    private var segments: [ClosedRange<LogIndex>] = []
 
     /// The first index still in the log (one past the snapshot).
     public var firstIndex: LogIndex { snapshotMetadata.index.advanced(by: 1) }
@@ -39,6 +43,8 @@ public final class RaftLogStore {
         try verify()
     }
 
+    private static func key(_ index: LogIndex) -> [UInt8] { bigEndianKey(index.rawValue) }
+
     /// Walks the whole log once and checks every invariant, naming the first index that breaks one.
     private func verify() throws {
         var expected = firstIndex
@@ -46,25 +52,25 @@ public final class RaftLogStore {
         let iterator = database.iterator(Self.logFamily)
         iterator.seekToFirst()
         while iterator.isValid {
-            let key = iterator.key
-            var keyReader = ByteReader(key, what: "log key")
-            let keyIndex = LogIndex(try keyReader.u64())
+            var keyReader = ByteReader(iterator.key, what: "raft log key")
+            let first = LogIndex(try keyReader.u64())
             try keyReader.finish()
-            guard keyIndex == expected else {
-                if keyIndex < expected {
-                    throw StorageError.corruption("raft log: entry \(keyIndex) is at or below snapshot index \(snapshotMetadata.index)")
+            guard first == expected else {
+                if first < expected {
+                    throw StorageError.corruption("raft log: entry \(first) overlaps entries before \(expected) or the snapshot at \(snapshotMetadata.index)")
                 }
-                throw StorageError.corruption("raft log: hole, expected entry \(expected) but found \(keyIndex)")
+                throw StorageError.corruption("raft log: hole, expected entry \(expected) but found \(first)")
             }
-            let entry = try RaftCoding.decodeEntry(iterator.value, what: "raft log entry \(keyIndex)")
-            guard entry.index == keyIndex else {
-                throw StorageError.corruption("raft log: entry stored at \(keyIndex) claims index \(entry.index)")
+            let entries = try LogSegmentCoding.decode(iterator.value, first: first)
+            for entry in entries {
+                guard entry.term >= previousTerm else {
+                    throw StorageError.corruption("raft log: term decreases at entry \(entry.index) (\(entry.term) after \(previousTerm))")
+                }
+                previousTerm = entry.term
             }
-            guard entry.term >= previousTerm else {
-                throw StorageError.corruption("raft log: term decreases at entry \(keyIndex) (\(entry.term) after \(previousTerm))")
-            }
-            previousTerm = entry.term
-            expected = expected.advanced(by: 1)
+            let last = entries[entries.count - 1].index
+            segments.append(first...last)
+            expected = last.advanced(by: 1)
             iterator.next()
         }
         try iterator.check()
@@ -75,6 +81,45 @@ public final class RaftLogStore {
         }
     }
 
+    /// The position in `segments` of the segment holding `index`, which must be in the log.
+    private func segmentPosition(of index: LogIndex) -> Int {
+        var low = 0
+        var high = segments.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if segments[middle].lowerBound <= index { low = middle } else { high = middle - 1 }
+        }
+        precondition(segments[low].contains(index), "index \(index) is not in segment \(segments[low])")
+        return low
+    }
+
+    private func readSegment(_ range: ClosedRange<LogIndex>) throws -> [Entry] {
+        guard let bytes = try database.get(Self.logFamily, Self.key(range.lowerBound)) else {
+            throw StorageError.corruption("raft log: segment of entries \(range.lowerBound)...\(range.upperBound) is missing")
+        }
+        let entries = try LogSegmentCoding.decode(bytes, first: range.lowerBound)
+        guard entries.last?.index == range.upperBound else {
+            throw StorageError.corruption("raft log: segment at entry \(range.lowerBound) changed length underneath")
+        }
+        return entries
+    }
+
+    /// Queues in the batch the removal of every entry at `index` and after (which must be in the
+    /// log); a segment that straddles `index` is rewritten with only its earlier entries. Returns
+    /// how to update `segments` once the batch is written: drop from `position` on, then append
+    /// `replacement` if any. (Planned rather than applied so a failed write changes nothing, and
+    /// so appends do not copy the segment list.)
+    private func planTruncation(from index: LogIndex, in batch: RocksWriteBatch) throws -> (position: Int, replacement: ClosedRange<LogIndex>?) {
+        let family = database.family(Self.logFamily)
+        let position = segmentPosition(of: index)
+        for range in segments[position...] { batch.delete(family: family, Self.key(range.lowerBound)) }
+        let straddling = segments[position]
+        guard straddling.lowerBound < index else { return (position, nil) }
+        let head = try readSegment(straddling).prefix { $0.index < index }
+        batch.put(family: family, Self.key(straddling.lowerBound), LogSegmentCoding.encode(head))
+        return (position, straddling.lowerBound...index.advanced(by: -1))
+    }
+
     /// Persists entries and, when given, a hard state in one synced atomic write.
     ///
     /// Entries must be contiguous and start no later than `lastIndex + 1` and after the snapshot.
@@ -82,7 +127,7 @@ public final class RaftLogStore {
     /// overwrites a conflicting suffix with the leader's (§5.3).
     public func append(_ entries: [Entry], hardState newHardState: HardState? = nil) throws {
         let batch = RocksWriteBatch()
-        let logFamily = database.family(Self.logFamily)
+        var truncation: (position: Int, replacement: ClosedRange<LogIndex>?)?
         var newLast = lastIndex
         var newLastTerm = lastTerm
         if let first = entries.first {
@@ -99,16 +144,13 @@ public final class RaftLogStore {
                     throw StorageError.invalid("append: term decreases at entry \(entry.index)")
                 }
                 previousTerm = entry.term
-                batch.put(family: logFamily, bigEndianKey(entry.index.rawValue), RaftCoding.encode(entry))
             }
+            // The replaced suffix goes in the same batch, so no reader or crash ever sees old and
+            // new entries mixed.
+            if first.index <= lastIndex { truncation = try planTruncation(from: first.index, in: batch) }
             newLast = entries[entries.count - 1].index
             newLastTerm = previousTerm
-            // The stale suffix beyond the new entries goes in the same batch, so no reader or crash
-            // ever sees old and new entries mixed.
-            if newLast < lastIndex {
-                batch.deleteRange(
-                    family: logFamily, from: bigEndianKey(newLast.rawValue + 1), to: bigEndianKey(lastIndex.rawValue + 1))
-            }
+            batch.put(family: database.family(Self.logFamily), Self.key(first.index), LogSegmentCoding.encode(entries[...]))
         }
         if let newHardState {
             guard newHardState.commit <= newLast else {
@@ -118,6 +160,11 @@ public final class RaftLogStore {
         }
         guard batch.count > 0 else { return }
         try database.write(batch, sync: true)
+        if let truncation {
+            segments.removeSubrange(truncation.position...)
+            if let replacement = truncation.replacement { segments.append(replacement) }
+        }
+        if let first = entries.first { segments.append(first.index...newLast) }
         lastIndex = newLast
         lastTerm = newLastTerm
         if let newHardState { hardState = newHardState }
@@ -138,14 +185,12 @@ public final class RaftLogStore {
         guard index <= lastIndex else {
             throw StorageError(.unavailable, "entry \(index) is beyond last index \(lastIndex)")
         }
-        guard let bytes = try database.get(Self.logFamily, bigEndianKey(index.rawValue)) else {
-            throw StorageError.corruption("raft log: entry \(index) is missing")
-        }
-        return try RaftCoding.decodeEntry(bytes, what: "raft log entry \(index)")
+        let range = segments[segmentPosition(of: index)]
+        return try readSegment(range)[Int(range.lowerBound.distance(to: index))]
     }
 
-    /// Entries in `[low, high)`, stopping once their encoded size passes `bytesMax` but always
-    /// returning at least one entry so that a single large entry can still make progress.
+    /// Entries in `[low, high)`, stopping once their size passes `bytesMax` but always returning at
+    /// least one entry so that a single large entry can still make progress.
     public func entries(from low: LogIndex, to high: LogIndex, bytesMax: Int = .max) throws -> [Entry] {
         guard low > snapshotMetadata.index else {
             throw StorageError(.compacted, "entries from \(low) are compacted (snapshot index \(snapshotMetadata.index))")
@@ -156,19 +201,25 @@ public final class RaftLogStore {
         guard low < high else { return [] }
         var result: [Entry] = []
         var bytes = 0
-        var expected = low
-        try database.iterator(Self.logFamily).forEach(from: bigEndianKey(low.rawValue), to: bigEndianKey(high.rawValue)) { _, value in
-            let entry = try RaftCoding.decodeEntry(value, what: "raft log entry \(expected)")
-            guard entry.index == expected else {
-                throw StorageError.corruption("raft log: hole, expected entry \(expected) but found \(entry.index)")
+        let start = segments[segmentPosition(of: low)].lowerBound
+        var expected = start
+        try database.iterator(Self.logFamily).forEach(from: Self.key(start), to: Self.key(high)) { key, value in
+            var keyReader = ByteReader(key, what: "raft log key")
+            let first = LogIndex(try keyReader.u64())
+            guard first == expected else {
+                throw StorageError.corruption("raft log: hole, expected entry \(expected) but found \(first)")
             }
-            bytes += value.count
-            if !result.isEmpty, bytes > bytesMax { return false }
-            result.append(entry)
-            expected = expected.advanced(by: 1)
+            for entry in try LogSegmentCoding.decode(value, first: first) {
+                expected = entry.index.advanced(by: 1)
+                if entry.index < low { continue }
+                if entry.index >= high { return false }
+                bytes += entry.data.count + LogSegmentCoding.entryOverheadBytes
+                if !result.isEmpty, bytes > bytesMax { return false }
+                result.append(entry)
+            }
             return true
         }
-        guard !result.isEmpty else { throw StorageError.corruption("raft log: entry \(low) is missing") }
+        guard result.first?.index == low else { throw StorageError.corruption("raft log: entry \(low) is missing") }
         return result
     }
 
@@ -186,12 +237,27 @@ public final class RaftLogStore {
             throw StorageError.invalid("compact through \(metadata.index): term \(metadata.term) but the log has \(storedTerm)")
         }
         let batch = RocksWriteBatch()
-        batch.deleteRange(
-            family: database.family(Self.logFamily), from: bigEndianKey(firstIndex.rawValue),
-            to: bigEndianKey(metadata.index.rawValue + 1))
+        let newSegments = try dropPrefix(through: metadata.index, in: batch)
         batch.put(family: database.family(Self.metaFamily), Self.snapshotKey, RaftCoding.encode(metadata))
         try database.write(batch, sync: true)
+        segments = newSegments
         snapshotMetadata = metadata
+    }
+
+    /// Removes every entry at or below `index` (which must be in the log); a segment that straddles
+    /// it is rewritten at `index + 1` with its later entries.
+    private func dropPrefix(through index: LogIndex, in batch: RocksWriteBatch) throws -> [ClosedRange<LogIndex>] {
+        let family = database.family(Self.logFamily)
+        let position = segmentPosition(of: index)
+        for range in segments[...position] { batch.delete(family: family, Self.key(range.lowerBound)) }
+        var kept = Array(segments[(position + 1)...])
+        let straddling = segments[position]
+        if straddling.upperBound > index {
+            let tail = try readSegment(straddling).drop { $0.index <= index }
+            batch.put(family: family, Self.key(index.advanced(by: 1)), LogSegmentCoding.encode(tail))
+            kept.insert(index.advanced(by: 1)...straddling.upperBound, at: 0)
+        }
+        return kept
     }
 
     /// Records a snapshot received from a leader (§7). If the log holds the snapshot's last entry
@@ -203,13 +269,20 @@ public final class RaftLogStore {
         }
         let keepSuffix = metadata.index <= lastIndex && (try? term(at: metadata.index)) == metadata.term
         let batch = RocksWriteBatch()
-        let end = keepSuffix ? metadata.index.rawValue + 1 : lastIndex.rawValue + 1
-        batch.deleteRange(family: database.family(Self.logFamily), from: bigEndianKey(firstIndex.rawValue), to: bigEndianKey(end))
+        let newSegments: [ClosedRange<LogIndex>]
+        if keepSuffix {
+            newSegments = try dropPrefix(through: metadata.index, in: batch)
+        } else {
+            let family = database.family(Self.logFamily)
+            for range in segments { batch.delete(family: family, Self.key(range.lowerBound)) }
+            newSegments = []
+        }
         batch.put(family: database.family(Self.metaFamily), Self.snapshotKey, RaftCoding.encode(metadata))
         var newHardState = hardState
         newHardState.commit = max(newHardState.commit, metadata.index)
         batch.put(family: database.family(Self.metaFamily), Self.hardStateKey, RaftCoding.encode(newHardState))
         try database.write(batch, sync: true)
+        segments = newSegments
         snapshotMetadata = metadata
         hardState = newHardState
         if !keepSuffix {
