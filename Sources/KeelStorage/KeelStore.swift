@@ -47,6 +47,7 @@ public final class KeelStore {
     }
 
     /// etcd's Put.
+    @discardableResult
     public func put(_ request: PutRequest) throws -> PutResponse {
         guard case .put(let response) = try execute(.put(request)) else { preconditionFailure("put answered with another kind") }
         return response

@@ -72,9 +72,7 @@ print("batch   keel log   write+fdatasync   ratio   appends/s   fdatasyncs/s   k
 
 let payload = [UInt8](repeating: 0xAB, count: entryBytes)
 do {
-    var logOptions = StorageOptions()
-    if let mb = ProcessInfo.processInfo.environment["BENCH_WB_MB"].flatMap(Int.init) { logOptions.writeBufferBytes = mb << 20 }
-    let storage = try NodeStorage(directory: root + "/log", options: logOptions)
+    let storage = try NodeStorage(directory: root + "/log")
     let log = storage.log
     let baselinePath = root + "/baseline"
     let descriptor = open(baselinePath, O_WRONLY | O_CREAT | O_APPEND, 0o644)

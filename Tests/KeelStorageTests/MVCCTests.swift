@@ -206,6 +206,22 @@ final class MVCCTests: XCTestCase {
         XCTAssertEqual(try store.get("max")?.value.count, 1_572_864)
     }
 
+    func testTheValueLimitIsConfigurable() throws {
+        var options = StorageOptions()
+        options.valueBytesMax = 10
+        let store = try KeelStore.open(directory: makeTemporaryDirectory(self), options: options)
+        try store.put("k", "0123456789")
+        let error = assertStorageError(.valueTooLarge) { try store.put("k", "0123456789a") }
+        XCTAssertTrue(error?.message.contains("value of 11 bytes exceeds the limit of 10 bytes") == true)
+        // Inside a transaction too, and nothing of the transaction is stored.
+        assertStorageError(.valueTooLarge) {
+            try store.txn(TxnRequest(success: [.put(PutRequest(key: bytes("a"), value: bytes("x"))), .put(PutRequest(key: bytes("b"), value: bytes("0123456789ab")))]))
+        }
+        XCTAssertNil(try store.get("a"))
+        XCTAssertEqual(try store.get("k").map { text($0.value) }, "0123456789")
+        XCTAssertEqual(store.revision, 1)
+    }
+
     func testApplyRecordsTheIndexAtomicallyAndIgnoresReplays() throws {
         let directory = makeTemporaryDirectory(self)
         let put = KVCommand.put(PutRequest(key: bytes("k"), value: bytes("v"))).encoded()
