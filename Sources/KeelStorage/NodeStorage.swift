@@ -56,10 +56,12 @@ public final class NodeStorage {
     /// discards what the snapshot covers, all in one synced write; a bad stream changes nothing.
     public func installSnapshot(_ receiver: SnapshotReceiver, term: Term) throws {
         let batch = try stateMachine.restoreBatch(from: receiver)
-        try database.write(batch, sync: true)
-        try stateMachine.reloadMeta()
         let header = receiver.header!
-        try log.installSnapshot(SnapshotMetadata(index: header.appliedIndex, term: term, confState: header.membership))
+        let commitLog = try log.planInstall(
+            SnapshotMetadata(index: header.appliedIndex, term: term, confState: header.membership), in: batch)
+        try database.write(batch, sync: true)
+        commitLog()
+        try stateMachine.reloadMeta()
     }
 
     /// Copies the database into `directory` (which must not exist yet): a backup that opens as a store.

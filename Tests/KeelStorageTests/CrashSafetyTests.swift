@@ -38,7 +38,7 @@ final class CrashSafetyTests: XCTestCase {
         var appliedSeen = Set<UInt64>()
 
         for kill in 1...killsCount {
-            FileManager.default.createFile(atPath: outputPath, contents: nil)
+            XCTAssertTrue(FileManager.default.createFile(atPath: outputPath, contents: nil))
             let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
             let process = Process()
             process.executableURL = executable

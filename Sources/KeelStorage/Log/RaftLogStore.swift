@@ -264,11 +264,19 @@ public final class RaftLogStore {
     /// with the same term, the entries after it are kept; otherwise the whole log is discarded.
     /// The commit index moves up to the snapshot index.
     public func installSnapshot(_ metadata: SnapshotMetadata) throws {
+        let batch = RocksWriteBatch()
+        let commit = try planInstall(metadata, in: batch)
+        try database.write(batch, sync: true)
+        commit()
+    }
+
+    /// Queues a snapshot install in `batch` (so a caller can add the state machine's restore to the
+    /// same atomic write) and returns what to do to the in-memory state once the batch is written.
+    func planInstall(_ metadata: SnapshotMetadata, in batch: RocksWriteBatch) throws -> () -> Void {
         guard metadata.index > snapshotMetadata.index else {
             throw StorageError(.compacted, "snapshot at \(metadata.index) is older than snapshot at \(snapshotMetadata.index)")
         }
         let keepSuffix = metadata.index <= lastIndex && (try? term(at: metadata.index)) == metadata.term
-        let batch = RocksWriteBatch()
         let newSegments: [ClosedRange<LogIndex>]
         if keepSuffix {
             newSegments = try dropPrefix(through: metadata.index, in: batch)
@@ -281,13 +289,14 @@ public final class RaftLogStore {
         var newHardState = hardState
         newHardState.commit = max(newHardState.commit, metadata.index)
         batch.put(family: database.family(Self.metaFamily), Self.hardStateKey, RaftCoding.encode(newHardState))
-        try database.write(batch, sync: true)
-        segments = newSegments
-        snapshotMetadata = metadata
-        hardState = newHardState
-        if !keepSuffix {
-            lastIndex = metadata.index
-            lastTerm = metadata.term
+        return { [self] in
+            segments = newSegments
+            snapshotMetadata = metadata
+            hardState = newHardState
+            if !keepSuffix {
+                lastIndex = metadata.index
+                lastTerm = metadata.term
+            }
         }
     }
 }
