@@ -53,6 +53,21 @@ final class MVCCTests: XCTestCase {
         XCTAssertTrue(keysOnly.kvs.allSatisfy { $0.value.isEmpty && $0.version == 1 })
     }
 
+    func testBinaryKeysWithZeroAndFFBytesKeepByteOrder() throws {
+        let store = try openStore()
+        let keys: [[UInt8]] = [[0x61], [0x61, 0x00], [0x61, 0x00, 0x00], [0x61, 0x00, 0x01], [0x61, 0x01], [0x61, 0xFF], [0x61, 0xFF, 0x00], [0x62], [0xFF, 0xFF]]
+        for key in keys.shuffled() { try store.put(PutRequest(key: key, value: key)) }
+        let all = try store.range(RangeRequest(key: [0], rangeEnd: [0]))
+        XCTAssertEqual(all.kvs.map(\.key), keys)
+        XCTAssertTrue(all.kvs.allSatisfy { $0.key == $0.value })
+        XCTAssertEqual(try store.range(RangeRequest(key: [0x61, 0x00])).kvs.map(\.key), [[0x61, 0x00]])
+        XCTAssertEqual(try store.range(.prefix([0x61, 0x00])).kvs.map(\.key), [[0x61, 0x00], [0x61, 0x00, 0x00], [0x61, 0x00, 0x01]])
+        XCTAssertEqual(try store.range(.prefix([0x61, 0xFF])).kvs.map(\.key), [[0x61, 0xFF], [0x61, 0xFF, 0x00]])
+        XCTAssertEqual(try store.range(.prefix([0xFF])).kvs.map(\.key), [[0xFF, 0xFF]])
+        XCTAssertEqual(KeyRange.prefixEnd([0x61, 0xFF]), [0x62])
+        XCTAssertEqual(KeyRange.prefixEnd([0xFF, 0xFF]), [0])
+    }
+
     func testRangeSortsByEveryTargetInBothOrders() throws {
         let store = try openStore()
         try store.put("b", "2")
