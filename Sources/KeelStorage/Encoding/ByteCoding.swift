@@ -29,13 +29,16 @@ struct ByteReader {
     let bytes: [UInt8]
     private(set) var offset: Int
     private let end: Int
-    let what: String
+    /// Names the record in error messages; built only when an error is reported, because hot read
+    /// paths decode many records.
+    private let describe: () -> String
+    var what: String { describe() }
 
-    init(_ bytes: [UInt8], what: String, from start: Int = 0, to end: Int? = nil) {
+    init(_ bytes: [UInt8], what: @autoclosure @escaping () -> String, from start: Int = 0, to end: Int? = nil) {
         self.bytes = bytes
         self.offset = start
         self.end = end ?? bytes.count
-        self.what = what
+        self.describe = what
     }
 
     var isAtEnd: Bool { offset == end }

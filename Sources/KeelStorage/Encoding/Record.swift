@@ -28,22 +28,22 @@ enum Record {
     }
 
     /// Checks a frame and returns a reader positioned on its payload.
-    static func open(_ bytes: [UInt8], what: String) throws -> ByteReader {
+    static func open(_ bytes: [UInt8], what: @autoclosure @escaping () -> String) throws -> ByteReader {
         guard bytes.count >= overheadBytes else {
-            throw StorageError.corruption("\(what): record of \(bytes.count) bytes is too short")
+            throw StorageError.corruption("\(what()): record of \(bytes.count) bytes is too short")
         }
         let bodyEnd = bytes.count - 4
-        var trailer = ByteReader(bytes, what: what, from: bodyEnd)
+        var trailer = ByteReader(bytes, what: what(), from: bodyEnd)
         let stored = try trailer.u32()
         let computed = CRC32C.checksum(bytes[0..<bodyEnd])
         guard stored == computed else {
             throw StorageError.corruption(
-                "\(what): checksum mismatch (stored \(hex(stored)), computed \(hex(computed)))")
+                "\(what()): checksum mismatch (stored \(hex(stored)), computed \(hex(computed)))")
         }
         guard bytes[0] == formatVersion else {
-            throw StorageError(.unsupportedVersion, "\(what): record format version \(bytes[0]), expected \(formatVersion)")
+            throw StorageError(.unsupportedVersion, "\(what()): record format version \(bytes[0]), expected \(formatVersion)")
         }
-        return ByteReader(bytes, what: what, from: 1, to: bodyEnd)
+        return ByteReader(bytes, what: what(), from: 1, to: bodyEnd)
     }
 
     private static func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }

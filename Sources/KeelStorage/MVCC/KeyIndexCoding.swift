@@ -98,7 +98,7 @@ struct StoredKey: Hashable {
         self.value = value
     }
 
-    init(decoding bytes: [UInt8], what: @autoclosure () -> String) throws {
+    init(decoding bytes: [UInt8], what: @autoclosure @escaping () -> String) throws {
         var reader = try Record.open(bytes, what: what())
         tombstone = try reader.bool()
         createRevision = try reader.i64()
