@@ -4,15 +4,15 @@ import Raft
 /// earlier writes (as in etcd, where a Txn's later ops see its earlier puts); writes collect in one
 /// batch that the caller commits together with the applied index.
 final class KVWriteTransaction {
-    private let machine: KVStateMachine
-    private var database: RocksDatabase { machine.database }
+    let machine: KVStateMachine
+    var database: RocksDatabase { machine.database }
     let batch = RocksWriteBatch()
     /// The latest state of every key this transaction wrote (tombstones included), with its revision.
-    private var pending: [[UInt8]: (stored: StoredKey, main: Int64)] = [:]
-    private let committedRevision: Int64
+    var pending: [[UInt8]: (stored: StoredKey, main: Int64)] = [:]
+    let committedRevision: Int64
     private var nextSub: Int64 = 0
-    private(set) var compactedRevision: Int64
-    private var leaseChanges: [Int64: Int64?] = [:]
+    var compactedRevision: Int64
+    var leaseChanges: [Int64: Int64?] = [:]
 
     init(machine: KVStateMachine) {
         self.machine = machine
@@ -21,7 +21,7 @@ final class KVWriteTransaction {
     }
 
     /// The revision this transaction's writes get.
-    private var writeRevision: Int64 { committedRevision + 1 }
+    var writeRevision: Int64 { committedRevision + 1 }
     private var changed: Bool { nextSub > 0 }
     /// The store's revision once this transaction commits.
     var finalRevision: Int64 { changed ? writeRevision : committedRevision }
@@ -51,7 +51,7 @@ final class KVWriteTransaction {
     // MARK: Reads
 
     /// The newest live version of `key` as this transaction sees it.
-    private func latest(_ key: [UInt8]) throws -> (stored: StoredKey, main: Int64)? {
+    func latest(_ key: [UInt8]) throws -> (stored: StoredKey, main: Int64)? {
         if let entry = pending[key] { return entry.stored.tombstone ? nil : entry }
         let prefix = KeyIndexCoding.groupPrefix(key)
         let iterator = database.iterator(KVStateMachine.keyFamily)
@@ -69,7 +69,7 @@ final class KVWriteTransaction {
 
     /// The live keys in a range at a revision, in key order, merged with this transaction's writes
     /// when reading the current state.
-    private func scan(key: [UInt8], rangeEnd: [UInt8], revision: Int64) throws -> [KeyValue] {
+    func scan(key: [UInt8], rangeEnd: [UInt8], revision: Int64) throws -> [KeyValue] {
         let (start, end) = Self.bounds(key: key, rangeEnd: rangeEnd)
         var result: [KeyValue] = []
         let iterator = database.iterator(KVStateMachine.keyFamily)
@@ -111,7 +111,7 @@ final class KVWriteTransaction {
     }
 
     /// The revision reads see: the current one, which inside a writing transaction includes its writes.
-    private var readRevision: Int64 { finalRevision }
+    var readRevision: Int64 { finalRevision }
 
     func range(_ request: RangeRequest) throws -> RangeResponse {
         let revision = request.revision <= 0 ? readRevision : request.revision
@@ -168,7 +168,7 @@ final class KVWriteTransaction {
         return (writeRevision, nextSub)
     }
 
-    private func writeVersion(_ key: [UInt8], _ stored: StoredKey, previousLease: Int64?) {
+    func writeVersion(_ key: [UInt8], _ stored: StoredKey, previousLease: Int64?) {
         let (main, sub) = nextRevision()
         batch.put(
             family: database.family(KVStateMachine.keyFamily),
@@ -220,157 +220,8 @@ final class KVWriteTransaction {
         }
         return DeleteRangeResponse(revision: finalRevision, deleted: Int64(victims.count), prevKvs: request.prevKv ? victims : [])
     }
-
-    // MARK: Txn
-
-    /// etcd rejects a Txn that writes one key twice, so the outcome never depends on op order.
-    private func checkDuplicates(_ request: TxnRequest) throws {
-        for branch in [request.success, request.failure] {
-            var keys = Set<[UInt8]>()
-            for op in branch {
-                if case .put(let put) = op {
-                    guard keys.insert(put.key).inserted else {
-                        throw StorageError.invalid("etcdserver: duplicate key given in txn request")
-                    }
-                }
-            }
-        }
-    }
-
-    /// Every compare of the transaction and of the nested ones on the chosen path is evaluated
-    /// before any op runs, as etcd does, so nested compares see the state before the transaction.
-    private func evaluatePath(_ request: TxnRequest) throws -> [Bool] {
-        let succeeded = try request.compare.allSatisfy(evaluate)
-        var path = [succeeded]
-        for op in succeeded ? request.success : request.failure {
-            if case .txn(let inner) = op { path += try evaluatePath(inner) }
-        }
-        return path
-    }
-
-    private func evaluate(_ compare: Compare) throws -> Bool {
-        let kvs = try scan(key: compare.key, rangeEnd: compare.rangeEnd, revision: readRevision)
-        if kvs.isEmpty {
-            if case .value = compare.target { return false }
-            return Self.holds(compare, KeyValue(key: compare.key, createRevision: 0, modRevision: 0, version: 0, value: [], lease: 0))
-        }
-        return kvs.allSatisfy { Self.holds(compare, $0) }
-    }
-
-    static func holds(_ compare: Compare, _ kv: KeyValue) -> Bool {
-        let ordering: Int
-        func order<T: Comparable>(_ lhs: T, _ rhs: T) -> Int { lhs < rhs ? -1 : (lhs == rhs ? 0 : 1) }
-        switch compare.target {
-        case .version(let operand): ordering = order(kv.version, operand)
-        case .create(let operand): ordering = order(kv.createRevision, operand)
-        case .mod(let operand): ordering = order(kv.modRevision, operand)
-        case .lease(let operand): ordering = order(kv.lease, operand)
-        case .value(let operand):
-            ordering = kv.value == operand ? 0 : (kv.value.lexicographicallyPrecedes(operand) ? -1 : 1)
-        }
-        switch compare.result {
-        case .equal: return ordering == 0
-        case .notEqual: return ordering != 0
-        case .less: return ordering < 0
-        case .greater: return ordering > 0
-        }
-    }
-
-    private func run(_ request: TxnRequest, path: [Bool], cursor: inout Int) throws -> TxnResponse {
-        let succeeded = path[cursor]
-        cursor += 1
-        var responses: [ResponseOp] = []
-        for op in succeeded ? request.success : request.failure {
-            switch op {
-            case .range(let inner): responses.append(.range(try range(inner)))
-            case .put(let inner): responses.append(.put(try put(inner)))
-            case .deleteRange(let inner): responses.append(.deleteRange(try deleteRange(inner)))
-            case .txn(let inner): responses.append(.txn(try run(inner, path: path, cursor: &cursor)))
-            }
-        }
-        return TxnResponse(revision: finalRevision, succeeded: succeeded, responses: responses)
-    }
-
-    // MARK: Compaction
-
-    /// Drops every version superseded at or before `target`, keeping the newest one unless it is a
-    /// delete, so that reads at `target` or later are unchanged.
-    func compact(_ target: Int64) throws -> Int64 {
-        guard target > compactedRevision else { throw StorageError(.compacted, "mvcc: required revision has been compacted") }
-        guard target <= committedRevision else { throw StorageError(.unavailable, "mvcc: required revision is a future revision") }
-        let keyFamily = database.family(KVStateMachine.keyFamily)
-        let revisionFamily = database.family(KVStateMachine.revisionFamily)
-        let iterator = database.iterator(KVStateMachine.keyFamily)
-        iterator.seekToFirst()
-        var group: ArraySlice<UInt8> = []
-        var keptNewest = false
-        while iterator.isValid {
-            let indexKey = iterator.key
-            let parsed = try KeyIndexCoding.parseIndexKey(indexKey)
-            if parsed.prefix != group {
-                group = parsed.prefix
-                keptNewest = false
-            }
-            if parsed.main <= target {
-                if keptNewest {
-                    batch.delete(family: keyFamily, indexKey)
-                    batch.delete(family: revisionFamily, KeyIndexCoding.revisionKey(main: parsed.main, sub: parsed.sub))
-                } else {
-                    keptNewest = true
-                    let stored = try StoredKey(decoding: iterator.value, what: "mvcc key \(printable(parsed.key)) at revision \(parsed.main)")
-                    if stored.tombstone {
-                        batch.delete(family: keyFamily, indexKey)
-                        batch.delete(family: revisionFamily, KeyIndexCoding.revisionKey(main: parsed.main, sub: parsed.sub))
-                    }
-                }
-            }
-            iterator.next()
-        }
-        try iterator.check()
-        batch.put(family: database.family(KVStateMachine.metaFamily), KVStateMachine.compactedKey, KVStateMachine.encodeInt(target))
-        compactedRevision = target
-        return committedRevision
-    }
-
-    // MARK: Leases
-
-    private func leaseExists(_ id: Int64) throws -> Bool {
-        if let change = leaseChanges[id] { return change != nil }
-        return try database.get(KVStateMachine.leaseFamily, LeaseCoding.leaseKey(id)) != nil
-    }
-
-    private func grant(id: Int64, ttl: Int64) throws -> KVResponse {
-        guard id > 0 else { throw StorageError.invalid("etcdserver: lease id must be positive, got \(id)") }
-        guard try !leaseExists(id) else { throw StorageError.invalid("etcdserver: lease already exists") }
-        batch.put(family: database.family(KVStateMachine.leaseFamily), LeaseCoding.leaseKey(id), KVStateMachine.encodeInt(ttl))
-        leaseChanges[id] = ttl
-        return .leaseGrant(id: id, ttlSeconds: ttl)
-    }
-
-    private func revoke(id: Int64) throws -> Int64 {
-        guard try leaseExists(id) else { throw StorageError(.leaseNotFound, "etcdserver: requested lease not found") }
-        let prefix = LeaseCoding.attachmentPrefix(lease: id)
-        var keys: [[UInt8]] = []
-        try database.iterator(KVStateMachine.leaseFamily).forEach(from: prefix, to: KeyRange.prefixEnd(prefix)) { key, _ in
-            keys.append(Array(key[prefix.count...]))
-            return true
-        }
-        for key in keys {
-            guard let current = try latest(key), current.stored.lease == id else { continue }
-            writeVersion(key, StoredKey(tombstone: true, createRevision: 0, version: 0, lease: 0, value: []), previousLease: id)
-        }
-        batch.delete(family: database.family(KVStateMachine.leaseFamily), LeaseCoding.leaseKey(id))
-        leaseChanges[id] = .some(nil)
-        return finalRevision
-    }
 }
 
-/// `kv_lease` layout: `L | id` → TTL, and `K | id | key` → empty for each key attached to a lease.
-enum LeaseCoding {
-    static func leaseKey(_ id: Int64) -> [UInt8] { [UInt8(ascii: "L")] + bigEndianKey(UInt64(bitPattern: id)) }
-    static func attachmentPrefix(lease: Int64) -> [UInt8] { [UInt8(ascii: "K")] + bigEndianKey(UInt64(bitPattern: lease)) }
-    static func attachmentKey(lease: Int64, key: [UInt8]) -> [UInt8] { attachmentPrefix(lease: lease) + key }
-}
 
 /// A key for an error message: text when it is printable ASCII, hex otherwise.
 func printable(_ key: [UInt8]) -> String {
