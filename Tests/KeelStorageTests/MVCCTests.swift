@@ -170,26 +170,41 @@ final class MVCCTests: XCTestCase {
     func testNestedTransactionsAndSubRevisions() throws {
         let store = try openStore()
         try store.put("flag", "on")
+        try store.put("old", "stale")
         let inner = TxnRequest(
             compare: [Compare(key: bytes("flag"), target: .value(bytes("on")), result: .equal)],
             success: [.put(PutRequest(key: bytes("inner"), value: bytes("yes")))],
             failure: [.put(PutRequest(key: bytes("inner"), value: bytes("no")))])
         let outer = TxnRequest(
             compare: [Compare(key: bytes("flag"), target: .version(1), result: .equal)],
-            success: [.put(PutRequest(key: bytes("flag"), value: bytes("off"))), .txn(inner), .deleteRange(DeleteRangeRequest(key: bytes("flag"), prevKv: true))])
+            success: [
+                .put(PutRequest(key: bytes("flag"), value: bytes("off"))), .txn(inner),
+                .deleteRange(DeleteRangeRequest(key: bytes("old"), prevKv: true)),
+            ])
         let response = try store.txn(outer)
         XCTAssertTrue(response.succeeded)
         guard case .txn(let nested) = response.responses[1], case .deleteRange(let deleted) = response.responses[2] else {
             return XCTFail("unexpected responses \(response.responses)")
         }
         XCTAssertTrue(nested.succeeded, "nested compares see the state before the outer transaction's writes")
-        XCTAssertEqual(deleted.prevKvs.map { text($0.value) }, ["off"])
-        XCTAssertEqual(store.revision, 2, "one transaction is one revision")
+        XCTAssertEqual(deleted.prevKvs.map { text($0.value) }, ["stale"])
+        XCTAssertEqual(store.revision, 3, "one transaction is one revision")
         XCTAssertEqual(try store.get("inner").map { text($0.value) }, "yes")
-        XCTAssertNil(try store.get("flag"))
-        assertStorageError(.invalidArgument) {
-            try store.txn(TxnRequest(success: [.put(PutRequest(key: bytes("d"), value: [])), .put(PutRequest(key: bytes("d"), value: []))]))
+        XCTAssertEqual(try store.get("flag")?.modRevision, 3)
+        XCTAssertEqual(try store.get("inner")?.modRevision, 3)
+        XCTAssertNil(try store.get("old"))
+        let revision = store.revision
+        let put = { (key: String) in RequestOp.put(PutRequest(key: bytes(key), value: [])) }
+        for duplicated in [
+            TxnRequest(success: [put("d"), put("d")]),
+            TxnRequest(failure: [.deleteRange(DeleteRangeRequest(key: bytes("a"), rangeEnd: bytes("c"))), put("b")]),
+            TxnRequest(success: [put("e"), .txn(TxnRequest(failure: [put("e")]))]),
+        ] {
+            let error = assertStorageError(.invalidArgument) { try store.txn(duplicated) }
+            XCTAssertEqual(error?.message, "etcdserver: duplicate key given in txn request")
         }
+        XCTAssertEqual(store.revision, revision)
+        XCTAssertTrue(try store.txn(TxnRequest(success: [put("d"), .txn(TxnRequest(success: [put("e")], failure: [put("e")]))])).succeeded)
     }
 
     func testPutOptionsLeasesAndLimits() throws {

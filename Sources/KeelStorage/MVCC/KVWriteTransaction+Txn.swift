@@ -2,18 +2,38 @@ import Raft
 
 /// Txn: guards evaluated up front, then the chosen branch, nested transactions included.
 extension KVWriteTransaction {
-    /// etcd rejects a Txn that writes one key twice, so the outcome never depends on op order.
+    /// etcd rejects a Txn that writes one key twice (two puts, or a put inside a deleted range,
+    /// nested transactions included), so the outcome never depends on the order of its ops.
     func checkDuplicates(_ request: TxnRequest) throws {
-        for branch in [request.success, request.failure] {
-            var keys = Set<[UInt8]>()
-            for op in branch {
-                if case .put(let put) = op {
-                    guard keys.insert(put.key).inserted else {
-                        throw StorageError.invalid("etcdserver: duplicate key given in txn request")
-                    }
-                }
+        for branch in [request.success, request.failure] { _ = try writes(of: branch) }
+    }
+
+    /// The keys a branch may put and the ranges it may delete (a nested transaction: either branch).
+    private func writes(of ops: [RequestOp]) throws -> (puts: Set<[UInt8]>, deletes: [(start: [UInt8], end: [UInt8]?)]) {
+        let duplicate = StorageError.invalid("etcdserver: duplicate key given in txn request")
+        var puts = Set<[UInt8]>()
+        var deletes: [(start: [UInt8], end: [UInt8]?)] = []
+        for op in ops {
+            switch op {
+            case .put(let put):
+                guard puts.insert(put.key).inserted else { throw duplicate }
+            case .deleteRange(let delete):
+                deletes.append(Self.bounds(key: delete.key, rangeEnd: delete.rangeEnd))
+            case .txn(let inner):
+                let success = try writes(of: inner.success)
+                let failure = try writes(of: inner.failure)
+                let innerPuts = success.puts.union(failure.puts)
+                guard puts.isDisjoint(with: innerPuts) else { throw duplicate }
+                puts.formUnion(innerPuts)
+                deletes += success.deletes + failure.deletes
+            case .range:
+                break
             }
         }
+        for key in puts where deletes.contains(where: { Self.contains(start: $0.start, end: $0.end, key) }) {
+            throw duplicate
+        }
+        return (puts, deletes)
     }
 
     /// Every compare of the transaction and of the nested ones on the chosen path is evaluated
