@@ -66,7 +66,7 @@ enum OperationDecoder {
         func fail(_ message: String) -> HistoryError {
             HistoryError(code: .badOperation, message: message, line: line)
         }
-        let process: Process
+        let process: ProcessID
         switch fields[.keyword("process")] {
         case .int(let number)?: process = .client(number)
         case .keyword("nemesis")?, .string("nemesis")?: process = .nemesis

@@ -1,5 +1,5 @@
 /// Who performed an operation: a client process or the fault injector.
-public enum Process: Hashable, Sendable, Comparable, CustomStringConvertible {
+public enum ProcessID: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// A client, numbered as Jepsen numbers them (a crashed client comes back with a new number).
     case client(Int)
     /// Jepsen's `:nemesis`, which injects faults; its events are not checked.
@@ -29,7 +29,7 @@ public enum OperationType: String, Hashable, Sendable, CaseIterable {
 /// One line (event) of a Jepsen history, as recorded.
 public struct Operation: Hashable, Sendable {
     /// Who did it.
-    public var process: Process
+    public var process: ProcessID
     /// Invocation or which kind of completion.
     public var type: OperationType
     /// The function, e.g. `read`, `write`, `cas`, `txn` (a keyword in EDN, stored without colon).
@@ -47,7 +47,7 @@ public struct Operation: Hashable, Sendable {
 
     /// Makes an event; `line` is only for error messages.
     public init(
-        process: Process, type: OperationType, f: String, value: Value = .nil,
+        process: ProcessID, type: OperationType, f: String, value: Value = .nil,
         time: Int? = nil, index: Int? = nil, error: Value? = nil, line: Int = 0
     ) {
         self.process = process

@@ -58,6 +58,7 @@ extension Model {
     /// `f input → output` (or `→ ?` when the result is unknown).
     public func describe(operation: HistoryOperation) -> String {
         let output = operation.output.map { EDNWriter.write($0) } ?? "?"
-        return "\(operation.f) \(EDNWriter.write(operation.input)) → \(output)"
+        let input = operation.input.isNil ? "" : " " + EDNWriter.write(operation.input)
+        return "\(operation.f)\(input) → \(output)"
     }
 }

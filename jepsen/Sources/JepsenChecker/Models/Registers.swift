@@ -19,6 +19,9 @@ public struct CASRegister: Model {
 
     /// The value as EDN.
     public func describe(state: Value) -> String { EDNWriter.write(state) }
+
+    /// `read → 3`, `write 3`, `cas 1→2`.
+    public func describe(operation: HistoryOperation) -> String { RegisterRules.describe(operation) }
 }
 
 /// A register where nil means the key is absent: a read of nil is legal only while nothing is written
@@ -42,6 +45,9 @@ public struct NilRegister: Model {
 
     /// The value as EDN, or `absent`.
     public func describe(state: Value) -> String { state.isNil ? "absent" : EDNWriter.write(state) }
+
+    /// `read → 3`, `write 3`, `cas 1→2`.
+    public func describe(operation: HistoryOperation) -> String { RegisterRules.describe(operation) }
 }
 
 /// The rules the two registers share.
@@ -59,6 +65,18 @@ enum RegisterRules {
             return pair[0] == state ? .legal(pair[1]) : .illegal
         default:
             return .illegal
+        }
+    }
+
+    static func describe(_ operation: HistoryOperation) -> String {
+        let unknown = operation.output == nil ? " (result unknown)" : ""
+        switch operation.f {
+        case "read": return "read → " + (operation.output.map { EDNWriter.write($0) } ?? "?")
+        case "write": return "write \(EDNWriter.write(operation.input))" + unknown
+        case "cas":
+            guard let pair = operation.input.elements, pair.count == 2 else { return "cas ?" }
+            return "cas \(EDNWriter.write(pair[0]))→\(EDNWriter.write(pair[1]))" + unknown
+        default: return operation.f
         }
     }
 

@@ -1,0 +1,279 @@
+/// A self-contained HTML page explaining a check: verdict banner, timeline, plots and, for an invalid
+/// history, the operation that cannot be linearized with the longest prefix that can.
+///
+/// Everything is inline (CSS, SVG, a little JavaScript for hover details) so the file can be mailed,
+/// archived with a CI run, or opened without a network.
+public enum HTMLReport {
+    static let rowHeightPixels = 20.0
+    static let barHeightPixels = 13.0
+    static let labelWidthPixels = 90.0
+    static let eventWidthPixelsMin = 7.0
+    static let eventWidthPixelsMax = 40.0
+    static let timelineTargetWidthPixels = 1250.0
+    static let prefixRowsShownMax = 12
+
+    /// Renders the page for `result`, a check of `history` read from the file called `name`.
+    public static func render(_ result: CheckResult, history: History, name: String, initial: String) -> String {
+        let geometry = ReportGeometry(history: history)
+        let plots = SVGPlots(geometry: geometry)
+        var page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        page += "<title>Linearizability report: \(escape(name))</title><style>\(css)</style></head><body>"
+        page += "<h1>Linearizability report <span class=\"file\">\(escape(name))</span></h1>"
+        page += banner(result, history: history)
+        page += "<p class=\"intro\">Keel's checker replays a history recorded by a Jepsen-style test: clients invoke "
+            + "operations concurrently and each one completes with <b>ok</b> (it happened, with this result), "
+            + "<b>fail</b> (it certainly did not happen) or <b>info</b> (unknown: it may have happened at any time "
+            + "after its invocation, or never). The history is <i>linearizable</i> if every operation can be given "
+            + "a single instant between its invocation and its completion so that, in that order, the results "
+            + "match a single copy of the model (<b>\(escape(result.model))</b>, starting at <code>\(escape(initial))</code>).</p>"
+        page += facts(result, history: history, geometry: geometry)
+        page += explanation(result, history: history)
+        page += "<h2>Timeline</h2><p class=\"hint\">One row per client process; time runs left to right in the order "
+            + "events were recorded. Hover over a bar for its details and the model state before and after it.</p>"
+        page += legend(result)
+        page += "<div class=\"scroll\">" + timeline(result, history: history, geometry: geometry) + "</div>"
+        page += "<h2>Latency</h2><p class=\"hint\">Each dot is an answered operation at its invocation time. "
+            + "Shaded: fault injected by the nemesis.</p>" + plots.latency()
+        page += "<h2>Throughput</h2><p class=\"hint\">Completed operations over time, by outcome. "
+            + "Shaded: fault injected by the nemesis.</p>" + plots.throughput()
+        page += "<script>const OPS=\(operationsJSON(result, history: history, geometry: geometry));\(script)</script>"
+        page += "<div id=\"tip\"></div></body></html>"
+        return page
+    }
+
+    /// Escapes text for HTML element content and attribute values.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    private static func banner(_ result: CheckResult, history: History) -> String {
+        switch result.verdict {
+        case .valid:
+            return "<div class=\"banner valid\">✔ VALID: the history is linearizable</div>"
+        case .invalid:
+            return "<div class=\"banner invalid\">✘ INVALID: the history is not linearizable</div>"
+        case .unknown:
+            return "<div class=\"banner unknown\">? UNKNOWN: the search hit its time limit before deciding "
+                + "(this is not a verdict either way)</div>"
+        }
+    }
+
+    private static func facts(_ result: CheckResult, history: History, geometry: ReportGeometry) -> String {
+        let counts = Dictionary(grouping: history.operations, by: \.outcome).mapValues(\.count)
+        let processes = Set(history.operations.map(\.process)).count
+        let milliseconds = Double(result.elapsed.components.seconds) * 1000
+            + Double(result.elapsed.components.attoseconds) / 1e15
+        return "<table class=\"facts\"><tr><th>model</th><td>\(escape(result.model))</td><th>operations</th><td>"
+            + "\(history.operations.count) (ok \(counts[.ok] ?? 0), fail \(counts[.fail] ?? 0), info/unanswered \(counts[.info] ?? 0))</td></tr>"
+            + "<tr><th>processes</th><td>\(processes)</td><th>partitions checked</th><td>\(result.partitions.count)</td></tr>"
+            + "<tr><th>nemesis faults</th><td>\(geometry.intervals.count)</td><th>search time</th><td>"
+            + "\(SVGPlots.format(milliseconds)) ms</td></tr></table>"
+    }
+
+    private static func explanation(_ result: CheckResult, history: History) -> String {
+        guard let partition = result.firstInvalidPartition, let failing = partition.failingOperationID else {
+            if result.verdict == .valid {
+                return "<p class=\"explain\">A valid order exists for every operation. Hover over a bar to see "
+                    + "where it falls in that order and the model state around it.</p>"
+            }
+            return result.verdict == .unknown
+                ? "<p class=\"explain\">Run again with a longer time limit to get a verdict.</p>" : ""
+        }
+        let operation = history.operations[failing]
+        let line = history.events[operation.invokeEvent].line
+        var html = "<div class=\"explain bad\"><p><b>Why:</b> the checker could order at most "
+            + "<b>\(partition.linearization.count)</b> operation(s)\(partition.key.map { " on key <code>\(escape(EDNWriter.write($0)))</code>" } ?? "") "
+            + "(outlined in blue on the timeline). After them the model could only be in state "
+            + partition.possibleStates.map { "<code>\(escape($0))</code>" }.joined(separator: " or ")
+            + ", and then operation <b>#\(failing)</b> by process \(operation.process), "
+            + "<code>\(escape(result.operationDescriptions[failing]))</code> (history line \(line), outlined in red), "
+            + "must already have taken effect but cannot: no order consistent with real time explains its result.</p>"
+        let shown = partition.linearization.suffix(prefixRowsShownMax)
+        html += "<table class=\"prefix\"><tr><th>order</th><th>op</th><th>process</th><th>operation</th><th>state before</th><th>state after</th></tr>"
+        if shown.count < partition.linearization.count {
+            html += "<tr><td colspan=\"6\" class=\"hint\">… \(partition.linearization.count - shown.count) earlier operation(s) omitted</td></tr>"
+        }
+        let startOrder = partition.linearization.count - shown.count
+        for (offset, step) in shown.enumerated() {
+            html += "<tr><td>\(startOrder + offset + 1)</td><td>#\(step.operationID)</td><td>\(history.operations[step.operationID].process)</td>"
+                + "<td><code>\(escape(result.operationDescriptions[step.operationID]))</code></td>"
+                + "<td><code>\(escape(step.stateBefore))</code></td><td><code>\(escape(step.stateAfter))</code></td></tr>"
+        }
+        html += "<tr class=\"failrow\"><td>✘</td><td>#\(failing)</td><td>\(operation.process)</td><td><code>"
+            + "\(escape(result.operationDescriptions[failing]))</code></td><td colspan=\"2\">illegal in "
+            + partition.possibleStates.map { "<code>\(escape($0))</code>" }.joined(separator: ", ") + "</td></tr></table></div>"
+        return html
+    }
+
+    private static func legend(_ result: CheckResult) -> String {
+        var html = "<div class=\"legend\"><span><i class=\"sw ok\"></i>ok</span><span><i class=\"sw fail\"></i>fail (did not happen)</span>"
+            + "<span><i class=\"sw info\"></i>info / unanswered (may happen until the end)</span>"
+            + "<span><i class=\"sw nem\"></i>nemesis fault active</span>"
+        if result.verdict == .invalid {
+            html += "<span><i class=\"sw lin\"></i>in the longest linearizable prefix (number = order)</span>"
+                + "<span><i class=\"sw bad\"></i>cannot be linearized</span>"
+        }
+        return html + "</div>"
+    }
+
+    private static func timeline(_ result: CheckResult, history: History, geometry: ReportGeometry) -> String {
+        let processes = Array(Set(history.operations.map(\.process))).sorted()
+        let row = Dictionary(uniqueKeysWithValues: processes.enumerated().map { ($1, $0) })
+        let eventCount = max(history.events.count, 1)
+        let eventWidth = min(eventWidthPixelsMax, max(eventWidthPixelsMin, timelineTargetWidthPixels / Double(eventCount)))
+        let axisHeight = 22.0
+        let width = labelWidthPixels + Double(eventCount + 1) * eventWidth + 10
+        let height = axisHeight + Double(processes.count) * rowHeightPixels + 6
+        func x(_ event: Int) -> Double { labelWidthPixels + Double(event) * eventWidth }
+        let invalid = result.firstInvalidPartition
+        var order: [Int: Int] = [:]
+        for (index, step) in (invalid?.linearization ?? []).enumerated() { order[step.operationID] = index + 1 }
+        let failingID = invalid?.failingOperationID
+        let invalidMembers = Set(invalid?.operationIDs ?? [])
+
+        var svg = "<svg id=\"timeline\" width=\"\(SVGPlots.f1(width))\" height=\"\(SVGPlots.f1(height))\">"
+        for (index, _) in processes.enumerated() where index % 2 == 1 {
+            svg += "<rect class=\"stripe\" x=\"0\" y=\"\(SVGPlots.f1(axisHeight + Double(index) * rowHeightPixels))\" width=\"\(SVGPlots.f1(width))\" height=\"\(rowHeightPixels)\"/>"
+        }
+        for interval in geometry.intervals {
+            let start = x(interval.startEvent)
+            svg += "<rect class=\"nemesis\" x=\"\(SVGPlots.f1(start))\" y=\"0\" width=\"\(SVGPlots.f1(max(x(interval.endEvent) - start, 2)))\" height=\"\(SVGPlots.f1(height))\"><title>nemesis: \(escape(interval.label))</title></rect>"
+            svg += "<text class=\"nemlabel\" x=\"\(SVGPlots.f1(start + 3))\" y=\"12\">\(escape(String(interval.label.prefix(40))))</text>"
+        }
+        for (index, process) in processes.enumerated() {
+            svg += "<text class=\"proc\" x=\"\(labelWidthPixels - 8)\" y=\"\(SVGPlots.f1(axisHeight + Double(index) * rowHeightPixels + 14))\" text-anchor=\"end\">process \(process)</text>"
+        }
+        for operation in history.operations {
+            let y = axisHeight + Double(row[operation.process]!) * rowHeightPixels + (rowHeightPixels - barHeightPixels) / 2
+            let start = x(operation.invokeEvent)
+            let endEvent = operation.outcome == .info ? history.events.count : operation.completeEvent!
+            let barWidth = max(x(endEvent) - start, 3)
+            var classes = "op \(operation.outcome.rawValue)"
+            if let number = order[operation.id] { classes += number > 0 ? " lin" : "" }
+            if operation.id == failingID { classes += " bad" }
+            if invalid != nil && order[operation.id] == nil && operation.id != failingID
+                && (invalidMembers.contains(operation.id) || operation.outcome == .fail)
+            {
+                classes += " dim"
+            }
+            svg += "<g class=\"\(classes)\" data-op=\"\(operation.id)\"><rect x=\"\(SVGPlots.f1(start))\" y=\"\(SVGPlots.f1(y))\" width=\"\(SVGPlots.f1(barWidth))\" height=\"\(barHeightPixels)\" rx=\"2\"/>"
+            if let completeEvent = operation.completeEvent, operation.outcome == .info {
+                svg += "<line class=\"infotick\" x1=\"\(SVGPlots.f1(x(completeEvent)))\" x2=\"\(SVGPlots.f1(x(completeEvent)))\" y1=\"\(SVGPlots.f1(y))\" y2=\"\(SVGPlots.f1(y + barHeightPixels))\"/>"
+            }
+            var label = shortLabel(operation)
+            if let number = order[operation.id] { label = "\(number): " + label }
+            if operation.id == failingID { label = "✘ " + label }
+            let labelWidth = Double(label.count) * 6.2 + 4
+            if barWidth >= labelWidth || operation.id == failingID {
+                svg += "<text x=\"\(SVGPlots.f1(start + 2))\" y=\"\(SVGPlots.f1(y + 10))\">\(escape(label))</text>"
+            }
+            svg += "</g>"
+        }
+        return svg + "</svg>"
+    }
+
+    /// A bar label: `w 3`, `r 3`, `cas 1→2`, or the function name.
+    private static func shortLabel(_ operation: HistoryOperation) -> String {
+        switch operation.f {
+        case "read": return "r " + (operation.output.map { EDNWriter.write($0) } ?? "?")
+        case "write": return "w " + EDNWriter.write(operation.input)
+        case "cas":
+            if let pair = operation.input.elements, pair.count == 2 {
+                return "cas \(EDNWriter.write(pair[0]))→\(EDNWriter.write(pair[1]))"
+            }
+            return "cas"
+        default: return operation.f
+        }
+    }
+
+    private static func operationsJSON(_ result: CheckResult, history: History, geometry: ReportGeometry) -> String {
+        var steps: [Int: (order: Int, step: LinearizedOperation)] = [:]
+        for partition in result.partitions where partition.verdict != .unknown {
+            for (index, step) in partition.linearization.enumerated() { steps[step.operationID] = (index + 1, step) }
+        }
+        var out = "["
+        for operation in history.operations {
+            if operation.id > 0 { out += "," }
+            let invoke = history.events[operation.invokeEvent]
+            out += "{\"id\":\(operation.id),\"p\":\(operation.process),\"o\":\"\(operation.outcome.rawValue)\",\"d\":"
+            JSONWriter.writeString(result.operationDescriptions[operation.id], into: &out)
+            out += ",\"line\":\(invoke.line)"
+            if let complete = operation.completeEvent {
+                out += ",\"cline\":\(history.events[complete].line)"
+                if let error = history.events[complete].error {
+                    out += ",\"err\":"
+                    JSONWriter.writeString(EDNWriter.write(error), into: &out)
+                }
+            }
+            if let latency = geometry.latency(of: operation) {
+                out += ",\"lat\":\"\(SVGPlots.format(latency)) \(geometry.hasTime ? "ms" : "events")\""
+            }
+            if let (order, step) = steps[operation.id] {
+                out += ",\"ord\":\(order),\"sb\":"
+                JSONWriter.writeString(step.stateBefore, into: &out)
+                out += ",\"sa\":"
+                JSONWriter.writeString(step.stateAfter, into: &out)
+            }
+            out += "}"
+        }
+        return (out + "]").replacingOccurrences(of: "</", with: "<\\/")
+    }
+
+    private static let css = """
+        body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:20px 28px;color:#1d2430;background:#fff}
+        h1{font-size:22px;margin:0 0 10px}h1 .file{font-weight:400;color:#555;font-family:ui-monospace,monospace;font-size:17px}
+        h2{font-size:17px;margin:26px 0 4px}
+        .banner{font-size:20px;font-weight:700;padding:12px 16px;border-radius:6px;margin:8px 0 12px;color:#fff}
+        .banner.valid{background:#2e7d32}.banner.invalid{background:#c62828}.banner.unknown{background:#757575}
+        .intro,.explain{max-width:1100px;line-height:1.45}.hint{color:#666;font-size:13px;margin:2px 0 6px}
+        .explain.bad{border-left:5px solid #c62828;background:#fdf1f1;padding:6px 14px}
+        table.facts td,table.facts th{padding:2px 14px 2px 0;text-align:left;font-size:14px}table.facts th{color:#666;font-weight:500}
+        table.prefix{border-collapse:collapse;font-size:13px;margin:6px 0}table.prefix td,table.prefix th{border-bottom:1px solid #e3e3e3;padding:2px 10px;text-align:left}
+        table.prefix tr.failrow{background:#ffd9d9;font-weight:600}
+        code{font-family:ui-monospace,Menlo,monospace;font-size:12.5px;background:#f2f4f7;padding:0 3px;border-radius:3px}
+        .legend{display:flex;flex-wrap:wrap;gap:18px;font-size:13px;margin:4px 0 8px}.legend span{display:flex;align-items:center;gap:6px}
+        .sw{display:inline-block;width:26px;height:12px;border-radius:2px}
+        .sw.ok{background:#66bb6a}.sw.fail{background:#ef9a9a}.sw.info{background:repeating-linear-gradient(45deg,#ffb74d,#ffb74d 4px,#ffe0b2 4px,#ffe0b2 8px)}
+        .sw.nem{background:rgba(120,120,120,.22)}.sw.lin{background:#66bb6a;outline:2px solid #1565c0}.sw.bad{background:#66bb6a;outline:3px solid #d50000}
+        .scroll{overflow-x:auto;border:1px solid #ddd;border-radius:4px;max-height:640px;overflow-y:auto}
+        #timeline text{font-size:10.5px;font-family:ui-monospace,Menlo,monospace;pointer-events:none}
+        #timeline .proc{font-size:11px;fill:#444;font-family:system-ui,sans-serif}
+        .stripe{fill:#f6f7f9}.nemesis{fill:rgba(120,120,120,.18)}.nemlabel{fill:#555;font-style:italic}
+        .op rect{stroke:#fff;stroke-width:.5}.op.ok rect{fill:#66bb6a}.op.fail rect{fill:#ef9a9a}.op.info rect{fill:#ffcc80}
+        .op.lin rect{stroke:#1565c0;stroke-width:2}.op.bad rect{stroke:#d50000;stroke-width:3.5}.op.bad text{font-weight:700;fill:#b00000}
+        .op.dim{opacity:.38}.op:hover rect{stroke:#000;stroke-width:2}.infotick{stroke:#e65100;stroke-width:2}
+        .plot{display:block;background:#fff}.plot .axis{stroke:#333}.plot .grid{stroke:#eee}.plot .tick{font-size:11px;fill:#555}
+        .plot .axislabel{font-size:12px;fill:#333}.pt{opacity:.75}.pt.ok{fill:#2e7d32}.pt.fail{fill:#e53935}.pt.info{fill:#fb8c00}
+        .line{fill:none;stroke-width:2}.line.ok{stroke:#2e7d32}.line.fail{stroke:#e53935}.line.info{stroke:#fb8c00}
+        #tip{position:fixed;display:none;background:#1d2430;color:#fff;padding:8px 10px;border-radius:5px;font-size:12.5px;line-height:1.5;pointer-events:none;max-width:420px;z-index:9}
+        #tip code{background:#38425a;color:#fff}
+        """
+
+    private static let script = """
+        const tip=document.getElementById('tip');
+        const esc=s=>String(s).replace(/[&<>]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;'}[c]));
+        document.getElementById('timeline').addEventListener('mousemove',e=>{
+          const g=e.target.closest('g.op');if(!g){tip.style.display='none';return;}
+          const o=OPS[+g.dataset.op];
+          let h='<b>#'+o.id+'</b> process '+o.p+' · <b>'+o.o+'</b><br><code>'+esc(o.d)+'</code><br>history line '+o.line+(o.cline?' → '+o.cline:' (never answered)');
+          if(o.lat)h+='<br>latency '+esc(o.lat);if(o.err)h+='<br>error <code>'+esc(o.err)+'</code>';
+          if(o.ord)h+='<br>linearized as no. '+o.ord+'<br>state before <code>'+esc(o.sb)+'</code><br>state after <code>'+esc(o.sa)+'</code>';
+          else if(o.o==='fail')h+='<br>not checked: a failed operation did not happen';
+          else h+='<br>not in the linearization shown';
+          tip.innerHTML=h;tip.style.display='block';
+          tip.style.left=Math.min(e.clientX+14,innerWidth-440)+'px';tip.style.top=(e.clientY+14)+'px';});
+        document.getElementById('timeline').addEventListener('mouseleave',()=>tip.style.display='none');
+        const bad=document.querySelector('g.op.bad rect');
+        if(bad){const box=document.querySelector('.scroll');box.scrollLeft=Math.max(0,+bad.getAttribute('x')-box.clientWidth*0.6);}
+        """
+}
