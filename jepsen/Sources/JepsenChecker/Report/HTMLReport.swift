@@ -31,7 +31,7 @@ public enum HTMLReport {
         page += "<h2>Timeline</h2><p class=\"hint\">One row per client process; time runs left to right in the order "
             + "events were recorded. Hover over a bar for its details and the model state before and after it.</p>"
         page += legend(result)
-        page += "<div class=\"scroll\">" + timeline(result, history: history, geometry: geometry) + "</div>"
+        page += timeline(result, history: history, geometry: geometry)
         page += "<h2>Latency</h2><p class=\"hint\">Each dot is an answered operation at its invocation time. "
             + "Shaded: fault injected by the nemesis.</p>" + plots.latency()
         page += "<h2>Throughput</h2><p class=\"hint\">Completed operations over time, by outcome. "
@@ -132,9 +132,9 @@ public enum HTMLReport {
         let eventCount = max(history.events.count, 1)
         let eventWidth = min(eventWidthPixelsMax, max(eventWidthPixelsMin, timelineTargetWidthPixels / Double(eventCount)))
         let axisHeight = 22.0
-        let width = labelWidthPixels + Double(eventCount + 1) * eventWidth + 10
+        let width = Double(eventCount + 1) * eventWidth + 14
         let height = axisHeight + Double(processes.count) * rowHeightPixels + 6
-        func x(_ event: Int) -> Double { labelWidthPixels + Double(event) * eventWidth }
+        func x(_ event: Int) -> Double { 4 + Double(event) * eventWidth }
         let invalid = result.firstInvalidPartition
         var order: [Int: Int] = [:]
         for (index, step) in (invalid?.linearization ?? []).enumerated() { order[step.operationID] = index + 1 }
@@ -149,9 +149,6 @@ public enum HTMLReport {
             let start = x(interval.startEvent)
             svg += "<rect class=\"nemesis\" x=\"\(SVGPlots.f1(start))\" y=\"0\" width=\"\(SVGPlots.f1(max(x(interval.endEvent) - start, 2)))\" height=\"\(SVGPlots.f1(height))\"><title>nemesis: \(escape(interval.label))</title></rect>"
             svg += "<text class=\"nemlabel\" x=\"\(SVGPlots.f1(start + 3))\" y=\"12\">\(escape(String(interval.label.prefix(40))))</text>"
-        }
-        for (index, process) in processes.enumerated() {
-            svg += "<text class=\"proc\" x=\"\(labelWidthPixels - 8)\" y=\"\(SVGPlots.f1(axisHeight + Double(index) * rowHeightPixels + 14))\" text-anchor=\"end\">process \(process)</text>"
         }
         for operation in history.operations {
             let y = axisHeight + Double(row[operation.process]!) * rowHeightPixels + (rowHeightPixels - barHeightPixels) / 2
@@ -179,7 +176,12 @@ public enum HTMLReport {
             }
             svg += "</g>"
         }
-        return svg + "</svg>"
+        var labels = "<svg class=\"labels\" width=\"\(labelWidthPixels)\" height=\"\(SVGPlots.f1(height))\">"
+        for (index, process) in processes.enumerated() {
+            labels += "<text x=\"\(labelWidthPixels - 8)\" y=\"\(SVGPlots.f1(axisHeight + Double(index) * rowHeightPixels + 14))\" text-anchor=\"end\">process \(process)</text>"
+        }
+        labels += "</svg>"
+        return "<div class=\"tl\">" + labels + "<div class=\"scroll\">" + svg + "</svg></div></div>"
     }
 
     /// A bar label: `w 3`, `r 3`, `cas 1→2`, or the function name.
@@ -245,7 +247,7 @@ public enum HTMLReport {
         .sw{display:inline-block;width:26px;height:12px;border-radius:2px}
         .sw.ok{background:#66bb6a}.sw.fail{background:#ef9a9a}.sw.info{background:repeating-linear-gradient(45deg,#ffb74d,#ffb74d 4px,#ffe0b2 4px,#ffe0b2 8px)}
         .sw.nem{background:rgba(120,120,120,.22)}.sw.lin{background:#66bb6a;outline:2px solid #1565c0}.sw.bad{background:#66bb6a;outline:3px solid #d50000}
-        .scroll{overflow-x:auto;border:1px solid #ddd;border-radius:4px;max-height:640px;overflow-y:auto}
+        .tl{display:flex;border:1px solid #ddd;border-radius:4px}.scroll{overflow-x:auto;flex:1}.labels text{font-size:11px;fill:#444}
         #timeline text{font-size:10.5px;font-family:ui-monospace,Menlo,monospace;pointer-events:none}
         #timeline .proc{font-size:11px;fill:#444;font-family:system-ui,sans-serif}
         .stripe{fill:#f6f7f9}.nemesis{fill:rgba(120,120,120,.18)}.nemlabel{fill:#555;font-style:italic}
