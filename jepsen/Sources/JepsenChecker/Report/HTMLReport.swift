@@ -194,6 +194,14 @@ public enum HTMLReport {
                 return "cas \(EDNWriter.write(pair[0]))→\(EDNWriter.write(pair[1]))"
             }
             return "cas"
+        case "txn":
+            guard let micros = (operation.output ?? operation.input).elements else { return "txn" }
+            return micros.map { micro -> String in
+                guard let parts = micro.elements, parts.count == 3 else { return "?" }
+                let kind = parts[0].keywordName == "write" ? "w" : "r"
+                let key = parts[1].keywordName ?? EDNWriter.write(parts[1])
+                return kind + key + (parts[2].isNil ? "?" : EDNWriter.write(parts[2]))
+            }.joined(separator: " ")
         default: return operation.f
         }
     }

@@ -10,6 +10,7 @@ struct SVGPlots {
     static let marginTopPixels = 15.0
     static let marginRightPixels = 20.0
     static let throughputBucketsMax = 60
+    static let completionsPerBucketTarget = 8
 
     let geometry: ReportGeometry
 
@@ -50,7 +51,9 @@ struct SVGPlots {
 
     /// Completions per second (or per bucket of events) over time, one line per outcome.
     func throughput() -> String {
-        let buckets = max(1, min(Self.throughputBucketsMax, geometry.history.events.count / 4))
+        // About eight completions per bucket on average, so the line shows rate rather than noise.
+        let completions = geometry.history.operations.filter { $0.completeEvent != nil }.count
+        let buckets = max(1, min(Self.throughputBucketsMax, completions / Self.completionsPerBucketTarget))
         let end = max(geometry.plotEnd, 1e-9)
         let bucketWidth = end / Double(buckets)
         var counts: [Outcome: [Double]] = [.ok: [], .fail: [], .info: []]
