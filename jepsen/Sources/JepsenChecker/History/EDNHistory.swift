@@ -19,7 +19,7 @@ public enum EDNHistory {
                     break
                 }
                 let line = reader.line
-                operations.append(try OperationDecoder.decode(try reader.readValue(), line: line))
+                operations.append(try OperationDecoder.decode(from: &reader, line: line))
             }
             reader.skipWhitespace()
             guard reader.atEnd else { throw reader.error("unexpected text after the history") }
@@ -28,7 +28,7 @@ public enum EDNHistory {
                 reader.skipWhitespace()
                 if reader.atEnd { break }
                 let line = reader.line
-                operations.append(try OperationDecoder.decode(try reader.readValue(), line: line))
+                operations.append(try OperationDecoder.decode(from: &reader, line: line))
             }
         }
         return operations
@@ -59,10 +59,33 @@ public enum EDNHistory {
 
 /// Turns a parsed map into an `Operation`, checking every field; shared by the EDN and JSON readers.
 enum OperationDecoder {
+    /// Reads the next operation map straight from `reader`.
+    static func decode(from reader: inout EDNReader, line: Int) throws(HistoryError) -> Operation {
+        guard let entries = try reader.readMapEntries() else {
+            let value = try reader.readValue()
+            throw HistoryError(code: .badOperation, message: "expected an operation map, found \(value)", line: line)
+        }
+        return try decode(entries: entries, line: line)
+    }
+
+    /// Decodes a parsed value, which must be a map.
     static func decode(_ value: Value, line: Int) throws(HistoryError) -> Operation {
         guard case .map(let fields) = value else {
             throw HistoryError(code: .badOperation, message: "expected an operation map, found \(value)", line: line)
         }
+        return try decode(entries: fields.map { (key: $0.key, value: $0.value) }, line: line)
+    }
+
+    private struct Fields {
+        let entries: [(key: Value, value: Value)]
+        subscript(_ key: Value) -> Value? {
+            for entry in entries where entry.key == key { return entry.value }
+            return nil
+        }
+    }
+
+    static func decode(entries: [(key: Value, value: Value)], line: Int) throws(HistoryError) -> Operation {
+        let fields = Fields(entries: entries)
         func fail(_ message: String) -> HistoryError {
             HistoryError(code: .badOperation, message: message, line: line)
         }

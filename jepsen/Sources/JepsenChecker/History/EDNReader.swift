@@ -63,6 +63,35 @@ public struct EDNReader {
         try readValue(depth: 0)
     }
 
+    /// Reads a map as its entries in file order, without hashing: the fast path for operation maps,
+    /// which have a handful of keys that a linear scan finds sooner than a dictionary lookup.
+    public mutating func readMapEntries() throws(HistoryError) -> [(key: Value, value: Value)]? {
+        skipWhitespace()
+        guard peek == UInt8(ascii: "{") else { return nil }
+        let startLine = line
+        advance()
+        var entries: [(key: Value, value: Value)] = []
+        entries.reserveCapacity(8)
+        while true {
+            skipWhitespace()
+            guard let byte = peek else { throw error("unexpected end of input, missing '}'") }
+            if byte == UInt8(ascii: "}") {
+                advance()
+                return entries
+            }
+            let key = try readValue(depth: 1)
+            skipWhitespace()
+            if peek == UInt8(ascii: "}") {
+                throw HistoryError(code: .syntax, message: "map has a key without a value", line: startLine)
+            }
+            let value = try readValue(depth: 1)
+            if entries.contains(where: { $0.key == key }) {
+                throw HistoryError(code: .syntax, message: "map repeats the key \(key)", line: startLine)
+            }
+            entries.append((key, value))
+        }
+    }
+
     /// An error at the current line.
     func error(_ message: String) -> HistoryError {
         HistoryError(code: .syntax, message: message, line: line)
