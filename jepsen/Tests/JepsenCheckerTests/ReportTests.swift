@@ -26,6 +26,10 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(page.contains("class=\"op ok bad\" data-op=\"1\""), "the read of 3 is the illegal operation")
         XCTAssertTrue(page.contains("class=\"op ok lin\" data-op=\"0\""), "the write of 1 is in the prefix")
         XCTAssertTrue(page.contains("\"ord\":1,\"sb\":\"0\",\"sa\":\"1\""), "hover data carries states before and after")
+        XCTAssertTrue(page.contains("\"bad\":\"2 or 1\""), "hover data of the illegal operation names the state it failed in")
+        let tip = try XCTUnwrap(page.range(of: "<div id=\"tip\">"))
+        let script = try XCTUnwrap(page.range(of: "<script>"))
+        XCTAssertLessThan(tip.lowerBound, script.lowerBound, "the hover box exists before the script looks it up")
         XCTAssertTrue(page.contains("latency (ms, log)"), "recorded :time gives real units")
         XCTAssertFalse(page.contains("<script src") || page.contains("<link"), "nothing is loaded from elsewhere")
     }

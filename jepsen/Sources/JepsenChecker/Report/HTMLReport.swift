@@ -36,8 +36,9 @@ public enum HTMLReport {
             + "Shaded: fault injected by the nemesis.</p>" + plots.latency()
         page += "<h2>Throughput</h2><p class=\"hint\">Completed operations over time, by outcome. "
             + "Shaded: fault injected by the nemesis.</p>" + plots.throughput()
+        page += "<div id=\"tip\"></div>"
         page += "<script>const OPS=\(operationsJSON(result, history: history, geometry: geometry));\(script)</script>"
-        page += "<div id=\"tip\"></div></body></html>"
+        page += "</body></html>"
         return page
     }
 
@@ -93,11 +94,11 @@ public enum HTMLReport {
         let line = history.events[operation.invokeEvent].line
         var html = "<div class=\"explain bad\"><p><b>Why:</b> the checker could order at most "
             + "<b>\(partition.linearization.count)</b> operation(s)\(partition.key.map { " on key <code>\(escape(EDNWriter.write($0)))</code>" } ?? "") "
-            + "(outlined in blue on the timeline). After them the model could only be in state "
+            + "(outlined in blue on the timeline, listed below). Then operation <b>#\(failing)</b> by process "
+            + "\(operation.process), <code>\(escape(result.operationDescriptions[failing]))</code> (history line \(line), "
+            + "outlined in red), must already have taken effect, but every consistent order leaves the model in state "
             + partition.possibleStates.map { "<code>\(escape($0))</code>" }.joined(separator: " or ")
-            + ", and then operation <b>#\(failing)</b> by process \(operation.process), "
-            + "<code>\(escape(result.operationDescriptions[failing]))</code> (history line \(line), outlined in red), "
-            + "must already have taken effect but cannot: no order consistent with real time explains its result.</p>"
+            + " at that point, where its result is impossible.</p>"
         let shown = partition.linearization.suffix(prefixRowsShownMax)
         html += "<table class=\"prefix\"><tr><th>order</th><th>op</th><th>process</th><th>operation</th><th>state before</th><th>state after</th></tr>"
         if shown.count < partition.linearization.count {
@@ -150,6 +151,7 @@ public enum HTMLReport {
             svg += "<rect class=\"nemesis\" x=\"\(SVGPlots.f1(start))\" y=\"0\" width=\"\(SVGPlots.f1(max(x(interval.endEvent) - start, 2)))\" height=\"\(SVGPlots.f1(height))\"><title>nemesis: \(escape(interval.label))</title></rect>"
             svg += "<text class=\"nemlabel\" x=\"\(SVGPlots.f1(start + 3))\" y=\"12\">\(escape(String(interval.label.prefix(40))))</text>"
         }
+        var badLabel = ""
         for operation in history.operations {
             let y = axisHeight + Double(row[operation.process]!) * rowHeightPixels + (rowHeightPixels - barHeightPixels) / 2
             let start = x(operation.invokeEvent)
@@ -169,13 +171,19 @@ public enum HTMLReport {
             }
             var label = shortLabel(operation)
             if let number = order[operation.id] { label = "\(number): " + label }
-            if operation.id == failingID { label = "✘ " + label }
-            let labelWidth = Double(label.count) * 6.2 + 4
-            if barWidth >= labelWidth || operation.id == failingID {
+            if operation.id == failingID {
+                // Beside the bar, not inside it: the illegal operation must be readable however short it is.
+                let text = "✘ \(result.operationDescriptions[operation.id]): cannot be linearized"
+                badLabel = "<rect class=\"badback\" x=\"\(SVGPlots.f1(start + barWidth + 2))\" y=\"\(SVGPlots.f1(y - 1))\" "
+                    + "width=\"\(SVGPlots.f1(Double(text.count) * 7.4 + 6))\" height=\"\(barHeightPixels + 2)\" rx=\"3\"/>"
+                    + "<text class=\"badlabel\" x=\"\(SVGPlots.f1(start + barWidth + 5))\" y=\"\(SVGPlots.f1(y + 10))\">"
+                    + "\(escape(text))</text>"
+            } else if barWidth >= Double(label.count) * 6.2 + 4 {
                 svg += "<text x=\"\(SVGPlots.f1(start + 2))\" y=\"\(SVGPlots.f1(y + 10))\">\(escape(label))</text>"
             }
             svg += "</g>"
         }
+        svg += badLabel
         var labels = "<svg class=\"labels\" width=\"\(labelWidthPixels)\" height=\"\(SVGPlots.f1(height))\">"
         for (index, process) in processes.enumerated() {
             labels += "<text x=\"\(labelWidthPixels - 8)\" y=\"\(SVGPlots.f1(axisHeight + Double(index) * rowHeightPixels + 14))\" text-anchor=\"end\">process \(process)</text>"
@@ -228,6 +236,10 @@ public enum HTMLReport {
             if let latency = geometry.latency(of: operation) {
                 out += ",\"lat\":\"\(SVGPlots.format(latency)) \(geometry.hasTime ? "ms" : "events")\""
             }
+            if let invalid = result.firstInvalidPartition, invalid.failingOperationID == operation.id {
+                out += ",\"bad\":"
+                JSONWriter.writeString(invalid.possibleStates.joined(separator: " or "), into: &out)
+            }
             if let (order, step) = steps[operation.id] {
                 out += ",\"ord\":\(order),\"sb\":"
                 JSONWriter.writeString(step.stateBefore, into: &out)
@@ -253,14 +265,14 @@ public enum HTMLReport {
         code{font-family:ui-monospace,Menlo,monospace;font-size:12.5px;background:#f2f4f7;padding:0 3px;border-radius:3px}
         .legend{display:flex;flex-wrap:wrap;gap:18px;font-size:13px;margin:4px 0 8px}.legend span{display:flex;align-items:center;gap:6px}
         .sw{display:inline-block;width:26px;height:12px;border-radius:2px}
-        .sw.ok{background:#66bb6a}.sw.fail{background:#ef9a9a}.sw.info{background:repeating-linear-gradient(45deg,#ffb74d,#ffb74d 4px,#ffe0b2 4px,#ffe0b2 8px)}
+        .sw.ok{background:#66bb6a}.sw.fail{background:#ef9a9a}.sw.info{background:#ffcc80}
         .sw.nem{background:rgba(120,120,120,.22)}.sw.lin{background:#66bb6a;outline:2px solid #1565c0}.sw.bad{background:#66bb6a;outline:3px solid #d50000}
         .tl{display:flex;border:1px solid #ddd;border-radius:4px}.scroll{overflow-x:auto;flex:1}.labels text{font-size:11px;fill:#444}
         #timeline text{font-size:10.5px;font-family:ui-monospace,Menlo,monospace;pointer-events:none}
         #timeline .proc{font-size:11px;fill:#444;font-family:system-ui,sans-serif}
         .stripe{fill:#f6f7f9}.nemesis{fill:rgba(120,120,120,.18)}.nemlabel{fill:#555;font-style:italic}
         .op rect{stroke:#fff;stroke-width:.5}.op.ok rect{fill:#66bb6a}.op.fail rect{fill:#ef9a9a}.op.info rect{fill:#ffcc80}
-        .op.lin rect{stroke:#1565c0;stroke-width:2}.op.bad rect{stroke:#d50000;stroke-width:3.5}.op.bad text{font-weight:700;fill:#b00000}
+        .op.lin rect{stroke:#1565c0;stroke-width:2}.op.bad rect{stroke:#d50000;stroke-width:3.5}#timeline .badlabel{font-weight:700;fill:#b00000;font-size:12px}.badback{fill:#fff;stroke:#d50000;stroke-width:1}
         .op.dim{opacity:.38}.op:hover rect{stroke:#000;stroke-width:2}.infotick{stroke:#e65100;stroke-width:2}
         .plot{display:block;background:#fff}.plot .axis{stroke:#333}.plot .grid{stroke:#eee}.plot .tick{font-size:11px;fill:#555}
         .plot .axislabel{font-size:12px;fill:#333}.pt{opacity:.75}.pt.ok{fill:#2e7d32}.pt.fail{fill:#e53935}.pt.info{fill:#fb8c00}
@@ -278,6 +290,7 @@ public enum HTMLReport {
           let h='<b>#'+o.id+'</b> process '+o.p+' · <b>'+o.o+'</b><br><code>'+esc(o.d)+'</code><br>history line '+o.line+(o.cline?' → '+o.cline:' (never answered)');
           if(o.lat)h+='<br>latency '+esc(o.lat);if(o.err)h+='<br>error <code>'+esc(o.err)+'</code>';
           if(o.ord)h+='<br>linearized as no. '+o.ord+'<br>state before <code>'+esc(o.sb)+'</code><br>state after <code>'+esc(o.sa)+'</code>';
+          else if(o.bad!==undefined)h+='<br><b>cannot be linearized</b>: every consistent order leaves the state at <code>'+esc(o.bad)+'</code>, where this result is impossible';
           else if(o.o==='fail')h+='<br>not checked: a failed operation did not happen';
           else h+='<br>not in the linearization shown';
           tip.innerHTML=h;tip.style.display='block';

@@ -22,7 +22,7 @@ public enum TextReport {
                     "  cannot linearize: operation \(failing) by process \(operation.process) "
                         + "(line \(history.events[operation.invokeEvent].line)): \(result.operationDescriptions[failing])")
                 lines.append("  longest linearizable prefix: \(partition.linearization.count) operation(s)")
-                lines.append("  possible states there: \(partition.possibleStates.joined(separator: ", "))")
+                lines.append("  states the model could be in when it had to take effect: \(partition.possibleStates.joined(separator: ", "))")
             }
         }
         return lines.joined(separator: "\n")

@@ -30,7 +30,8 @@ public struct PartitionResult: Sendable {
     public var linearization: [LinearizedOperation]
     /// For invalid: the operation whose completion was reached before it could be linearized.
     public var failingOperationID: Int?
-    /// For invalid: the states the model could be in after the longest prefix.
+    /// For invalid: every state the model could be in when the failing operation had to take effect
+    /// (reached by some consistent prefix, the longest one included).
     public var possibleStates: [String]
     /// Number of search steps taken, a measure of effort.
     public var searchSteps: Int

@@ -24,12 +24,21 @@ public enum Checker {
         DispatchQueue.concurrentPerform(iterations: partitions.count) { index in
             var search = LinearizabilitySearch(
                 model: model, operations: partitions[index].operations, eventCount: eventCount)
-            let result = search.run(key: partitions[index].key) {
+            let shouldStop = {
                 if shared.stop.load(ordering: .relaxed) { return true }
                 if let deadline, clock.now >= deadline { return true }
                 return false
             }
-            if result.verdict == .invalid { shared.stop.store(true, ordering: .relaxed) }
+            var result = search.run(key: partitions[index].key, shouldStop: shouldStop)
+            if result.verdict == .invalid {
+                shared.stop.store(true, ordering: .relaxed)
+                // The same deterministic search again, now noting the states at every dead end.
+                var explaining = LinearizabilitySearch(
+                    model: model, operations: partitions[index].operations, eventCount: eventCount)
+                let explained = explaining.run(key: partitions[index].key, collectingStates: true) { false }
+                precondition(explained.verdict == .invalid, "the search is deterministic")
+                result.possibleStates = explained.possibleStates
+            }
             shared.results.withLock { $0[index] = result }
         }
         let results = shared.results.withLock { $0.map { $0! } }

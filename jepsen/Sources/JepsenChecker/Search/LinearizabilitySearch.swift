@@ -103,7 +103,10 @@ struct LinearizabilitySearch<M: Model> {
     }
 
     /// Runs the search; `shouldStop` is polled so a time limit or another partition's failure ends it.
-    mutating func run(key: Value?, shouldStop: () -> Bool) -> PartitionResult {
+    /// With `collectingStates`, every dead end records its state for the invalid report; the checker
+    /// only asks for that in a second run once it knows the partition is invalid, so valid histories
+    /// never pay for it.
+    mutating func run(key: Value?, collectingStates: Bool = false, shouldStop: () -> Bool) -> PartitionResult {
         let ids = operations.map(\.id)
         var state = model.initialState
         var linearized = Bitset(count: operations.count)
@@ -114,7 +117,7 @@ struct LinearizabilitySearch<M: Model> {
         var bestFrames: [Frame] = []
         var bestFinalState = state
         var bestFailing = -1
-        var bestStates: [M.State] = []
+        var deadEndStates = Array(repeating: [M.State](), count: collectingStates ? operations.count : 0)
         var steps = 0
         var entry = next[head]
 
@@ -152,23 +155,25 @@ struct LinearizabilitySearch<M: Model> {
                 continue
             }
             // A return whose operation is not linearized yet: this branch is dead.
+            let failing = operationOf[entry]
             if stack.count > bestDepth {
                 bestDepth = stack.count
                 bestFrames = stack
                 bestFinalState = state
-                bestFailing = operationOf[entry]
-                bestStates = [state]
-            } else if stack.count == bestDepth && operationOf[entry] == bestFailing
-                && bestStates.count < Self.possibleStatesMax && !bestStates.contains(state)
+                bestFailing = failing
+            }
+            // Every state some consistent prefix reached when this operation had to take effect.
+            if collectingStates && deadEndStates[failing].count < Self.possibleStatesMax
+                && !deadEndStates[failing].contains(state)
             {
-                bestStates.append(state)
+                deadEndStates[failing].append(state)
             }
             guard let frame = stack.popLast() else {
                 return PartitionResult(
                     key: key, operationIDs: ids, verdict: .invalid,
                     linearization: describe(bestFrames, finalState: bestFinalState),
                     failingOperationID: operations[bestFailing].id,
-                    possibleStates: bestStates.map { model.describe(state: $0) }, searchSteps: steps)
+                    possibleStates: collectingStates ? deadEndStates[bestFailing].map { model.describe(state: $0) } : [], searchSteps: steps)
             }
             state = frame.stateBefore
             linearized.remove(operationOf[frame.entry])
