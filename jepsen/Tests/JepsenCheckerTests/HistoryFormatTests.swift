@@ -99,6 +99,19 @@ final class HistoryFormatTests: XCTestCase {
         XCTAssertEqual(error?.code, .syntax)
     }
 
+    func testWindowsLineEndingsAreAccepted() throws {
+        let events = [
+            JepsenChecker.Operation(process: .client(0), type: .invoke, f: "write", value: .int(1)),
+            JepsenChecker.Operation(process: .client(0), type: .ok, f: "write", value: .int(1)),
+        ]
+        let json = JSONLinesHistory.write(events).replacingOccurrences(of: "\n", with: "\r\n")
+        XCTAssertEqual(try JSONLinesHistory.read(json), events)
+        let edn = EDNHistory.write(events).replacingOccurrences(of: "\n", with: "\r\n")
+        let read = try EDNHistory.read(edn)
+        XCTAssertEqual(read, events)
+        XCTAssertEqual(read.map(\.line), [1, 2])
+    }
+
     func testSecondInvokeWhileOpenIsRejected() {
         let text = """
             {:process 1 :type :invoke :f :write :value 1}

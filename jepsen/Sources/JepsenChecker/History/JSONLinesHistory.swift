@@ -9,7 +9,8 @@ public enum JSONLinesHistory {
     public static func read(_ text: String) throws(HistoryError) -> [Operation] {
         var operations: [Operation] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift, so both line endings are named explicitly.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             if rawLine.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
             var parser = JSONParser(bytes: Array(rawLine.utf8), line: lineNumber)
