@@ -74,8 +74,7 @@ struct Check: ParsableCommand {
         }
         print(json ? TextReport.json(result, history: parsed, name: history) : TextReport.summary(result, history: parsed, name: history))
         if let html {
-            let page = HTMLReport.render(
-                result, history: parsed, name: history, initial: initial ?? "the model's default")
+            let page = HTMLReport.render(result, history: parsed, name: history)
             do {
                 try page.write(toFile: html, atomically: true, encoding: .utf8)
             } catch {

@@ -13,7 +13,7 @@ public enum HTMLReport {
     static let prefixRowsShownMax = 12
 
     /// Renders the page for `result`, a check of `history` read from the file called `name`.
-    public static func render(_ result: CheckResult, history: History, name: String, initial: String) -> String {
+    public static func render(_ result: CheckResult, history: History, name: String) -> String {
         let geometry = ReportGeometry(history: history)
         let plots = SVGPlots(geometry: geometry)
         var page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -25,7 +25,7 @@ public enum HTMLReport {
             + "<b>fail</b> (it certainly did not happen) or <b>info</b> (unknown: it may have happened at any time "
             + "after its invocation, or never). The history is <i>linearizable</i> if every operation can be given "
             + "a single instant between its invocation and its completion so that, in that order, the results "
-            + "match a single copy of the model (<b>\(escape(result.model))</b>, starting at <code>\(escape(initial))</code>).</p>"
+            + "match a single copy of the model (<b>\(escape(result.model))</b>, starting at <code>\(escape(result.initialState))</code>).</p>"
         page += facts(result, history: history, geometry: geometry)
         page += explanation(result, history: history)
         page += "<h2>Timeline</h2><p class=\"hint\">One row per client process; time runs left to right in the order "
@@ -133,7 +133,7 @@ public enum HTMLReport {
         let eventCount = max(history.events.count, 1)
         let eventWidth = min(eventWidthPixelsMax, max(eventWidthPixelsMin, timelineTargetWidthPixels / Double(eventCount)))
         let axisHeight = 22.0
-        let width = Double(eventCount + 1) * eventWidth + 14
+        var width = Double(eventCount + 1) * eventWidth + 14
         let height = axisHeight + Double(processes.count) * rowHeightPixels + 6
         func x(_ event: Int) -> Double { 4 + Double(event) * eventWidth }
         let invalid = result.firstInvalidPartition
@@ -142,9 +142,10 @@ public enum HTMLReport {
         let failingID = invalid?.failingOperationID
         let invalidMembers = Set(invalid?.operationIDs ?? [])
 
-        var svg = "<svg id=\"timeline\" width=\"\(SVGPlots.f1(width))\" height=\"\(SVGPlots.f1(height))\">"
+        // The width may grow to fit the failing operation's label, so the tag is finished at the end.
+        var svg = ""
         for (index, _) in processes.enumerated() where index % 2 == 1 {
-            svg += "<rect class=\"stripe\" x=\"0\" y=\"\(SVGPlots.f1(axisHeight + Double(index) * rowHeightPixels))\" width=\"\(SVGPlots.f1(width))\" height=\"\(rowHeightPixels)\"/>"
+            svg += "<rect class=\"stripe\" x=\"0\" y=\"\(SVGPlots.f1(axisHeight + Double(index) * rowHeightPixels))\" width=\"100%\" height=\"\(rowHeightPixels)\"/>"
         }
         for interval in geometry.intervals {
             let start = x(interval.startEvent)
@@ -174,6 +175,7 @@ public enum HTMLReport {
             if operation.id == failingID {
                 // Beside the bar, not inside it: the illegal operation must be readable however short it is.
                 let text = "✘ \(result.operationDescriptions[operation.id]): cannot be linearized"
+                width = max(width, start + barWidth + Double(text.count) * 7.4 + 20)
                 badLabel = "<rect class=\"badback\" x=\"\(SVGPlots.f1(start + barWidth + 2))\" y=\"\(SVGPlots.f1(y - 1))\" "
                     + "width=\"\(SVGPlots.f1(Double(text.count) * 7.4 + 6))\" height=\"\(barHeightPixels + 2)\" rx=\"3\"/>"
                     + "<text class=\"badlabel\" x=\"\(SVGPlots.f1(start + barWidth + 5))\" y=\"\(SVGPlots.f1(y + 10))\">"
@@ -184,6 +186,7 @@ public enum HTMLReport {
             svg += "</g>"
         }
         svg += badLabel
+        svg = "<svg id=\"timeline\" width=\"\(SVGPlots.f1(width))\" height=\"\(SVGPlots.f1(height))\">" + svg
         var labels = "<svg class=\"labels\" width=\"\(labelWidthPixels)\" height=\"\(SVGPlots.f1(height))\">"
         for (index, process) in processes.enumerated() {
             labels += "<text x=\"\(labelWidthPixels - 8)\" y=\"\(SVGPlots.f1(axisHeight + Double(index) * rowHeightPixels + 14))\" text-anchor=\"end\">process \(process)</text>"

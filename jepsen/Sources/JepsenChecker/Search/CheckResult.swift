@@ -43,6 +43,8 @@ public struct CheckResult: Sendable {
     public var verdict: Verdict
     /// The model's name.
     public var model: String
+    /// The model's initial state, described (e.g. `0`, `absent`, `{:x 0, :y 0}`).
+    public var initialState: String
     /// Per-partition details, in the model's partition order.
     public var partitions: [PartitionResult]
     /// Wall-clock time the search took.
