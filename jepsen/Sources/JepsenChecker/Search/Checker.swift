@@ -32,12 +32,13 @@ public enum Checker {
             var result = search.run(key: partitions[index].key, shouldStop: shouldStop)
             if result.verdict == .invalid {
                 shared.stop.store(true, ordering: .relaxed)
-                // The same deterministic search again, now noting the states at every dead end.
+                // The same deterministic search again, now recording what the report needs.
                 var explaining = LinearizabilitySearch(
                     model: model, operations: partitions[index].operations, eventCount: eventCount)
-                let explained = explaining.run(key: partitions[index].key, collectingStates: true) { false }
-                precondition(explained.verdict == .invalid, "the search is deterministic")
-                result.possibleStates = explained.possibleStates
+                let steps = result.searchSteps
+                result = explaining.run(key: partitions[index].key, explaining: true) { false }
+                precondition(result.verdict == .invalid, "the search is deterministic")
+                precondition(result.searchSteps == steps, "the explaining run retraces the same steps")
             }
             shared.results.withLock { $0[index] = result }
         }

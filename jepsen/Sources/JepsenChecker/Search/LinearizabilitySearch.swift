@@ -103,10 +103,11 @@ struct LinearizabilitySearch<M: Model> {
     }
 
     /// Runs the search; `shouldStop` is polled so a time limit or another partition's failure ends it.
-    /// With `collectingStates`, every dead end records its state for the invalid report; the checker
-    /// only asks for that in a second run once it knows the partition is invalid, so valid histories
-    /// never pay for it.
-    mutating func run(key: Value?, collectingStates: Bool = false, shouldStop: () -> Bool) -> PartitionResult {
+    ///
+    /// With `explaining`, dead ends also record the deepest linearization and every state reached
+    /// for the report. The checker asks for that only in a second run, once it knows the partition is
+    /// invalid, so valid histories never pay for it; without it an invalid result has no details.
+    mutating func run(key: Value?, explaining: Bool = false, shouldStop: () -> Bool) -> PartitionResult {
         let ids = operations.map(\.id)
         var state = model.initialState
         var linearized = Bitset(count: operations.count)
@@ -117,7 +118,10 @@ struct LinearizabilitySearch<M: Model> {
         var bestFrames: [Frame] = []
         var bestFinalState = state
         var bestFailing = -1
-        var deadEndStates = Array(repeating: [M.State](), count: collectingStates ? operations.count : 0)
+        var deadEndStates = Array(repeating: [M.State](), count: explaining ? operations.count : 0)
+        // Frames below this depth have not been popped since `bestFrames` was taken, so a new
+        // snapshot only copies the part above it (linear in pushes overall, not quadratic).
+        var unchangedDepth = 0
         var steps = 0
         var entry = next[head]
 
@@ -156,25 +160,32 @@ struct LinearizabilitySearch<M: Model> {
             }
             // A return whose operation is not linearized yet: this branch is dead.
             let failing = operationOf[entry]
-            if stack.count > bestDepth {
-                bestDepth = stack.count
-                bestFrames = stack
-                bestFinalState = state
-                bestFailing = failing
-            }
-            // Every state some consistent prefix reached when this operation had to take effect.
-            if collectingStates && deadEndStates[failing].count < Self.possibleStatesMax
-                && !deadEndStates[failing].contains(state)
-            {
-                deadEndStates[failing].append(state)
+            if explaining {
+                if stack.count > bestDepth {
+                    bestDepth = stack.count
+                    bestFrames.replaceSubrange(unchangedDepth..., with: stack[unchangedDepth...])
+                    unchangedDepth = stack.count
+                    bestFinalState = state
+                    bestFailing = failing
+                }
+                // Every state some consistent prefix reached when this operation had to take effect.
+                if deadEndStates[failing].count < Self.possibleStatesMax && !deadEndStates[failing].contains(state) {
+                    deadEndStates[failing].append(state)
+                }
             }
             guard let frame = stack.popLast() else {
+                guard explaining else {
+                    return PartitionResult(
+                        key: key, operationIDs: ids, verdict: .invalid, linearization: [], failingOperationID: nil,
+                        possibleStates: [], searchSteps: steps)
+                }
                 return PartitionResult(
                     key: key, operationIDs: ids, verdict: .invalid,
                     linearization: describe(bestFrames, finalState: bestFinalState),
                     failingOperationID: operations[bestFailing].id,
-                    possibleStates: collectingStates ? deadEndStates[bestFailing].map { model.describe(state: $0) } : [], searchSteps: steps)
+                    possibleStates: deadEndStates[bestFailing].map { model.describe(state: $0) }, searchSteps: steps)
             }
+            unchangedDepth = min(unchangedDepth, stack.count)
             state = frame.stateBefore
             linearized.remove(operationOf[frame.entry])
             unlift(frame.entry)
