@@ -39,8 +39,34 @@ struct Bitset: Hashable {
         words[bit >> 6] & (1 << UInt64(bit & 63)) != 0
     }
 
+    /// A compact copy for the search cache: leading all-ones words and trailing zero words are not
+    /// stored, because on long histories almost every early operation is linearized and almost every
+    /// late one is not, so only a short window of words differs between cache entries.
+    func snapshot() -> BitsetSnapshot {
+        var low = 0
+        while low < words.count && words[low] == UInt64.max { low += 1 }
+        var high = words.count
+        while high > low && words[high - 1] == 0 { high -= 1 }
+        return BitsetSnapshot(fullWords: low, fingerprint: fingerprint, window: Array(words[low..<high]))
+    }
+
     static func == (lhs: Bitset, rhs: Bitset) -> Bool {
         lhs.fingerprint == rhs.fingerprint && lhs.words == rhs.words
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(fingerprint)
+    }
+}
+
+/// A `Bitset` as stored in the search cache; see `Bitset.snapshot()`.
+struct BitsetSnapshot: Hashable {
+    let fullWords: Int
+    let fingerprint: UInt64
+    let window: [UInt64]
+
+    static func == (lhs: BitsetSnapshot, rhs: BitsetSnapshot) -> Bool {
+        lhs.fingerprint == rhs.fingerprint && lhs.fullWords == rhs.fullWords && lhs.window == rhs.window
     }
 
     func hash(into hasher: inout Hasher) {

@@ -20,7 +20,7 @@ struct LinearizabilitySearch<M: Model> {
     }
 
     private struct CacheKey: Hashable {
-        var linearized: Bitset
+        var linearized: BitsetSnapshot
         var state: M.State
     }
 
@@ -111,7 +111,7 @@ struct LinearizabilitySearch<M: Model> {
         let ids = operations.map(\.id)
         var state = model.initialState
         var linearized = Bitset(count: operations.count)
-        var cache: Set<CacheKey> = [CacheKey(linearized: linearized, state: state)]
+        var cache: Set<CacheKey> = [CacheKey(linearized: linearized.snapshot(), state: state)]
         var stack: [Frame] = []
         stack.reserveCapacity(operations.count)
         var bestDepth = -1
@@ -131,7 +131,7 @@ struct LinearizabilitySearch<M: Model> {
             var index = first
             while let candidate = alternative(index, from: state, operations[opIndex]) {
                 linearized.insert(opIndex)
-                if cache.insert(CacheKey(linearized: linearized, state: candidate)).inserted {
+                if cache.insert(CacheKey(linearized: linearized.snapshot(), state: candidate)).inserted {
                     stack.append(Frame(entry: entry, stateBefore: state, alternative: index))
                     state = candidate
                     lift(entry)
