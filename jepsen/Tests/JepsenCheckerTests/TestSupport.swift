@@ -18,7 +18,7 @@ func fixturesDirectory(file: StaticString = #filePath) -> URL {
 }
 
 /// Parses and pairs an EDN or JSONL history written inline in a test.
-func history(_ text: String, file: StaticString = #filePath, line: UInt = #line) throws -> History {
+func history(_ text: String) throws -> History {
     try History(text: text)
 }
 
