@@ -45,4 +45,22 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(json.contains("\"verdict\":\"invalid\",\"valid\":false"), json)
         XCTAssertTrue(json.contains("\"failing_operation\":{\"id\":1,\"process\":1,\"f\":\"read\",\"line\":4"), json)
     }
+
+    func testLongHistoryTimelineShowsAWindowAroundTheFailingOperation() throws {
+        var lines: [String] = []
+        for index in 0..<4000 {
+            let seen = index == 2500 ? 99 : index
+            lines.append("{:process 0 :type :invoke :f :write :value \(index)}\n{:process 0 :type :ok :f :write :value \(index)}")
+            lines.append("{:process 1 :type :invoke :f :read :value nil}\n{:process 1 :type :ok :f :read :value \(seen)}")
+        }
+        let history = try History(text: lines.joined(separator: "\n"))
+        let result = try Checker.check(history, model: CASRegister(initial: .int(0)))
+        XCTAssertEqual(result.verdict, .invalid)
+        let failing = try XCTUnwrap(result.firstInvalidPartition?.failingOperationID)
+        XCTAssertEqual(failing, 5001, "the read of 99 after the write of 2500")
+        let page = HTMLReport.render(result, history: history, name: "long.edn")
+        XCTAssertTrue(page.contains("Showing events 8503–11502 of 16000"), "a 3000-event window centred on it")
+        XCTAssertTrue(page.contains("data-op=\"\(failing)\""))
+        XCTAssertFalse(page.contains("data-op=\"0\""), "operations far from the failure are left out")
+    }
 }

@@ -11,6 +11,9 @@ public enum HTMLReport {
     static let eventWidthPixelsMax = 40.0
     static let timelineTargetWidthPixels = 1250.0
     static let prefixRowsShownMax = 12
+    /// Beyond this many events the timeline shows a window (around the failing operation, if any),
+    /// because browsers cannot lay out an SVG hundreds of thousands of pixels wide.
+    static let timelineEventsMax = 3000
 
     /// Renders the page for `result`, a check of `history` read from the file called `name`.
     public static func render(_ result: CheckResult, history: History, name: String) -> String {
@@ -31,13 +34,18 @@ public enum HTMLReport {
         page += "<h2>Timeline</h2><p class=\"hint\">One row per client process; time runs left to right in the order "
             + "events were recorded. Hover over a bar for its details and the model state before and after it.</p>"
         page += legend(result)
-        page += timeline(result, history: history, geometry: geometry)
+        let window = timelineWindow(result, history: history)
+        if window.count < history.events.count {
+            page += "<p class=\"hint\"><b>Showing events \(window.lowerBound + 1)–\(window.upperBound) of "
+                + "\(history.events.count)</b>\(result.verdict == .invalid ? ", around the operation that cannot be linearized" : "").</p>"
+        }
+        page += timeline(result, history: history, geometry: geometry, window: window)
         page += "<h2>Latency</h2><p class=\"hint\">Each dot is an answered operation at its invocation time. "
             + "Shaded: fault injected by the nemesis.</p>" + plots.latency()
         page += "<h2>Throughput</h2><p class=\"hint\">Completed operations over time, by outcome. "
             + "Shaded: fault injected by the nemesis.</p>" + plots.throughput()
         page += "<div id=\"tip\"></div>"
-        page += "<script>const OPS=\(operationsJSON(result, history: history, geometry: geometry));\(HTMLReportAssets.script)</script>"
+        page += "<script>const OPS=\(operationsJSON(result, history: history, geometry: geometry, window: window));\(HTMLReportAssets.script)</script>"
         page += "</body></html>"
         return page
     }
@@ -127,15 +135,35 @@ public enum HTMLReport {
         return html + "</div>"
     }
 
-    private static func timeline(_ result: CheckResult, history: History, geometry: ReportGeometry) -> String {
-        let processes = Array(Set(history.operations.map(\.process))).sorted()
+    /// The events the timeline draws: all of them, or `timelineEventsMax` around the failing operation.
+    static func timelineWindow(_ result: CheckResult, history: History) -> Range<Int> {
+        let count = history.events.count
+        guard count > timelineEventsMax else { return 0..<count }
+        let center = result.firstInvalidPartition?.failingOperationID.map { history.operations[$0].invokeEvent } ?? 0
+        let low = max(0, min(center - timelineEventsMax / 2, count - timelineEventsMax))
+        return low..<(low + timelineEventsMax)
+    }
+
+    /// Whether an operation's bar overlaps the window.
+    private static func isShown(_ operation: HistoryOperation, in window: Range<Int>, eventCount: Int) -> Bool {
+        let end = operation.outcome == .info ? eventCount : operation.completeEvent!
+        return operation.invokeEvent < window.upperBound && end >= window.lowerBound
+    }
+
+    private static func timeline(
+        _ result: CheckResult, history: History, geometry: ReportGeometry, window: Range<Int>
+    ) -> String {
+        let shown = history.operations.filter { isShown($0, in: window, eventCount: history.events.count) }
+        let processes = Array(Set(shown.map(\.process))).sorted()
         let row = Dictionary(uniqueKeysWithValues: processes.enumerated().map { ($1, $0) })
-        let eventCount = max(history.events.count, 1)
+        let eventCount = max(window.count, 1)
         let eventWidth = min(eventWidthPixelsMax, max(eventWidthPixelsMin, timelineTargetWidthPixels / Double(eventCount)))
         let axisHeight = 22.0
         var width = Double(eventCount + 1) * eventWidth + 14
         let height = axisHeight + Double(processes.count) * rowHeightPixels + 6
-        func x(_ event: Int) -> Double { 4 + Double(event) * eventWidth }
+        func x(_ event: Int) -> Double {
+            4 + Double(min(max(event, window.lowerBound), window.upperBound) - window.lowerBound) * eventWidth
+        }
         let invalid = result.firstInvalidPartition
         var order: [Int: Int] = [:]
         for (index, step) in (invalid?.linearization ?? []).enumerated() { order[step.operationID] = index + 1 }
@@ -147,13 +175,13 @@ public enum HTMLReport {
         for (index, _) in processes.enumerated() where index % 2 == 1 {
             svg += "<rect class=\"stripe\" x=\"0\" y=\"\(SVGPlots.f1(axisHeight + Double(index) * rowHeightPixels))\" width=\"100%\" height=\"\(rowHeightPixels)\"/>"
         }
-        for interval in geometry.intervals {
+        for interval in geometry.intervals where interval.startEvent < window.upperBound && interval.endEvent >= window.lowerBound {
             let start = x(interval.startEvent)
             svg += "<rect class=\"nemesis\" x=\"\(SVGPlots.f1(start))\" y=\"0\" width=\"\(SVGPlots.f1(max(x(interval.endEvent) - start, 2)))\" height=\"\(SVGPlots.f1(height))\"><title>nemesis: \(escape(interval.label))</title></rect>"
             svg += "<text class=\"nemlabel\" x=\"\(SVGPlots.f1(start + 3))\" y=\"12\">\(escape(String(interval.label.prefix(40))))</text>"
         }
         var badLabel = ""
-        for operation in history.operations {
+        for operation in shown {
             let y = axisHeight + Double(row[operation.process]!) * rowHeightPixels + (rowHeightPixels - barHeightPixels) / 2
             let start = x(operation.invokeEvent)
             let endEvent = operation.outcome == .info ? history.events.count : operation.completeEvent!
@@ -217,16 +245,19 @@ public enum HTMLReport {
         }
     }
 
-    private static func operationsJSON(_ result: CheckResult, history: History, geometry: ReportGeometry) -> String {
+    /// Hover details, keyed by operation id, for the operations the timeline draws.
+    private static func operationsJSON(
+        _ result: CheckResult, history: History, geometry: ReportGeometry, window: Range<Int>
+    ) -> String {
         var steps: [Int: (order: Int, step: LinearizedOperation)] = [:]
         for partition in result.partitions where partition.verdict != .unknown {
             for (index, step) in partition.linearization.enumerated() { steps[step.operationID] = (index + 1, step) }
         }
-        var out = "["
-        for operation in history.operations {
-            if operation.id > 0 { out += "," }
+        var out = "{"
+        for operation in history.operations where isShown(operation, in: window, eventCount: history.events.count) {
+            if out.count > 1 { out += "," }
             let invoke = history.events[operation.invokeEvent]
-            out += "{\"id\":\(operation.id),\"p\":\(operation.process),\"o\":\"\(operation.outcome.rawValue)\",\"d\":"
+            out += "\"\(operation.id)\":{\"id\":\(operation.id),\"p\":\(operation.process),\"o\":\"\(operation.outcome.rawValue)\",\"d\":"
             JSONWriter.writeString(result.operationDescriptions[operation.id], into: &out)
             out += ",\"line\":\(invoke.line)"
             if let complete = operation.completeEvent {
@@ -251,6 +282,6 @@ public enum HTMLReport {
             }
             out += "}"
         }
-        return (out + "]").replacingOccurrences(of: "</", with: "<\\/")
+        return (out + "}").replacingOccurrences(of: "</", with: "<\\/")
     }
 }

@@ -35,7 +35,7 @@ enum HTMLReportAssets {
         const esc=s=>String(s).replace(/[&<>]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;'}[c]));
         document.getElementById('timeline').addEventListener('mousemove',e=>{
           const g=e.target.closest('g.op');if(!g){tip.style.display='none';return;}
-          const o=OPS[+g.dataset.op];
+          const o=OPS[g.dataset.op];
           let h='<b>#'+o.id+'</b> process '+o.p+' · <b>'+o.o+'</b><br><code>'+esc(o.d)+'</code><br>history line '+o.line+(o.cline?' → '+o.cline:' (never answered)');
           if(o.lat)h+='<br>latency '+esc(o.lat);if(o.err)h+='<br>error <code>'+esc(o.err)+'</code>';
           if(o.ord)h+='<br>linearized as no. '+o.ord+'<br>state before <code>'+esc(o.sb)+'</code><br>state after <code>'+esc(o.sa)+'</code>';

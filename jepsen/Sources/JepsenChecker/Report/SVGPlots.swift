@@ -11,6 +11,7 @@ struct SVGPlots {
     static let marginRightPixels = 20.0
     static let throughputBucketsMax = 60
     static let completionsPerBucketTarget = 8
+    static let latencyPointsMax = 6000
 
     let geometry: ReportGeometry
 
@@ -43,7 +44,9 @@ struct SVGPlots {
             svg += gridLine(y: y(value), label: Self.format(value))
             exponent += 1
         }
-        for (time, latency, outcome) in points {
+        // Past this many dots the plot is ink, not information, and the file grows by megabytes.
+        let stride = max(1, points.count / Self.latencyPointsMax)
+        for (time, latency, outcome) in Swift.stride(from: 0, to: points.count, by: stride).map({ points[$0] }) {
             svg += "<circle cx=\"\(Self.f1(x(time)))\" cy=\"\(Self.f1(y(latency)))\" r=\"2.5\" class=\"pt \(outcome.rawValue)\"/>"
         }
         return svg + "</svg>"
