@@ -187,7 +187,7 @@ public enum HTMLReport {
             let endEvent = operation.outcome == .info ? history.events.count : operation.completeEvent!
             let barWidth = max(x(endEvent) - start, 3)
             var classes = "op \(operation.outcome.rawValue)"
-            if let number = order[operation.id] { classes += number > 0 ? " lin" : "" }
+            if order[operation.id] != nil { classes += " lin" }
             if operation.id == failingID { classes += " bad" }
             if invalid != nil && order[operation.id] == nil && operation.id != failingID
                 && (invalidMembers.contains(operation.id) || operation.outcome == .fail)

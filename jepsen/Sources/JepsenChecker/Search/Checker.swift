@@ -47,7 +47,8 @@ public enum Checker {
             results.contains { $0.verdict == .invalid }
             ? .invalid : results.contains { $0.verdict == .unknown } ? .unknown : .valid
         return CheckResult(
-            verdict: verdict, model: model.name, initialState: model.describe(state: model.initialState), partitions: results, elapsed: clock.now - start,
+            verdict: verdict, model: model.name, initialState: model.describe(state: model.initialState),
+            partitions: results, elapsed: clock.now - start,
             operationDescriptions: history.operations.map { model.describe(operation: $0) })
     }
 }
