@@ -40,7 +40,7 @@ struct Check: ParsableCommand {
         abstract: "Check a history (EDN or JSON Lines) for linearizability.",
         discussion: "Exit status: 0 valid, 1 invalid, 2 unknown (time limit), 3 unreadable or malformed input.")
 
-    @Option(help: "The model: \(ModelCatalog.names.joined(separator: ", ")).")
+    @Option(help: "The model: \(ModelCatalog.names.joined(separator: ", ")); prefix with independent- for [key value] tuples checked per key.")
     var model = "cas-register"
 
     @Option(help: "The initial state as EDN, e.g. 0, nil (absent key), or {:x 0 :y 0}.")

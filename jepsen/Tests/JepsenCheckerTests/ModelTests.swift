@@ -139,4 +139,36 @@ final class ModelTests: XCTestCase {
         let error = expectHistoryError { _ = try ModelCatalog.check(parsed, model: "queue", initial: nil, timeLimit: nil) }
         XCTAssertTrue(error?.message.contains("unknown model") == true)
     }
+
+    func testIndependentRegistersAreCheckedPerKey() throws {
+        let text = """
+            {:process 0 :type :invoke :f :write :value [1 5]}
+            {:process 0 :type :ok :f :write :value [1 5]}
+            {:process 1 :type :invoke :f :read :value [2 nil]}
+            {:process 1 :type :ok :f :read :value [2 nil]}
+            {:process 1 :type :invoke :f :cas :value [1 [5 6]]}
+            {:process 1 :type :ok :f :cas :value [1 [5 6]]}
+            {:process 0 :type :invoke :f :read :value [1 nil]}
+            {:process 0 :type :ok :f :read :value [1 6]}
+            """
+        let result = try ModelCatalog.check(try history(text), model: "independent-register", initial: .nil, timeLimit: nil)
+        XCTAssertEqual(result.verdict, .valid)
+        XCTAssertEqual(result.model, "independent-register")
+        XCTAssertEqual(result.partitions.map(\.key), [.int(1), .int(2)])
+        let lost = text.replacingOccurrences(of: ":ok :f :read :value [2 nil]", with: ":ok :f :read :value [2 5]")
+        let bad = try ModelCatalog.check(try history(lost), model: "independent-register", initial: .nil, timeLimit: nil)
+        XCTAssertEqual(bad.verdict, .invalid, "key 2 was never written")
+        XCTAssertEqual(bad.firstInvalidPartition?.key, .int(2))
+        XCTAssertEqual(bad.operationDescriptions[1], "key 2: read → 5")
+    }
+
+    func testIndependentRejectsValuesThatAreNotTuples() {
+        let error = expectHistoryError {
+            _ = try ModelCatalog.check(
+                try history("{:process 0 :type :invoke :f :write :value 5}"), model: "independent-cas-register",
+                initial: nil, timeLimit: nil)
+        }
+        XCTAssertEqual(error?.code, .badModelInput)
+        XCTAssertEqual(error?.line, 1)
+    }
 }

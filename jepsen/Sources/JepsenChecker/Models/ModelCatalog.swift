@@ -1,18 +1,28 @@
 /// The shipped models by name, for the command line and other callers that choose at run time.
 public enum ModelCatalog {
-    /// The names `check(_:model:initial:timeLimit:)` accepts.
+    /// The base names `check(_:model:initial:timeLimit:)` accepts; each may also be prefixed with
+    /// `independent-` (values are `[key value]` tuples, one model per key, see `Independent`).
     public static let names = ["cas-register", "register", "multi-register", "mutex", "set", "kv"]
+
+    /// The prefix that wraps a model in `Independent`.
+    public static let independentPrefix = "independent-"
 
     /// Checks `history` against the model called `name`, starting from `initial` (nil: the model's
     /// usual start: 0 for `cas-register`, absent for `register` and `kv`, empty for the others).
     public static func check(
         _ history: History, model name: String, initial: Value?, timeLimit: Duration?
     ) throws(HistoryError) -> CheckResult {
-        switch name {
+        let independent = name.hasPrefix(independentPrefix)
+        let baseName = independent ? String(name.dropFirst(independentPrefix.count)) : name
+        func run<M: Model>(_ model: M) throws(HistoryError) -> CheckResult {
+            if independent { return try Checker.check(history, model: Independent(model), timeLimit: timeLimit) }
+            return try Checker.check(history, model: model, timeLimit: timeLimit)
+        }
+        switch baseName {
         case "cas-register":
-            return try Checker.check(history, model: CASRegister(initial: initial ?? .int(0)), timeLimit: timeLimit)
+            return try run(CASRegister(initial: initial ?? .int(0)))
         case "register":
-            return try Checker.check(history, model: NilRegister(initial: initial ?? .nil), timeLimit: timeLimit)
+            return try run(NilRegister(initial: initial ?? .nil))
         case "multi-register":
             var registers: [Value: Value] = [:]
             switch initial {
@@ -20,11 +30,11 @@ public enum ModelCatalog {
             case nil, .nil?: break
             case let other?: throw invalidInitial("multi-register needs a map like {:x 0 :y 0}, found \(other)")
             }
-            return try Checker.check(history, model: MultiRegister(initial: registers), timeLimit: timeLimit)
+            return try run(MultiRegister(initial: registers))
         case "mutex":
             switch initial {
-            case nil, .nil?, .bool(false)?: return try Checker.check(history, model: MutexModel(), timeLimit: timeLimit)
-            case .bool(true)?: return try Checker.check(history, model: MutexModel(held: true), timeLimit: timeLimit)
+            case nil, .nil?, .bool(false)?: return try run(MutexModel())
+            case .bool(true)?: return try run(MutexModel(held: true))
             case let other?: throw invalidInitial("mutex needs true (held) or false (free), found \(other)")
             }
         case "set":
@@ -35,13 +45,14 @@ public enum ModelCatalog {
             case nil, .nil?: break
             case let other?: throw invalidInitial("set needs a collection, found \(other)")
             }
-            return try Checker.check(history, model: SetModel(initial: elements), timeLimit: timeLimit)
+            return try run(SetModel(initial: elements))
         case "kv":
-            return try Checker.check(history, model: KeyValueMap(initial: initial ?? .nil), timeLimit: timeLimit)
+            return try run(KeyValueMap(initial: initial ?? .nil))
         default:
             throw HistoryError(
                 code: .badModelInput,
-                message: "unknown model '\(name)' (known: \(names.joined(separator: ", ")))", line: nil)
+                message: "unknown model '\(name)' (known: \(names.joined(separator: ", ")), each optionally "
+                    + "prefixed with '\(independentPrefix)')", line: nil)
         }
     }
 
