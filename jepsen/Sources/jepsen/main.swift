@@ -1,1 +1,118 @@
-print("not implemented yet")
+// The `jepsen` command: checks recorded histories and converts between EDN and JSON Lines.
+import ArgumentParser
+import Foundation
+import JepsenChecker
+
+/// Exit statuses, so scripts can tell a violation from a tool failure.
+enum ExitStatus {
+    static let valid: Int32 = 0
+    static let invalid: Int32 = 1
+    static let unknown: Int32 = 2
+    /// The input could not be read or made no sense (distinct from ArgumentParser's 64 for bad flags).
+    static let badInput: Int32 = 3
+}
+
+/// Writes `message` and a newline to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Reads a history file, failing with exit status 3 and the reason.
+func readHistoryText(_ path: String) throws -> String {
+    do {
+        return try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        printError("jepsen: cannot read \(path): \(error.localizedDescription)")
+        throw ExitCode(ExitStatus.badInput)
+    }
+}
+
+@main
+struct Jepsen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Keel's Jepsen tools: a linearizability checker for recorded histories.",
+        subcommands: [Check.self, Convert.self])
+}
+
+/// `jepsen check`: the verdict, as text or JSON, and optionally an HTML report.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a history (EDN or JSON Lines) for linearizability.",
+        discussion: "Exit status: 0 valid, 1 invalid, 2 unknown (time limit), 3 unreadable or malformed input.")
+
+    @Option(help: "The model: \(ModelCatalog.names.joined(separator: ", ")); prefix with independent- for [key value] tuples checked per key.")
+    var model = "cas-register"
+
+    @Option(help: "The initial state as EDN, e.g. 0, nil (absent key), or {:x 0 :y 0}.")
+    var initial: String?
+
+    @Flag(help: "Print the verdict as JSON.")
+    var json = false
+
+    @Option(help: "Also write a self-contained HTML report to this path.")
+    var html: String?
+
+    @Option(help: "Give up after this many seconds and answer unknown.")
+    var timeout: Double?
+
+    @Argument(help: "The history file.")
+    var history: String
+
+    func run() throws {
+        let text = try readHistoryText(history)
+        let result: CheckResult
+        let parsed: History
+        var initialValue: Value?
+        do {
+            if let initial { initialValue = try EDNReader.parse(initial) }
+            parsed = try History(text: text)
+            result = try ModelCatalog.check(
+                parsed, model: model, initial: initialValue, timeLimit: timeout.map { .milliseconds(Int($0 * 1000)) })
+        } catch {
+            printError("jepsen: \(history): \(error)")
+            throw ExitCode(ExitStatus.badInput)
+        }
+        print(json ? TextReport.json(result, history: parsed, name: history) : TextReport.summary(result, history: parsed, name: history))
+        if let html {
+            let page = HTMLReport.render(result, history: parsed, name: history)
+            do {
+                try page.write(toFile: html, atomically: true, encoding: .utf8)
+            } catch {
+                printError("jepsen: cannot write \(html): \(error.localizedDescription)")
+                throw ExitCode(ExitStatus.badInput)
+            }
+        }
+        switch result.verdict {
+        case .valid: return
+        case .invalid: throw ExitCode(ExitStatus.invalid)
+        case .unknown: throw ExitCode(ExitStatus.unknown)
+        }
+    }
+}
+
+/// `jepsen convert`: rewrites a history as EDN or JSON Lines.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Convert a history between EDN and JSON Lines.")
+
+    @Option(help: "Output format: edn or jsonl.")
+    var to = "jsonl"
+
+    @Argument(help: "The history file.")
+    var history: String
+
+    func run() throws {
+        let text = try readHistoryText(history)
+        let events: [JepsenChecker.Operation]
+        do {
+            events = try History.parseEvents(text)
+        } catch {
+            printError("jepsen: \(history): \(error)")
+            throw ExitCode(ExitStatus.badInput)
+        }
+        switch to {
+        case "jsonl": print(JSONLinesHistory.write(events), terminator: "")
+        case "edn": print(EDNHistory.write(events), terminator: "")
+        default: throw ValidationError("--to must be edn or jsonl")
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import XCTest
+
+/// Runs the built `jepsen` executable (next to the test bundle in the products directory) and checks
+/// its exit status and output, as scripts and CI will use it.
+final class CommandLineTests: XCTestCase {
+    private struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    private struct MissingExecutable: Error {}
+
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("jepsen-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    private func executable() throws -> URL {
+        var candidates: [URL] = []
+        for bundle in Bundle.allBundles {
+            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("jepsen"))
+            candidates.append(bundle.bundleURL.appendingPathComponent("jepsen"))
+        }
+        candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("jepsen"))
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            XCTFail("the jepsen executable is not built next to the tests; looked at \(candidates.map(\.path))")
+            throw MissingExecutable()
+        }
+        return found
+    }
+
+    private func run(_ arguments: [String]) throws -> Run {
+        let process = Foundation.Process()
+        process.executableURL = try executable()
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    private func write(_ text: String, to name: String) throws -> String {
+        let url = scratch.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func testValidHistoryExitsZeroAndWritesHTML() throws {
+        let path = fixturesDirectory().appendingPathComponent("cas-register/good/memstress3-0.edn").path
+        let html = scratch.appendingPathComponent("report.html").path
+        let result = try run(["check", "--model", "cas-register", "--initial", "0", path, "--html", html])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.hasPrefix("valid:"), result.stdout)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        XCTAssertTrue(page.contains("VALID: the history is linearizable"))
+        XCTAssertFalse(page.contains("http://") || page.contains("https://"), "the report must be self-contained")
+    }
+
+    func testInvalidHistoryExitsOneWithJSONAndHighlightsTheOperation() throws {
+        let path = fixturesDirectory().appendingPathComponent("cas-register/bad/rethink-fail-minimal.edn").path
+        let html = scratch.appendingPathComponent("bad.html").path
+        let result = try run(["check", "--initial", "0", "--json", "--html", html, path])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertTrue(result.stdout.contains("\"verdict\":\"invalid\""), result.stdout)
+        XCTAssertTrue(result.stdout.contains("\"description\":\"read → 3\""), result.stdout)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        XCTAssertTrue(page.contains("INVALID"))
+        XCTAssertTrue(page.contains("class=\"op ok bad\""), "the illegal operation is marked")
+        XCTAssertTrue(page.contains("class=\"op ok lin\""), "the linearizable prefix is marked")
+    }
+
+    func testTimeoutExitsTwo() throws {
+        var lines: [String] = []
+        for process in 0..<30 { lines.append("{:process \(process) :type :invoke :f :write :value \(process + 1)}") }
+        for process in 0..<30 { lines.append("{:process \(process) :type :ok :f :write :value \(process + 1)}") }
+        lines.append("{:process 99 :type :invoke :f :read :value nil}\n{:process 99 :type :ok :f :read :value 1000}")
+        let path = try write(lines.joined(separator: "\n"), to: "slow.edn")
+        let result = try run(["check", "--initial", "0", "--timeout", "0.05", path])
+        XCTAssertEqual(result.status, 2, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.hasPrefix("unknown:"), result.stdout)
+    }
+
+    func testMalformedInputExitsThreeWithLineOnStderr() throws {
+        let path = try write("[{:process 0 :type :invoke :f :read :value nil}\n{:process 0 :type :ok :f :read :value 1.5}]", to: "bad.edn")
+        let result = try run(["check", "--initial", "0", path])
+        XCTAssertEqual(result.status, 3)
+        XCTAssertTrue(result.stderr.contains("line 2"), result.stderr)
+        XCTAssertEqual(result.stdout, "")
+        let missing = try run(["check", scratch.appendingPathComponent("absent.edn").path])
+        XCTAssertEqual(missing.status, 3)
+    }
+
+    func testNilInitialSelectsAbsentKeyAndConvertWritesJSONLines() throws {
+        let path = try write(
+            "{:process 0 :type :invoke :f :read :value nil}\n{:process 0 :type :ok :f :read :value nil}\n", to: "absent.edn")
+        XCTAssertEqual(try run(["check", "--model", "register", "--initial", "nil", path]).status, 0)
+        XCTAssertEqual(try run(["check", "--model", "register", "--initial", "0", path]).status, 1)
+        let converted = try run(["convert", "--to", "jsonl", path])
+        XCTAssertEqual(converted.status, 0)
+        let jsonPath = try write(converted.stdout, to: "absent.jsonl")
+        XCTAssertEqual(try run(["check", "--model", "register", "--initial", "nil", jsonPath]).status, 0)
+    }
+}
