@@ -68,6 +68,24 @@ final class RaftLogStoreTests: XCTestCase {
         XCTAssertEqual(storage.log.hardState, .initial)
     }
 
+    func testAppendRefusesToCutTheLogBelowTheCommitIndex() throws {
+        // Opening checks commit <= last index, so a write that broke it would leave a store that
+        // no longer opens; the append must be refused instead.
+        let directory = makeTemporaryDirectory(self)
+        let hard = HardState(term: Term(1), vote: NodeID(1), commit: LogIndex(5))
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...6, term: 1), hardState: hard)
+            assertStorageError(.invalidArgument) { try storage.log.append(entries(4...4, term: 2, payload: "new")) }
+            XCTAssertEqual(storage.log.lastIndex, LogIndex(6))
+            // Replacing only uncommitted entries is fine.
+            try storage.log.append(entries(6...6, term: 2, payload: "new"))
+        }
+        let storage = try NodeStorage(directory: directory)
+        XCTAssertEqual(storage.log.hardState, hard)
+        XCTAssertEqual(try storage.log.entries(from: LogIndex(1), to: LogIndex(7)), entries(1...5, term: 1) + entries(6...6, term: 2, payload: "new"))
+    }
+
     func testReadsAreBoundedByBytesButReturnAtLeastOneEntry() throws {
         let storage = try NodeStorage(directory: makeTemporaryDirectory(self))
         let big = (1...10).map { Entry(term: Term(1), index: LogIndex($0), data: [UInt8](repeating: UInt8($0), count: 100)) }

@@ -152,10 +152,13 @@ public final class RaftLogStore {
             newLastTerm = previousTerm
             batch.put(family: database.family(Self.logFamily), Self.key(first.index), LogSegmentCoding.encode(entries[...]))
         }
+        // Checked against the stored commit too: cutting committed entries off would leave a log
+        // that fails its own check on the next open.
+        let commit = newHardState?.commit ?? hardState.commit
+        guard commit <= newLast else {
+            throw StorageError.invalid("commit index \(commit) would be beyond last index \(newLast)")
+        }
         if let newHardState {
-            guard newHardState.commit <= newLast else {
-                throw StorageError.invalid("hard state commit \(newHardState.commit) is beyond last index \(newLast)")
-            }
             batch.put(family: database.family(Self.metaFamily), Self.hardStateKey, RaftCoding.encode(newHardState))
         }
         guard batch.count > 0 else { return }
