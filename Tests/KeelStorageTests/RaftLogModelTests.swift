@@ -59,9 +59,13 @@ final class RaftLogModelTests: XCTestCase {
                 model.entries.removeLast(Int(model.last + 1 - start))
                 model.entries += new
                 model.commit = commit
-            } else if choice < 55 {
-                let through = UInt64.random(in: model.first...model.last, using: &random)
+            } else if choice < 55, model.commit >= model.first {
+                // Only committed entries are applied, and only applied ones compacted.
+                let through = UInt64.random(in: model.first...model.commit, using: &random)
                 let metadata = SnapshotMetadata(index: LogIndex(through), term: Term(model.term(through)), confState: ConfState())
+                // A node compacts only what its state machine has applied (opening checks that).
+                let machine = storage!.stateMachine
+                while machine.appliedIndex.rawValue < through { try machine.apply(index: machine.appliedIndex.advanced(by: 1), entryData: []) }
                 try storage!.log.compact(through: metadata)
                 model.entries.removeFirst(Int(through - model.first + 1))
                 model.snapshot = metadata
@@ -73,6 +77,8 @@ final class RaftLogModelTests: XCTestCase {
                 let term = index <= model.last ? model.term(index) : model.term(model.last) + 1
                 let metadata = SnapshotMetadata(index: LogIndex(index), term: Term(term), confState: ConfState())
                 try storage!.log.installSnapshot(metadata)
+                // Stands for the state machine restored from the leader's snapshot.
+                try storage!.stateMachine.apply(index: metadata.index, entryData: [])
                 if index <= model.last {
                     model.entries.removeFirst(Int(index - model.first + 1))
                 } else {

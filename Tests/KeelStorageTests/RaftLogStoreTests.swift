@@ -8,6 +8,13 @@ final class RaftLogStoreTests: XCTestCase {
         range.map { Entry(term: Term(term), index: LogIndex($0), data: bytes("\(payload)\($0)")) }
     }
 
+    /// A node compacts only what its state machine has applied; opening checks that.
+    private func applyNoOps(_ storage: NodeStorage, through index: UInt64) throws {
+        while storage.stateMachine.appliedIndex.rawValue < index {
+            try storage.stateMachine.apply(index: storage.stateMachine.appliedIndex.advanced(by: 1), entryData: [])
+        }
+    }
+
     func testAppendWithHardStateIsDurableAcrossReopen() throws {
         let directory = makeTemporaryDirectory(self)
         let hard = HardState(term: Term(2), vote: NodeID(3), commit: LogIndex(4))
@@ -46,6 +53,7 @@ final class RaftLogStoreTests: XCTestCase {
             for start in stride(from: 1 as UInt64, through: 10, by: 3) { try storage.log.append(entries(start...(start + 2), term: 1)) }
             XCTAssertEqual(storage.log.lastIndex, LogIndex(12))
             try storage.log.append(entries(5...6, term: 2, payload: "new"))
+            try applyNoOps(storage, through: 2)
             try storage.log.compact(through: SnapshotMetadata(index: LogIndex(2), term: Term(1), confState: ConfState()))
             XCTAssertEqual(try storage.log.entries(from: LogIndex(3), to: LogIndex(7)), entries(3...4, term: 1) + entries(5...6, term: 2, payload: "new"))
         }
@@ -104,6 +112,7 @@ final class RaftLogStoreTests: XCTestCase {
         do {
             let storage = try NodeStorage(directory: directory)
             try storage.log.append(entries(1...10, term: 1))
+            try applyNoOps(storage, through: 6)
             try storage.log.compact(through: SnapshotMetadata(index: LogIndex(6), term: Term(1), confState: conf))
             assertStorageError(.invalidArgument) {
                 try storage.log.compact(through: SnapshotMetadata(index: LogIndex(8), term: Term(5), confState: conf))
@@ -118,6 +127,7 @@ final class RaftLogStoreTests: XCTestCase {
         assertStorageError(.compacted) { try storage.log.append(entries(6...6, term: 1)) }
         XCTAssertEqual(try storage.log.entries(from: LogIndex(7), to: LogIndex(11)), entries(7...10, term: 1))
         // Appending right after the snapshot boundary works on a fully compacted log.
+        try applyNoOps(storage, through: 10)
         try storage.log.compact(through: SnapshotMetadata(index: LogIndex(10), term: Term(1), confState: conf))
         try storage.log.append(entries(11...11, term: 2))
         XCTAssertEqual(try storage.log.entries(from: LogIndex(11), to: LogIndex(12)), entries(11...11, term: 2))
@@ -177,6 +187,22 @@ final class RaftLogStoreTests: XCTestCase {
         error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
         print("open with a flipped bit in entry 4: \(error.map(String.init(describing:)) ?? "")")
         XCTAssertTrue(error?.message.contains("raft log segment at entry 4: checksum mismatch") == true)
+    }
+
+    func testOpenReportsEntriesCompactedBeforeTheyWereApplied() throws {
+        // Entries 3...5 are gone from the log but were never applied: a restarted node would skip
+        // them silently, so opening must report it instead.
+        let directory = makeTemporaryDirectory(self)
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...6, term: 1), hardState: HardState(term: Term(1), commit: LogIndex(6)))
+            try storage.stateMachine.apply(index: LogIndex(1), term: Term(1), entryData: [])
+            try storage.stateMachine.apply(index: LogIndex(2), term: Term(1), entryData: [])
+            try storage.log.compact(through: SnapshotMetadata(index: LogIndex(5), term: Term(1), confState: ConfState()))
+        }
+        let error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
+        print("open with entries compacted before being applied: \(error.map(String.init(describing:)) ?? "")")
+        XCTAssertTrue(error?.message.contains("applied index 2 is below the log's snapshot index 5") == true, error?.message ?? "")
     }
 
     func testRestartStateCarriesWhatTheCoreNeeds() throws {
