@@ -94,6 +94,24 @@ final class RaftLogStoreTests: XCTestCase {
         XCTAssertEqual(try storage.log.entries(from: LogIndex(1), to: LogIndex(7)), entries(1...5, term: 1) + entries(6...6, term: 2, payload: "new"))
     }
 
+    func testInstallingASnapshotThatConflictsWithCommittedEntriesIsRefused() throws {
+        // Entry 3 is committed with term 1; a snapshot claiming term 2 at index 3 contradicts it.
+        // Discarding the log for it would leave commit 5 beyond the last index 3, a store that no
+        // longer opens.
+        let directory = makeTemporaryDirectory(self)
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...5, term: 1), hardState: HardState(term: Term(1), commit: LogIndex(5)))
+            assertStorageError(.invalidArgument) {
+                try storage.log.installSnapshot(SnapshotMetadata(index: LogIndex(3), term: Term(2), confState: ConfState()))
+            }
+            XCTAssertEqual(storage.log.lastIndex, LogIndex(5))
+        }
+        let storage = try NodeStorage(directory: directory)
+        XCTAssertEqual(try storage.log.entries(from: LogIndex(1), to: LogIndex(6)), entries(1...5, term: 1))
+        XCTAssertEqual(storage.log.snapshotMetadata.index, LogIndex.zero)
+    }
+
     func testReadsAreBoundedByBytesButReturnAtLeastOneEntry() throws {
         let storage = try NodeStorage(directory: makeTemporaryDirectory(self))
         let big = (1...10).map { Entry(term: Term(1), index: LogIndex($0), data: [UInt8](repeating: UInt8($0), count: 100)) }

@@ -280,6 +280,12 @@ public final class RaftLogStore {
             throw StorageError(.compacted, "snapshot at \(metadata.index) is older than snapshot at \(snapshotMetadata.index)")
         }
         let keepSuffix = metadata.index <= lastIndex && (try? term(at: metadata.index)) == metadata.term
+        // Committed entries are never replaced (§5.4); a snapshot that contradicts one, if obeyed,
+        // would also leave the commit index beyond the emptied log.
+        guard keepSuffix || hardState.commit <= metadata.index else {
+            throw StorageError.invalid(
+                "snapshot at \(metadata.index) with term \(metadata.term) conflicts with the log, committed through \(hardState.commit)")
+        }
         let newSegments: [ClosedRange<LogIndex>]
         if keepSuffix {
             newSegments = try dropPrefix(through: metadata.index, in: batch)
