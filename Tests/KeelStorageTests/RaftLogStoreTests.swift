@@ -180,6 +180,47 @@ final class RaftLogStoreTests: XCTestCase {
         XCTAssertTrue(error?.message.contains("expected entry 3 but found 4") == true)
     }
 
+    func testOpenReportsAFirstIndexOrCommitThatDisagreesWithTheMetadata() throws {
+        let directory = makeTemporaryDirectory(self)
+        do {
+            let storage = try NodeStorage(directory: directory)
+            try storage.log.append(entries(1...8, term: 1), hardState: HardState(term: Term(1), commit: LogIndex(8)))
+            try applyNoOps(storage, through: 5)
+            try storage.log.compact(through: SnapshotMetadata(index: LogIndex(5), term: Term(1), confState: ConfState()))
+        }
+        func damage(_ change: (RocksDatabase, RocksWriteBatch) -> Void) throws {
+            let database = try RocksDatabase(path: directory, columnFamilies: NodeStorage.columnFamilies, options: StorageOptions())
+            let batch = RocksWriteBatch()
+            change(database, batch)
+            try database.write(batch, sync: true)
+        }
+        // An entry the snapshot covers reappears.
+        try damage { database, batch in
+            batch.put(family: database.family(RaftLogStore.logFamily), bigEndianKey(4), LogSegmentCoding.encode(self.entries(4...4, term: 1)[...]))
+        }
+        var error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
+        print("open with an entry below the snapshot: \(error.map(String.init(describing:)) ?? "")")
+        XCTAssertTrue(error?.message.contains("entry 4 overlaps entries before 6 or the snapshot at 5") == true, error?.message ?? "")
+        // The first entry after the snapshot is missing.
+        try damage { database, batch in
+            let family = database.family(RaftLogStore.logFamily)
+            batch.delete(family: family, bigEndianKey(4))
+            batch.delete(family: family, bigEndianKey(6))
+            batch.put(family: family, bigEndianKey(7), LogSegmentCoding.encode(self.entries(7...8, term: 1)[...]))
+        }
+        error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
+        XCTAssertTrue(error?.message.contains("expected entry 6 but found 7") == true, error?.message ?? "")
+        // The tail is missing while the hard state says it was committed.
+        try damage { database, batch in
+            let family = database.family(RaftLogStore.logFamily)
+            batch.delete(family: family, bigEndianKey(7))
+            batch.put(family: family, bigEndianKey(6), LogSegmentCoding.encode(self.entries(6...7, term: 1)[...]))
+        }
+        error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
+        print("open with committed entries missing: \(error.map(String.init(describing:)) ?? "")")
+        XCTAssertTrue(error?.message.contains("commit index 8 is beyond last entry 7") == true, error?.message ?? "")
+    }
+
     func testOpenReportsADecreasingTermAndABitFlipNamingTheIndex() throws {
         let directory = makeTemporaryDirectory(self)
         do {
