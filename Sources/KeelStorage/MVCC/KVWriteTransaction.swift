@@ -79,10 +79,10 @@ final class KVWriteTransaction {
         while iterator.isValid {
             let parsed = try KeyIndexCoding.parseIndexKey(iterator.key)
             if let end, !parsed.key.lexicographicallyPrecedes(end) { break }
-            let prefix = Array(parsed.prefix)
+            let prefix = parsed.prefix
             guard parsed.main <= revision else {
                 // Versions newer than the read revision: jump to the newest one at or below it.
-                iterator.seek(KeyIndexCoding.indexKey(prefix: prefix, main: revision, sub: Int64.max))
+                iterator.seek(KeyIndexCoding.indexKey(prefix: Array(prefix), main: revision, sub: Int64.max))
                 continue
             }
             let stored = try StoredKey(decoding: iterator.value, what: "mvcc key \(printable(parsed.key)) at revision \(parsed.main)")
