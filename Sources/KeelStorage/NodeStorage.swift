@@ -35,6 +35,13 @@ public final class NodeStorage {
             path: directory, columnFamilies: Self.columnFamilies, options: options)
         log = try RaftLogStore(database: database)
         stateMachine = try KVStateMachine(database: database, options: options)
+        // Entries at or below the snapshot index are gone; unless the state machine has applied
+        // them (or restored a snapshot covering them), a restarted node would skip them.
+        guard stateMachine.appliedIndex >= log.snapshotMetadata.index else {
+            throw StorageError.corruption(
+                "applied index \(stateMachine.appliedIndex) is below the log's snapshot index \(log.snapshotMetadata.index): "
+                    + "entries \(stateMachine.appliedIndex.advanced(by: 1))...\(log.snapshotMetadata.index) were compacted before being applied")
+        }
         guard stateMachine.appliedIndex <= log.lastIndex || log.lastIndex == log.snapshotMetadata.index else {
             throw StorageError.corruption(
                 "applied index \(stateMachine.appliedIndex) is beyond the last log entry \(log.lastIndex)")

@@ -25,6 +25,8 @@ let roundSeconds = 0.6
 let mvccKeysCount = 20_000
 /// Value size of the MVCC measurements.
 let mvccValueBytes = 256
+/// Versions of the one hot key whose point reads are measured.
+let hotKeyVersionsCount = 10_000
 
 func now() -> Double {
     var spec = timespec()
@@ -147,6 +149,18 @@ do {
     let readRate = Double(reads) / (now() - start)
     guard found == reads else { fail("point reads found \(found) of \(reads) keys") }
     print(String(format: "point reads/s (Range of one key):                           %10.0f", readRate))
+
+    // A hot key (a lock, a counter) collects versions until compaction; reading it must not walk them.
+    let hot = Array("hot".utf8)
+    for _ in 0..<hotKeyVersionsCount {
+        index = index.advanced(by: 1)
+        _ = try machine.apply(index: index, entryData: KVCommand.put(PutRequest(key: hot, value: value)).encoded())
+    }
+    let hotReads = 2_000
+    start = now()
+    for _ in 0..<hotReads { found += try machine.range(RangeRequest(key: hot)).kvs.count }
+    let hotRate = Double(hotReads) / (now() - start)
+    print(String(format: "point reads/s of a key with %d versions:                 %10.0f", hotKeyVersionsCount, hotRate))
 } catch {
     fail("\(error)")
 }

@@ -252,6 +252,19 @@ final class MVCCTests: XCTestCase {
         XCTAssertEqual(store.revision, 1)
     }
 
+    func testACommandFromANewerBuildStopsApplyInsteadOfBeingRecordedAsFailed() throws {
+        // Replicas on the newer build apply it; recording it here as a failed command would make
+        // this replica's state silently diverge. Nothing is recorded, so it applies after an upgrade.
+        let storage = try NodeStorage(directory: makeTemporaryDirectory(self))
+        let machine = storage.stateMachine
+        let unknownTag = Record.seal([200])
+        let error = assertStorageError(.unsupportedVersion) { try machine.apply(index: LogIndex(1), entryData: unknownTag) }
+        XCTAssertTrue(error?.message.contains("unknown command tag 200") == true, error?.message ?? "")
+        XCTAssertEqual(machine.appliedIndex, LogIndex.zero)
+        XCTAssertNotNil(try machine.apply(index: LogIndex(1), entryData: KVCommand.put(PutRequest(key: bytes("k"), value: bytes("v"))).encoded()))
+        XCTAssertEqual(machine.revision, 1)
+    }
+
     func testApplyRecordsTheIndexAtomicallyAndIgnoresReplays() throws {
         let directory = makeTemporaryDirectory(self)
         let put = KVCommand.put(PutRequest(key: bytes("k"), value: bytes("v"))).encoded()

@@ -63,6 +63,24 @@ final class SnapshotTests: XCTestCase {
         XCTAssertEqual(target.revision, source.revision)
     }
 
+    func testASnapshotStreamOutlivesTheStoreItWasTakenFrom() throws {
+        // The stream holds the RocksDB snapshot and iterators; closing the store must not free
+        // them underneath it (the database stays open until the stream is gone).
+        var source: KeelStore? = try openStore("source")
+        try fill(source!, count: 100, prefix: "k")
+        let expected = try observable(source!)
+        let writer = source!.makeSnapshot()
+        let first = try XCTUnwrap(writer.nextChunk())
+        source!.close()
+        source = nil
+        let receiver = SnapshotReceiver()
+        try receiver.receive(first)
+        while let chunk = try writer.nextChunk() { try receiver.receive(chunk) }
+        let target = try openStore("target")
+        try target.restore(from: receiver)
+        XCTAssertEqual(try observable(target), expected)
+    }
+
     func testTornAndCorruptStreamsAreRejectedAndTheOldStateKept() throws {
         let source = try openStore("source")
         try fill(source, count: 100, prefix: "s")

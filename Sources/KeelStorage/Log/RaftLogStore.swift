@@ -152,10 +152,13 @@ public final class RaftLogStore {
             newLastTerm = previousTerm
             batch.put(family: database.family(Self.logFamily), Self.key(first.index), LogSegmentCoding.encode(entries[...]))
         }
+        // Checked against the stored commit too: cutting committed entries off would leave a log
+        // that fails its own check on the next open.
+        let commit = newHardState?.commit ?? hardState.commit
+        guard commit <= newLast else {
+            throw StorageError.invalid("commit index \(commit) would be beyond last index \(newLast)")
+        }
         if let newHardState {
-            guard newHardState.commit <= newLast else {
-                throw StorageError.invalid("hard state commit \(newHardState.commit) is beyond last index \(newLast)")
-            }
             batch.put(family: database.family(Self.metaFamily), Self.hardStateKey, RaftCoding.encode(newHardState))
         }
         guard batch.count > 0 else { return }
@@ -277,6 +280,12 @@ public final class RaftLogStore {
             throw StorageError(.compacted, "snapshot at \(metadata.index) is older than snapshot at \(snapshotMetadata.index)")
         }
         let keepSuffix = metadata.index <= lastIndex && (try? term(at: metadata.index)) == metadata.term
+        // Committed entries are never replaced (§5.4); a snapshot that contradicts one, if obeyed,
+        // would also leave the commit index beyond the emptied log.
+        guard keepSuffix || hardState.commit <= metadata.index else {
+            throw StorageError.invalid(
+                "snapshot at \(metadata.index) with term \(metadata.term) conflicts with the log, committed through \(hardState.commit)")
+        }
         let newSegments: [ClosedRange<LogIndex>]
         if keepSuffix {
             newSegments = try dropPrefix(through: metadata.index, in: batch)

@@ -100,9 +100,10 @@ public final class KVStateMachine {
     /// `index` as applied in the same atomic write.
     ///
     /// Returns nil, doing nothing, when `index` was already applied. A command that fails (a missing
-    /// lease, a compacted revision, a value over the limit…) is still recorded as applied, because
-    /// every replica fails it the same way; its error is the `.failure` result and nothing else is
-    /// stored. Failures of the store itself (I/O, corruption) are thrown and record nothing.
+    /// lease, a compacted revision, a value over the limit, undecodable bytes…) is still recorded as
+    /// applied, because every replica fails it the same way; its error is the `.failure` result and
+    /// nothing else is stored. Failures of the store itself (I/O, corruption) and commands in a
+    /// format this build does not know (`unsupportedVersion`) are thrown and record nothing.
     @discardableResult
     public func apply(index: LogIndex, term: Term = .zero, entryData: [UInt8]) throws -> Result<KVResponse, StorageError>? {
         guard index > appliedIndex else { return nil }
@@ -110,7 +111,8 @@ public final class KVStateMachine {
         let command: KVCommand
         do {
             command = try KVCommand(decoding: entryData)
-        } catch let error as StorageError {
+        } catch let error as StorageError where error.code != .unsupportedVersion {
+            // Undecodable bytes fail alike on every replica.
             return try record(index: index, term: term, .failure(error))
         }
         let transaction = KVWriteTransaction(machine: self)
@@ -149,9 +151,11 @@ public final class KVStateMachine {
         return result
     }
 
-    /// Errors that belong to the command rather than to the store.
+    /// Errors that belong to the command rather than to the store. A format this build does not
+    /// understand is not one: replicas on a newer build apply the command, so recording it here as
+    /// failed would make this replica diverge; it stops until it is upgraded instead.
     static func isCommandError(_ error: StorageError) -> Bool {
-        ![StorageError.Code.io, .rocksdb, .corruption].contains(error.code)
+        ![StorageError.Code.io, .rocksdb, .corruption, .unsupportedVersion].contains(error.code)
     }
 
     /// Serves a read outside the log (a serializable read in etcd's terms), at the applied state.

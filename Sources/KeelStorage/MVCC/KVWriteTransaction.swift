@@ -74,21 +74,24 @@ final class KVWriteTransaction {
         var result: [KeyValue] = []
         let iterator = database.iterator(KVStateMachine.keyFamily)
         iterator.seek(KeyIndexCoding.groupPrefix(start))
-        var group: ArraySlice<UInt8> = []
-        var resolved = false
+        // Each key costs at most a seek or two however many versions it has: reads do not walk
+        // history that compaction has not dropped yet (a hot key collects thousands).
         while iterator.isValid {
             let parsed = try KeyIndexCoding.parseIndexKey(iterator.key)
             if let end, !parsed.key.lexicographicallyPrecedes(end) { break }
-            if parsed.prefix != group {
-                group = parsed.prefix
-                resolved = false
+            let prefix = parsed.prefix
+            guard parsed.main <= revision else {
+                // Versions newer than the read revision: jump to the newest one at or below it.
+                iterator.seek(KeyIndexCoding.indexKey(prefix: Array(prefix), main: revision, sub: Int64.max))
+                continue
             }
-            if !resolved, parsed.main <= revision {
-                resolved = true
-                let stored = try StoredKey(decoding: iterator.value, what: "mvcc key \(printable(parsed.key)) at revision \(parsed.main)")
-                if !stored.tombstone { result.append(stored.keyValue(parsed.key, modRevision: parsed.main)) }
-            }
+            let stored = try StoredKey(decoding: iterator.value, what: "mvcc key \(printable(parsed.key)) at revision \(parsed.main)")
+            if !stored.tombstone { result.append(stored.keyValue(parsed.key, modRevision: parsed.main)) }
+            // The key's older versions follow; a key with one version needs no seek.
             iterator.next()
+            if iterator.isValid, KeyIndexCoding.isVersion(iterator.key, of: prefix) {
+                iterator.seek(KeyIndexCoding.groupEnd(prefix))
+            }
         }
         try iterator.check()
         guard revision >= writeRevision, !pending.isEmpty else { return result }

@@ -32,6 +32,17 @@ enum KeyIndexCoding {
         return writer.bytes
     }
 
+    /// Whether a `kv_key` key is a version of the key with this group prefix.
+    static func isVersion(_ indexKey: [UInt8], of prefix: ArraySlice<UInt8>) -> Bool {
+        indexKey.count == prefix.count + revisionBytes && indexKey.starts(with: prefix)
+    }
+
+    /// A key past every version of the group and before the next group: no other group's prefix
+    /// starts with this one, because a key's zero bytes are escaped before the `00 01` terminator.
+    static func groupEnd(_ prefix: ArraySlice<UInt8>) -> [UInt8] {
+        Array(prefix) + [UInt8](repeating: 0xFF, count: revisionBytes) + [0]
+    }
+
     /// Splits a `kv_key` key into its group prefix, user key and revision.
     static func parseIndexKey(_ bytes: [UInt8]) throws -> (prefix: ArraySlice<UInt8>, key: [UInt8], main: Int64, sub: Int64) {
         guard bytes.count >= revisionBytes + 2 else { throw StorageError.corruption("mvcc key index: key of \(bytes.count) bytes") }
