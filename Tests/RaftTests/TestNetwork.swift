@@ -59,6 +59,34 @@ final class TestNetwork {
         }
     }
 
+    /// Builds a cluster whose members start from the given durable states (to stage a scenario
+    /// such as Figure 8); every log starts after the bootstrap snapshot at index 1.
+    init(logs: [UInt64: (term: UInt64, entryTerms: [UInt64])], tweak: (inout RaftConfig) -> Void = { _ in }) {
+        let ids = logs.keys.sorted()
+        let boot = RestoredState.bootstrap(voters: ids.map(NodeID.init))
+        for raw in ids {
+            let id = NodeID(raw)
+            var config = RaftConfig(id: id)
+            tweak(&config)
+            configs[id] = config
+            let (term, entryTerms) = logs[raw]!
+            let entries = entryTerms.enumerated().map { i, t in
+                Entry(term: Term(t), index: LogIndex(UInt64(i) + 2), data: [UInt8(t), UInt8(i)])
+            }
+            var restored = boot
+            restored.hardState.term = Term(term)
+            restored.entries = entries
+            nodes[id] = RaftNode(config: config, restored: restored, random: TestRandom(seed: raw))
+            var host = HostState()
+            host.hardState = restored.hardState
+            host.snapshot = Snapshot(metadata: restored.snapshot!)
+            host.entries = entries
+            host.appliedIndex = restored.applied
+            host.confState = restored.confState
+            hosts[id] = host
+        }
+    }
+
     subscript(_ raw: UInt64) -> RaftNode { nodes[NodeID(raw)]! }
     func host(_ raw: UInt64) -> HostState { hosts[NodeID(raw)]! }
 
