@@ -92,9 +92,9 @@ extension RaftNode {
     private func restore(_ snap: Snapshot) -> Bool {
         let meta = snap.metadata
         if meta.index <= raftLog.committed { return false }
+        // The snapshot's configuration may predate this node's membership (a node added after the
+        // last compaction): it learns of its addition from the entries that follow.
         let conf = meta.confState
-        let member = conf.voters.contains(id) || conf.learners.contains(id) || conf.votersOutgoing.contains(id)
-        guard member else { return false }  // a snapshot from a configuration we are not part of
         if raftLog.matchTerm(meta.index, meta.term) {
             // Our log already holds the snapshot's last entry: just commit up to it.
             raftLog.commit(to: meta.index)
