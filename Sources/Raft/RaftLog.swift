@@ -106,6 +106,9 @@ struct RaftLog: Sendable {
     /// The largest index <= `index` whose term is <= `term`, with its term (fast backtracking: any
     /// entry in between has a term the other side cannot match).
     func findConflictByTerm(_ index: LogIndex, _ term: Term) -> (index: LogIndex, term: Term) {
+        // Below our snapshot we know no terms: the index itself is the best guess (a leader then
+        // sends the snapshot straight away).
+        if index < snapshot.index { return (index, .zero) }
         var i = min(index, lastIndex)
         while i > snapshot.index {
             let t = entries[position(i)].term
@@ -186,7 +189,7 @@ struct RaftLog: Sendable {
 
     /// The host compacted its storage up to `index` (<= applied) and took a snapshot there.
     mutating func compact(upTo index: LogIndex, confState: ConfState, data: [UInt8]) {
-        precondition(index <= applied, "compacting past the applied index")
+        precondition(index <= applying, "compacting past what the host was given to apply")
         guard index > snapshot.index else { return }
         guard let t = term(at: index) else { preconditionFailure("compact index not in the log") }
         entries.removeSubrange(0..<position(index) + 1)

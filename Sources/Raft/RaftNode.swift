@@ -204,10 +204,11 @@ public final class RaftNode {
         return new
     }
 
-    /// The host took a snapshot of its state machine at `index` (at most the applied index):
-    /// the core drops its log up to there and keeps the snapshot to send to lagging followers.
+    /// The host took a snapshot of its state machine at `index` (at most the last index it applied;
+    /// it may call this while processing a Ready, before `advance`): the core drops its log up to
+    /// there and keeps the snapshot to send to lagging followers.
     public func compact(upTo index: LogIndex, snapshotData: [UInt8]) {
-        precondition(index <= raftLog.applied, "cannot compact past the applied index")
+        precondition(index <= raftLog.applying, "cannot compact past the applied index")
         guard index > raftLog.snapshot.index else { return }
         let conf = confState(at: index)
         raftLog.compact(upTo: index, confState: conf, data: snapshotData)
