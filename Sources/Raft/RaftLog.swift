@@ -8,8 +8,17 @@ struct RaftLog: Sendable {
     private(set) var snapshot: SnapshotMetadata
     /// The state-machine image of `snapshot`, sent to followers that are too far behind (§7).
     private(set) var snapshotData: [UInt8]
-    /// Invariant: entries[i].index == snapshot.index + 1 + i.
-    private(set) var entries: [Entry]
+    /// Storage for the entries after the snapshot, from `entriesStart` on; the slots before it were
+    /// compacted and are dropped lazily, so compaction does not shift the array every time.
+    /// Invariant: entries[entriesStart + i].index == snapshot.index + 1 + i.
+    private var entries: [Entry]
+    private var entriesStart = 0
+    /// The last slice handed out (for a Ready or an append), so the same range handed out again
+    /// (the leader's new entries go to the host and to every follower) shares one array instead of
+    /// copying every entry again. Invariant: equals the log's entries at [lo, lo + count).
+    private var sliceCache: (lo: LogIndex, entries: [Entry])?
+    /// Compacted slots are dropped once they are this many and at least half the storage.
+    static let compactedSlotsDropMin = 1024
     /// Invariant: snapshot.index <= committed <= lastIndex.
     private(set) var committed: LogIndex
     /// Invariant: applied <= applying <= committed.
@@ -54,8 +63,10 @@ struct RaftLog: Sendable {
     }
 
     var firstIndex: LogIndex { snapshot.index.advanced(by: 1) }
-    var lastIndex: LogIndex { snapshot.index.advanced(by: Int64(entries.count)) }
-    var lastTerm: Term { entries.last?.term ?? snapshot.term }
+    /// Entries held after the snapshot.
+    var count: Int { entries.count - entriesStart }
+    var lastIndex: LogIndex { snapshot.index.advanced(by: Int64(count)) }
+    var lastTerm: Term { count > 0 ? entries[entries.count - 1].term : snapshot.term }
 
     /// The term at `index`; nil if compacted away or not yet present.
     func term(at index: LogIndex) -> Term? {
@@ -65,7 +76,7 @@ struct RaftLog: Sendable {
     }
 
     private func position(_ index: LogIndex) -> Int {
-        Int(index.rawValue - snapshot.index.rawValue - 1)
+        entriesStart + Int(index.rawValue - snapshot.index.rawValue - 1)
     }
 
     func matchTerm(_ index: LogIndex, _ term: Term) -> Bool {
@@ -83,7 +94,26 @@ struct RaftLog: Sendable {
         precondition(lo >= firstIndex, "slice below the first index")
         precondition(hi <= lastIndex.advanced(by: 1), "slice past the last index")
         if lo >= hi { return [] }
-        return Array(entries[position(lo)..<position(hi)])
+        return copy(position(lo), position(hi), lo: lo)
+    }
+
+    /// Entries at storage positions [start, end) whose first index is `lo`, sharing the cached
+    /// array when it is the same range. The copy loop is specialised for `Entry` (the generic
+    /// `Array(slice)` path copies through value witnesses, measurably slower).
+    private func copy(_ start: Int, _ end: Int, lo: LogIndex) -> [Entry] {
+        let n = end - start
+        if let cache = sliceCache, cache.lo == lo, cache.entries.count == n { return cache.entries }
+        return [Entry](unsafeUninitializedCapacity: n) { buffer, initialized in
+            entries.withUnsafeBufferPointer { source in
+                for i in 0..<n { (buffer.baseAddress! + i).initialize(to: source[start + i]) }
+            }
+            initialized = n
+        }
+    }
+
+    /// Remembers `slice` (starting at index `lo`) as the last range handed out.
+    private mutating func cache(_ slice: [Entry], lo: LogIndex) {
+        sliceCache = slice.isEmpty ? nil : (lo, slice)
     }
 
     /// Entries from `lo` for one append: at most `maxCount`, and within `maxBytes` of payload except
@@ -100,7 +130,7 @@ struct RaftLog: Sendable {
             if end > start && bytes > maxBytes { break }
             end += 1
         }
-        return Array(entries[start..<end])
+        return copy(start, end, lo: lo)
     }
 
     /// The largest index <= `index` whose term is <= `term`, with its term (fast backtracking: any
@@ -124,6 +154,7 @@ struct RaftLog: Sendable {
         precondition(first.index == lastIndex.advanced(by: 1), "leader append must follow the log")
         precondition(first.term >= lastTerm, "terms in the log never decrease")
         entries.append(contentsOf: new)
+        precondition(lastIndex == first.index.advanced(by: Int64(new.count) - 1))
     }
 
     /// Follower's append (§5.3): if the entry at `prevIndex` has `prevTerm`, adds `new` after it,
@@ -136,6 +167,10 @@ struct RaftLog: Sendable {
             precondition(conflict > committed, "a committed entry conflicts with the leader (Log Matching broken)")
             let offset = Int(conflict.rawValue - prevIndex.rawValue - 1)
             truncateAndAppend(new[offset...])
+            if offset == 0 {
+                // The leader's array is exactly the new unstable part: hand it to the host as is.
+                cache(new, lo: conflict)
+            }
         }
         commit(to: min(leaderCommit, lastNew))
         return lastNew
@@ -158,6 +193,9 @@ struct RaftLog: Sendable {
         let keep = position(first.index)
         if keep < entries.count {
             entries.removeSubrange(keep...)
+            if let cache = sliceCache, cache.lo.advanced(by: Int64(cache.entries.count)) > first.index {
+                sliceCache = nil
+            }
             let previous = first.index.advanced(by: -1)
             stable = min(stable, previous)
             persisting = min(persisting, previous)
@@ -178,6 +216,8 @@ struct RaftLog: Sendable {
         snapshot = snap.metadata
         snapshotData = snap.data
         entries = []
+        entriesStart = 0
+        sliceCache = nil
         committed = snap.metadata.index
         applied = snap.metadata.index
         applying = snap.metadata.index
@@ -192,7 +232,11 @@ struct RaftLog: Sendable {
         precondition(index <= applying, "compacting past what the host was given to apply")
         guard index > snapshot.index else { return }
         guard let t = term(at: index) else { preconditionFailure("compact index not in the log") }
-        entries.removeSubrange(0..<position(index) + 1)
+        entriesStart = position(index) + 1
+        if entriesStart >= Self.compactedSlotsDropMin && entriesStart * 2 >= entries.count {
+            entries.removeSubrange(0..<entriesStart)
+            entriesStart = 0
+        }
         snapshot = SnapshotMetadata(index: index, term: t, confState: confState)
         snapshotData = data
         checkInvariants()
@@ -209,7 +253,9 @@ struct RaftLog: Sendable {
         let hi = lastIndex.advanced(by: 1)
         if lo >= hi { return [] }
         persisting = lastIndex
-        return slice(lo, hi)
+        let result = slice(lo, hi)
+        cache(result, lo: lo)
+        return result
     }
 
     mutating func takeUnstableSnapshot() -> Snapshot? {

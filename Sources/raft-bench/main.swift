@@ -68,7 +68,15 @@ struct Cluster {
     }
 }
 
-func run(batch: Int) -> (entriesPerSecond: Double, rounds: Int) {
+/// How a round's proposals reach the leader.
+enum ProposalStyle: String {
+    /// One `propose(batch:)` call carrying the round's entries.
+    case batchCall = "propose(batch:)"
+    /// One `propose(_:)` call per entry; the core batches them into one append per follower.
+    case singleCalls = "propose(_:) x n"
+}
+
+func run(batch: Int, style: ProposalStyle) -> (entriesPerSecond: Double, rounds: Int) {
     var cluster = Cluster()
     let payload = [UInt8](repeating: 0xAB, count: entryBytes)
     let proposals = [[UInt8]](repeating: payload, count: batch)
@@ -79,10 +87,11 @@ func run(batch: Int) -> (entriesPerSecond: Double, rounds: Int) {
     while cluster.committedAtLeader < entriesPerRunTarget {
         if proposed < entriesPerRunTarget {
             do {
-                if batch == 1 {
-                    try cluster.nodes[0].propose(payload)
-                } else {
+                switch style {
+                case .batchCall:
                     try cluster.nodes[0].propose(batch: proposals)
+                case .singleCalls:
+                    for _ in 0..<batch { try cluster.nodes[0].propose(payload) }
                 }
                 proposed += batch
             } catch {
@@ -101,8 +110,10 @@ func run(batch: Int) -> (entriesPerSecond: Double, rounds: Int) {
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
 let batches = arguments.isEmpty ? [1, 16, 64, 256, 1024] : arguments
 print("raft-bench: 3 nodes in one process, no I/O, \(entryBytes)-byte entries, \(entriesPerRunTarget) entries per run")
-for batch in batches {
-    let result = run(batch: batch)
-    let figure = Int(result.entriesPerSecond)
-    print("batch \(batch) entries/proposal call: \(figure) entries committed/s (\(result.rounds) rounds)")
+for style in [ProposalStyle.singleCalls, .batchCall] {
+    for batch in batches {
+        let result = run(batch: batch, style: style)
+        let figure = Int(result.entriesPerSecond)
+        print("\(style.rawValue), \(batch) entries per round: \(figure) entries committed/s (\(result.rounds) rounds)")
+    }
 }
