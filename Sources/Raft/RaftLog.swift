@@ -42,9 +42,9 @@ struct RaftLog: Sendable {
             precondition(i == 0 || entries[i - 1].term <= e.term, "restored entry terms go back in time")
         }
         let last = snap.index.advanced(by: Int64(entries.count))
-        committed = max(restored.hardState.commit, snap.index)
-        precondition(committed <= last, "restored commit beyond the restored log")
-        precondition(restored.applied <= committed, "restored applied beyond commit")
+        // Whatever the host applied was committed, even if its hard state lagged.
+        committed = max(restored.hardState.commit, snap.index, restored.applied)
+        precondition(committed <= last, "restored commit or applied index beyond the restored log")
         applied = max(restored.applied, snap.index)
         applying = applied
         stable = last

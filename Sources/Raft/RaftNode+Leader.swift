@@ -4,7 +4,8 @@
 extension RaftNode {
     func stepLeader(_ m: Message) {
         precondition(role == .leader)
-        precondition(m.term == term)
+        // Only a granted pre-vote answer can carry another term here; it means nothing to a leader.
+        guard m.term == term else { return }
         guard let i = tracker.slot(m.from) else { return }  // not a member (any more)
         switch m.type {
         case .appendEntriesResponse:
