@@ -111,7 +111,9 @@ extension RaftNode {
         }
         if heartbeatElapsed >= config.heartbeatIntervalTicks {
             heartbeatElapsed = 0
-            broadcastHeartbeat()
+            // Periodic heartbeats carry the newest read round too, so reads whose first round was
+            // lost still complete.
+            broadcastHeartbeat(context: readOnly.latestSeq.map(ReadOnlyQueue.context) ?? [])
         }
     }
 

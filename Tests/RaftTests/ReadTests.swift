@@ -148,3 +148,20 @@ final class ReadTests: XCTestCase {
         XCTAssertEqual(net[2].status.term, term)
     }
 }
+
+extension ReadTests {
+    /// Thesis §6.4: a read whose heartbeat round was lost completes with a later heartbeat round,
+    /// still at the commit index recorded on arrival.
+    func testReadCompletesAfterLostRound_6_4() throws {
+        let net = TestNetwork(ids: [1, 2, 3])
+        net.elect(1)
+        let commit = net[1].status.commit
+        try net[1].readIndex(context: [4])
+        net.process(NodeID(1))
+        net.inFlight.removeAll()  // the round is lost
+        try net.propose(1, [1])
+        XCTAssertTrue(net.host(1).readStates.isEmpty)
+        net.tickAll(times: 1)
+        XCTAssertEqual(net.host(1).readStates, [ReadState(index: commit, context: [4])])
+    }
+}
