@@ -1,0 +1,84 @@
+// Swarm testing: every seed draws its own cluster size, fault rates and configuration, so the
+// runs together explore far more combinations than one fixed mix of faults would.
+
+/// Everything a seed decides before the run starts. Rates are per mille per tick of the global
+/// clock unless named otherwise.
+public struct SimParameters: Sendable, CustomStringConvertible {
+    /// Virtual time units in one nominal tick; node clocks drift around it.
+    public static let tickUnits = 20
+    /// Voters at bootstrap.
+    public var nodeCount: Int
+    /// Fresh node ids (beyond the bootstrap voters) that membership changes may add.
+    public var spareCount: Int
+    public var electionTimeoutTicks: Int
+    public var preVote: Bool
+    public var checkQuorum: Bool
+    public var readOnlyMode: ReadOnlyModeChoice
+    public var leaseClockDriftBoundTicks: Int
+    /// Each node's tick period, in time units, is drawn from tickUnits...tickUnits + this.
+    public var tickDriftUnits: Int
+    /// One-way message latency is drawn from 1...this, in time units.
+    public var delayMaxUnits: Int
+    public var dropPermille: Int
+    public var duplicatePermille: Int
+    /// Syncing a Ready to disk takes 0...this time units; a crash before the sync loses it.
+    public var syncDelayMaxUnits: Int
+    public var crashPermille: Int
+    public var pausePermille: Int
+    public var partitionPermille: Int
+    public var healPermille: Int
+    public var confChangePermille: Int
+    public var transferPermille: Int
+    /// Client operations started per tick, per mille (each client has at most one outstanding).
+    public var clientOpPermille: Int
+    /// Share of client operations that are reads, per mille.
+    public var readPermille: Int
+    /// The host compacts its log once this many entries were applied past its snapshot (0: never).
+    public var compactEveryEntries: Int
+    /// Entries the leader may have in flight per follower (small values exercise flow control).
+    public var inflightMessagesMax: Int
+
+    /// Which read path the seed exercises.
+    public enum ReadOnlyModeChoice: Sendable { case readIndex, leaseBased }
+
+    /// Draws the parameters of `seed`; `nodeCount` overrides the drawn cluster size (everything
+    /// else is drawn identically, so `--seed S --nodes N` with the drawn N replays `--seed S`).
+    public init(seed: UInt64, nodeCount override: Int? = nil) {
+        var r = SimRandom(seed: seed ^ 0x5EED_5EED_5EED_5EED)
+        nodeCount = 3 + r.below(5)
+        if let n = override { nodeCount = n }
+        spareCount = r.below(3)
+        electionTimeoutTicks = 10
+        let lease = r.chance(permille: 350)
+        readOnlyMode = lease ? .leaseBased : .readIndex
+        checkQuorum = lease || r.chance(permille: 800)
+        preVote = r.chance(permille: 850)
+        // Lease safety needs (E - bound) * slowest period <= (E - 1) * fastest period: with E = 10
+        // and bound 3 the periods may differ by up to 28%; we drift up to 20%.
+        leaseClockDriftBoundTicks = 3
+        tickDriftUnits = r.chance(permille: 200) ? 0 : r.between(1...Self.tickUnits / 5)
+        delayMaxUnits = r.between(1...Self.tickUnits * 2)
+        dropPermille = r.chance(permille: 300) ? 0 : r.between(1...150)
+        duplicatePermille = r.chance(permille: 500) ? 0 : r.between(1...100)
+        syncDelayMaxUnits = r.chance(permille: 400) ? 0 : r.between(1...Self.tickUnits)
+        crashPermille = r.chance(permille: 300) ? 0 : r.between(1...25)
+        pausePermille = r.chance(permille: 400) ? 0 : r.between(1...20)
+        partitionPermille = r.chance(permille: 250) ? 0 : r.between(5...60)
+        healPermille = r.between(20...150)
+        confChangePermille = r.chance(permille: 400) ? 0 : r.between(5...40)
+        transferPermille = r.chance(permille: 500) ? 0 : r.between(2...30)
+        clientOpPermille = r.between(300...1000)
+        readPermille = r.between(200...700)
+        compactEveryEntries = r.chance(permille: 300) ? 0 : r.between(3...40)
+        inflightMessagesMax = r.chance(permille: 500) ? 256 : r.between(1...4)
+    }
+
+    /// One line naming the drawn values (printed with a failure).
+    public var description: String {
+        "nodes=\(nodeCount) spares=\(spareCount) mode=\(readOnlyMode) preVote=\(preVote) checkQuorum=\(checkQuorum) "
+            + "drift=\(tickDriftUnits)/\(Self.tickUnits) delay<=\(delayMaxUnits) drop=\(dropPermille)‰ dup=\(duplicatePermille)‰ "
+            + "sync<=\(syncDelayMaxUnits) crash=\(crashPermille)‰ pause=\(pausePermille)‰ partition=\(partitionPermille)‰ "
+            + "heal=\(healPermille)‰ conf=\(confChangePermille)‰ transfer=\(transferPermille)‰ ops=\(clientOpPermille)‰ "
+            + "reads=\(readPermille)‰ compact=\(compactEveryEntries) inflight=\(inflightMessagesMax)"
+    }
+}
