@@ -239,6 +239,9 @@ struct RaftLog: Sendable {
         }
         snapshot = SnapshotMetadata(index: index, term: t, confState: confState)
         snapshotData = data
+        // The host applied (so persisted) everything up to here, maybe before calling advance.
+        precondition(index <= persisting, "compacting entries the host was never given")
+        stable = max(stable, index)
         checkInvariants()
     }
 
