@@ -165,3 +165,32 @@ extension ReadTests {
         XCTAssertEqual(net.host(1).readStates, [ReadState(index: commit, context: [4])])
     }
 }
+
+extension ReadTests {
+    /// Thesis §6.4.1: when the lease has lapsed but the leader can still reach a quorum, the read
+    /// falls back to a ReadIndex heartbeat round instead of being served from the stale lease.
+    func testExpiredLeaseFallsBackToReadIndex_6_4_1() throws {
+        let net = TestNetwork(ids: [1, 2, 3]) {
+            $0.readOnlyMode = .leaseBased
+            $0.electionTimeoutTicks = 10
+            $0.leaseClockDriftBoundTicks = 2
+        }
+        net.tickAll(times: 10)
+        net.elect(1)
+        let l = net.leaders[0].rawValue
+        net.tickAll(times: 1)
+        // Answers to the leader are lost for longer than the lease, shorter than check-quorum.
+        for other in [1, 2, 3] as [UInt64] where other != l { net.cut.insert([other, l]) }
+        net.tick(l, times: 8)
+        XCTAssertFalse(net[l].leaseIsValid())
+        XCTAssertEqual(net[l].status.role, .leader)
+        net.inFlight.removeAll()
+        net.heal()
+        try net[l].readIndex(context: [5])
+        net.process(NodeID(l))
+        XCTAssertTrue(net.host(l).readStates.isEmpty, "not served from the lapsed lease")
+        XCTAssertTrue(net.inFlight.contains { $0.type == .heartbeat && !$0.context.isEmpty }, "a ReadIndex round instead")
+        net.stabilize()
+        XCTAssertEqual(net.host(l).readStates.map(\.context), [[5]])
+    }
+}
