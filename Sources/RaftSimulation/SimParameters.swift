@@ -37,6 +37,8 @@ public struct SimParameters: Sendable, CustomStringConvertible {
     public var compactEveryEntries: Int
     /// Entries the leader may have in flight per follower (small values exercise flow control).
     public var inflightMessagesMax: Int
+    /// Entries in one append (1 splits a new leader's old entries from its no-op: Figure 8).
+    public var appendEntriesMax: Int
 
     /// Which read path the seed exercises.
     public enum ReadOnlyModeChoice: Sendable { case readIndex, leaseBased }
@@ -53,17 +55,19 @@ public struct SimParameters: Sendable, CustomStringConvertible {
         readOnlyMode = lease ? .leaseBased : .readIndex
         checkQuorum = lease || r.chance(permille: 800)
         preVote = r.chance(permille: 850)
-        // Lease safety needs (E - bound) * slowest period <= (E - 1) * fastest period: with E = 10
-        // and bound 3 the periods may differ by up to 28%; we drift up to 20%.
         leaseClockDriftBoundTicks = 3
-        tickDriftUnits = r.chance(permille: 200) ? 0 : r.between(1...Self.tickUnits / 5)
-        delayMaxUnits = r.between(1...Self.tickUnits * 2)
+        // Lease safety needs (E - bound) * slowest period <= (E - 1) * fastest period (the leader's
+        // lease counts from its heartbeat; a voter's refusal from the E-th of its own ticks after
+        // receiving it): with E = 10 and bound 3 periods may differ by up to 28%; we drift up to 25%.
+        tickDriftUnits = r.chance(permille: 200) ? 0 : r.between(1...Self.tickUnits / 4)
+        // Short delays let a new leader commit a write inside an old leader's lease window.
+        delayMaxUnits = lease && r.chance(permille: 600) ? r.between(1...6) : r.between(1...Self.tickUnits * 2)
         dropPermille = r.chance(permille: 300) ? 0 : r.between(1...150)
         duplicatePermille = r.chance(permille: 500) ? 0 : r.between(1...100)
         syncDelayMaxUnits = r.chance(permille: 400) ? 0 : r.between(1...Self.tickUnits)
         crashPermille = r.chance(permille: 300) ? 0 : r.between(1...25)
         pausePermille = r.chance(permille: 400) ? 0 : r.between(1...20)
-        partitionPermille = r.chance(permille: 250) ? 0 : r.between(5...60)
+        partitionPermille = r.chance(permille: lease ? 100 : 250) ? 0 : r.between(5...(lease ? 120 : 60))
         healPermille = r.between(20...150)
         confChangePermille = r.chance(permille: 400) ? 0 : r.between(5...40)
         transferPermille = r.chance(permille: 500) ? 0 : r.between(2...30)
@@ -71,6 +75,7 @@ public struct SimParameters: Sendable, CustomStringConvertible {
         readPermille = r.between(200...700)
         compactEveryEntries = r.chance(permille: 300) ? 0 : r.between(3...40)
         inflightMessagesMax = r.chance(permille: 500) ? 256 : r.between(1...4)
+        appendEntriesMax = r.chance(permille: 600) ? 4096 : r.between(1...3)
     }
 
     /// One line naming the drawn values (printed with a failure).
@@ -79,6 +84,6 @@ public struct SimParameters: Sendable, CustomStringConvertible {
             + "drift=\(tickDriftUnits)/\(Self.tickUnits) delay<=\(delayMaxUnits) drop=\(dropPermille)‰ dup=\(duplicatePermille)‰ "
             + "sync<=\(syncDelayMaxUnits) crash=\(crashPermille)‰ pause=\(pausePermille)‰ partition=\(partitionPermille)‰ "
             + "heal=\(healPermille)‰ conf=\(confChangePermille)‰ transfer=\(transferPermille)‰ ops=\(clientOpPermille)‰ "
-            + "reads=\(readPermille)‰ compact=\(compactEveryEntries) inflight=\(inflightMessagesMax)"
+            + "reads=\(readPermille)‰ compact=\(compactEveryEntries) inflight=\(inflightMessagesMax) append<=\(appendEntriesMax)"
     }
 }

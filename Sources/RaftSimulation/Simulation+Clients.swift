@@ -24,7 +24,7 @@ extension Simulation {
     }
 
     private func pickTarget(_ c: Int) -> SimHost? {
-        if leaderHint[c] != .none && random.chance(permille: 800), let h = host(leaderHint[c]) { return h }
+        if leaderHint[c] != .none && random.chance(permille: 600), let h = host(leaderHint[c]) { return h }
         let all = hosts.compactMap { $0 }
         return all.isEmpty ? nil : all[random.below(all.count)]
     }

@@ -65,7 +65,7 @@ public struct SimResult: Sendable {
 public final class Simulation {
     /// Liveness markers are drawn from this range, apart from client values.
     static let markerBase: UInt64 = 1 << 62
-    static let clientCount = 3
+    static let clientCount = 4
 
     let options: SimOptions
     let params: SimParameters
@@ -288,7 +288,7 @@ public final class Simulation {
         let data = SimStateMachine.encodeSnapshot(h.values)
         node.compact(upTo: h.appliedIndex, snapshotData: data)
         let meta = node.log.snapshot
-        precondition(meta.index == h.appliedIndex, "the core compacted where the host asked")
+        precondition(meta.index == h.appliedIndex, "the core compacted to \(meta.index), the host asked \(h.appliedIndex) (seed \(options.seed))")
         h.durable.compact(to: Snapshot(metadata: meta, data: data))
         record(.compact, h.id, meta.index.rawValue)
     }
@@ -320,6 +320,7 @@ public final class Simulation {
         config.readOnlyMode = params.readOnlyMode == .leaseBased ? .leaseBased : .readIndex
         config.leaseClockDriftBoundTicks = params.leaseClockDriftBoundTicks
         config.inflightMessagesMax = params.inflightMessagesMax
+        config.proposalBatchMaxEntries = params.appendEntriesMax
         let period = SimParameters.tickUnits + (params.tickDriftUnits == 0 ? 0 : random.below(params.tickDriftUnits + 1))
         let h = SimHost(id: id, config: config, durable: durable, tickPeriod: period, now: now)
         hosts[Int(id.rawValue)] = h

@@ -26,6 +26,9 @@ struct RaftSim: ParsableCommand {
     @Flag(help: "Print every event (ticks aside) as it happens.")
     var verbose = false
 
+    @Flag(help: "Stop at the first violation (to count the seeds a broken variant survives).")
+    var stopOnViolation = false
+
     @Option(help: "Print a progress line every this many seeds (0: never).")
     var progressEvery: Int = 1000
 
@@ -47,6 +50,7 @@ struct RaftSim: ParsableCommand {
             if result.violation != nil {
                 violations += 1
                 print(result.failureReport)
+                if stopOnViolation { break }
             } else if verbose {
                 print("seed \(s): ok, \(result.eventCount) events, \(result.writesAcked) writes acked, \(result.readsServed) reads served, "
                     + "\(result.leadersElected) leaders, recovered in \(result.ticksToRecover) ticks, trace hash \(String(result.traceHash, radix: 16))")
