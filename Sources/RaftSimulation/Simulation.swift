@@ -285,6 +285,9 @@ public final class Simulation {
         let every = params.compactEveryEntries
         guard every > 0, let snapIndex = h.durable.snapshot?.metadata.index else { return }
         guard h.appliedIndex.rawValue >= snapIndex.rawValue + UInt64(every) else { return }
+        // The core may hold a newer snapshot from the leader that the host has not installed yet
+        // (its Ready waits behind the one being synced): then there is nothing to compact.
+        guard node.log.snapshot.index < h.appliedIndex else { return }
         let data = SimStateMachine.encodeSnapshot(h.values)
         node.compact(upTo: h.appliedIndex, snapshotData: data)
         let meta = node.log.snapshot
