@@ -206,7 +206,8 @@ public final class RaftNode {
 
     /// The host took a snapshot of its state machine at `index` (at most the last index it applied;
     /// it may call this while processing a Ready, before `advance`): the core drops its log up to
-    /// there and keeps the snapshot to send to lagging followers.
+    /// there and keeps the snapshot to send to lagging followers. An index at or below the current
+    /// snapshot (for example one the leader sent meanwhile) changes nothing.
     public func compact(upTo index: LogIndex, snapshotData: [UInt8]) {
         precondition(index <= raftLog.applying, "cannot compact past the applied index")
         guard index > raftLog.snapshot.index else { return }
