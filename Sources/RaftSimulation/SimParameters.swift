@@ -55,11 +55,20 @@ public struct SimParameters: Sendable, CustomStringConvertible {
         readOnlyMode = lease ? .leaseBased : .readIndex
         checkQuorum = lease || r.chance(permille: 800)
         preVote = r.chance(permille: 850)
-        leaseClockDriftBoundTicks = 3
-        // Lease safety needs (E - bound) * slowest period <= (E - 1) * fastest period (the leader's
-        // lease counts from its heartbeat; a voter's refusal from the E-th of its own ticks after
-        // receiving it): with E = 10 and bound 3 periods may differ by up to 28%; we drift up to 25%.
-        tickDriftUnits = r.chance(permille: 200) ? 0 : r.between(1...Self.tickUnits / 4)
+        // Lease safety: the leader's lease ends (E - bound) of its ticks after it sent the heartbeat
+        // a quorum answered; a voter refuses other candidates until E of its own ticks after it
+        // received that heartbeat, the first of which may come at once. So the slowest period may
+        // exceed the fastest by a factor up to (E - 1) / (E - bound): 1.28 for bound 3, 1.5 for 4,
+        // 1.8 for 5. Lease seeds drift right up to (just under) what their bound tolerates, which
+        // is what catches a lease that ignores the bound; other seeds drift up to 25%.
+        leaseClockDriftBoundTicks = lease ? r.between(3...5) : 3
+        let driftMax = Self.tickUnits * (electionTimeoutTicks - 1) / (electionTimeoutTicks - leaseClockDriftBoundTicks)
+            - Self.tickUnits - 1
+        if lease {
+            tickDriftUnits = r.chance(permille: 500) ? driftMax : r.between(0...driftMax)
+        } else {
+            tickDriftUnits = r.chance(permille: 200) ? 0 : r.between(1...Self.tickUnits / 4)
+        }
         // Short delays let a new leader commit a write inside an old leader's lease window.
         delayMaxUnits = lease && r.chance(permille: 600) ? r.between(1...6) : r.between(1...Self.tickUnits * 2)
         dropPermille = r.chance(permille: 300) ? 0 : r.between(1...150)

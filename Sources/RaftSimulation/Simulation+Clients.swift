@@ -5,7 +5,7 @@ import Raft
 
 extension Simulation {
     /// An operation not answered within this many nominal ticks is abandoned by its client.
-    static let clientTimeoutTicks = 50
+    static let clientTimeoutTicks = 12
 
     func clientSchedule() {
         for c in 0..<Self.clientCount {
@@ -24,7 +24,7 @@ extension Simulation {
     }
 
     private func pickTarget(_ c: Int) -> SimHost? {
-        if leaderHint[c] != .none && random.chance(permille: 600), let h = host(leaderHint[c]) { return h }
+        if leaderHint[c] != .none && random.chance(permille: 500), let h = host(leaderHint[c]) { return h }
         let all = hosts.compactMap { $0 }
         return all.isEmpty ? nil : all[random.below(all.count)]
     }

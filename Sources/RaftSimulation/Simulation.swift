@@ -65,7 +65,7 @@ public struct SimResult: Sendable {
 public final class Simulation {
     /// Liveness markers are drawn from this range, apart from client values.
     static let markerBase: UInt64 = 1 << 62
-    static let clientCount = 4
+    static let clientCount = 5
 
     let options: SimOptions
     let params: SimParameters
