@@ -110,6 +110,21 @@ final class RandomizedSafetyTests: XCTestCase {
                 }
             }
         }
+        // Log Matching (§5.3): where two logs hold an entry with the same index and term, they hold
+        // the same entries up to it.
+        let all = net.nodes.keys.sorted()
+        for a in all {
+            for b in all where a < b {
+                let la = net.nodes[a]!.log
+                let lb = net.nodes[b]!.log
+                let lo = max(la.firstIndex, lb.firstIndex)
+                var i = min(la.lastIndex, lb.lastIndex)
+                while i >= lo, la.term(at: i) != lb.term(at: i) { i = i.advanced(by: -1) }
+                guard i >= lo else { continue }
+                XCTAssertEqual(la.entries(from: lo, to: i.advanced(by: 1)), lb.entries(from: lo, to: i.advanced(by: 1)),
+                               "seed \(seed): logs of \(a) and \(b) match at \(i) but differ before it")
+            }
+        }
         // Liveness after healing: a leader emerges and commits a new entry.
         net.cut = []
         // Elections can split a few times in a row (two voters with equal timeouts): allow many.
