@@ -3,7 +3,10 @@
 // (`applied`) and been handed for applying (`applying`). Entries above `stable` are the unstable
 // part: the host has not made them durable yet.
 
-struct RaftLog: Sendable {
+/// A class owned by exactly one node: calling its methods through the node never copies its
+/// fields (a struct stored in the node was copied on the hot path, measured in raft-bench).
+/// ``RaftLogView`` takes an immutable copy for readers.
+final class RaftLog {
     /// The snapshot the log starts after (index 0, term 0 for a log that never compacted).
     private(set) var snapshot: SnapshotMetadata
     /// The state-machine image of `snapshot`, sent to followers that are too far behind (§7).
@@ -103,16 +106,23 @@ struct RaftLog: Sendable {
     private func copy(_ start: Int, _ end: Int, lo: LogIndex) -> [Entry] {
         let n = end - start
         if let cache = sliceCache, cache.lo == lo, cache.entries.count == n { return cache.entries }
+        // Captured alone: a closure capturing `self` would copy the whole log struct.
+        let storage = entries
         return [Entry](unsafeUninitializedCapacity: n) { buffer, initialized in
-            entries.withUnsafeBufferPointer { source in
+            storage.withUnsafeBufferPointer { source in
                 for i in 0..<n { (buffer.baseAddress! + i).initialize(to: source[start + i]) }
             }
             initialized = n
         }
     }
 
+    /// An immutable copy of what readers may see.
+    func view() -> RaftLogView {
+        RaftLogView(snapshot: snapshot, committed: committed, entries: entries[entriesStart...])
+    }
+
     /// Remembers `slice` (starting at index `lo`) as the last range handed out.
-    private mutating func cache(_ slice: [Entry], lo: LogIndex) {
+    private func cache(_ slice: [Entry], lo: LogIndex) {
         sliceCache = slice.isEmpty ? nil : (lo, slice)
     }
 
@@ -149,7 +159,7 @@ struct RaftLog: Sendable {
     }
 
     /// Appends as a leader. Entries must follow the last index.
-    mutating func append(_ new: some Collection<Entry>) {
+    func append(_ new: some Collection<Entry>) {
         guard let first = new.first else { return }
         precondition(first.index == lastIndex.advanced(by: 1), "leader append must follow the log")
         precondition(first.term >= lastTerm, "terms in the log never decrease")
@@ -160,7 +170,7 @@ struct RaftLog: Sendable {
     /// Follower's append (§5.3): if the entry at `prevIndex` has `prevTerm`, adds `new` after it,
     /// truncating any conflicting suffix, and advances the commit to min(`leaderCommit`, last new
     /// index). Returns the last new index, or nil when the log does not match.
-    mutating func maybeAppend(prevIndex: LogIndex, prevTerm: Term, leaderCommit: LogIndex, _ new: [Entry]) -> LogIndex? {
+    func maybeAppend(prevIndex: LogIndex, prevTerm: Term, leaderCommit: LogIndex, _ new: [Entry]) -> LogIndex? {
         guard matchTerm(prevIndex, prevTerm) else { return nil }
         let lastNew = prevIndex.advanced(by: Int64(new.count))
         if let conflict = findConflict(new) {
@@ -186,7 +196,7 @@ struct RaftLog: Sendable {
         return nil
     }
 
-    private mutating func truncateAndAppend(_ new: ArraySlice<Entry>) {
+    private func truncateAndAppend(_ new: ArraySlice<Entry>) {
         guard let first = new.first else { return }
         precondition(first.index > snapshot.index, "cannot replace compacted entries")
         precondition(first.index <= lastIndex.advanced(by: 1), "gap in the log")
@@ -204,14 +214,14 @@ struct RaftLog: Sendable {
         checkInvariants()
     }
 
-    mutating func commit(to index: LogIndex) {
+    func commit(to index: LogIndex) {
         guard index > committed else { return }
         precondition(index <= lastIndex, "commit beyond the last index")
         committed = index
     }
 
     /// Replaces the whole log by a snapshot from the leader (§7).
-    mutating func restore(_ snap: Snapshot) {
+    func restore(_ snap: Snapshot) {
         precondition(snap.metadata.index > committed, "restoring a snapshot older than the commit")
         snapshot = snap.metadata
         snapshotData = snap.data
@@ -228,7 +238,7 @@ struct RaftLog: Sendable {
     }
 
     /// The host compacted its storage up to `index` (<= applied) and took a snapshot there.
-    mutating func compact(upTo index: LogIndex, confState: ConfState, data: [UInt8]) {
+    func compact(upTo index: LogIndex, confState: ConfState, data: [UInt8]) {
         precondition(index <= applying, "compacting past what the host was given to apply")
         guard index > snapshot.index else { return }
         guard let t = term(at: index) else { preconditionFailure("compact index not in the log") }
@@ -251,7 +261,7 @@ struct RaftLog: Sendable {
     var hasUnhandedCommitted: Bool { applying < committed }
 
     /// Hands the unstable entries to the host.
-    mutating func takeUnstableEntries() -> [Entry] {
+    func takeUnstableEntries() -> [Entry] {
         let lo = persisting.advanced(by: 1)
         let hi = lastIndex.advanced(by: 1)
         if lo >= hi { return [] }
@@ -261,13 +271,13 @@ struct RaftLog: Sendable {
         return result
     }
 
-    mutating func takeUnstableSnapshot() -> Snapshot? {
+    func takeUnstableSnapshot() -> Snapshot? {
         defer { unstableSnapshot = nil }
         return unstableSnapshot
     }
 
     /// Hands committed entries to the host for applying.
-    mutating func takeCommitted() -> [Entry] {
+    func takeCommitted() -> [Entry] {
         let lo = applying.advanced(by: 1)
         let hi = committed.advanced(by: 1)
         if lo >= hi { return [] }
@@ -276,12 +286,12 @@ struct RaftLog: Sendable {
     }
 
     /// The host persisted entries up to (`index`, `term`). Ignored if that entry was replaced since.
-    mutating func stableTo(_ index: LogIndex, _ term: Term) {
+    func stableTo(_ index: LogIndex, _ term: Term) {
         guard index > stable, index <= persisting, matchTerm(index, term) else { return }
         stable = index
     }
 
-    mutating func appliedTo(_ index: LogIndex) {
+    func appliedTo(_ index: LogIndex) {
         guard index > applied else { return }
         precondition(index <= applying, "applied entries that were never handed out")
         applied = index

@@ -242,7 +242,7 @@ public final class RaftNode {
     }
 
     /// A read-only copy of the in-memory log.
-    public var log: RaftLogView { RaftLogView(log: raftLog) }
+    public var log: RaftLogView { raftLog.view() }
 
     // MARK: Shared helpers
 

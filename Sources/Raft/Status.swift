@@ -36,24 +36,42 @@ public struct RaftStatus: Sendable, Hashable {
 
 /// A read-only view of a node's in-memory log (a copy; it does not change when the node does).
 public struct RaftLogView: Sendable {
-    let log: RaftLog
+    /// The snapshot the log starts after.
+    public let snapshot: SnapshotMetadata
+    /// The commit index.
+    public let committed: LogIndex
+    /// Invariant: entries[entries.startIndex + i].index == snapshot.index + 1 + i.
+    private let held: ArraySlice<Entry>
+
+    init(snapshot: SnapshotMetadata, committed: LogIndex, entries: ArraySlice<Entry>) {
+        self.snapshot = snapshot
+        self.committed = committed
+        self.held = entries
+        precondition(held.first.map { $0.index == snapshot.index.advanced(by: 1) } ?? true)
+    }
 
     /// The first index still held (the one after the snapshot).
-    public var firstIndex: LogIndex { log.firstIndex }
+    public var firstIndex: LogIndex { snapshot.index.advanced(by: 1) }
     /// The last index.
-    public var lastIndex: LogIndex { log.lastIndex }
-    /// The commit index.
-    public var committed: LogIndex { log.committed }
-    /// The snapshot the log starts after.
-    public var snapshot: SnapshotMetadata { log.snapshot }
+    public var lastIndex: LogIndex { snapshot.index.advanced(by: Int64(held.count)) }
+
     /// The term of the entry at `index`, or nil when it was compacted away (below the snapshot) or
     /// does not exist yet. The snapshot's own index answers the snapshot's term.
-    public func term(at index: LogIndex) -> Term? { log.term(at: index) }
+    public func term(at index: LogIndex) -> Term? {
+        if index == snapshot.index { return snapshot.term }
+        if index < snapshot.index || index > lastIndex { return nil }
+        return held[position(index)].term
+    }
+
     /// Entries in the half-open range [from, to), clamped to what the log holds.
     public func entries(from: LogIndex, to: LogIndex) -> [Entry] {
-        let lo = max(from, log.firstIndex)
-        let hi = min(to, log.lastIndex.advanced(by: 1))
+        let lo = max(from, firstIndex)
+        let hi = min(to, lastIndex.advanced(by: 1))
         if lo >= hi { return [] }
-        return log.slice(lo, hi)
+        return Array(held[position(lo)..<position(hi)])
+    }
+
+    private func position(_ index: LogIndex) -> Int {
+        held.startIndex + Int(index.rawValue - snapshot.index.rawValue - 1)
     }
 }
