@@ -76,9 +76,10 @@ final class PreVoteCheckQuorumTests: XCTestCase {
         let net = TestNetwork(ids: [1, 2, 3])
         net.elect(1)
         let term = net[2].status.term
+        let vote = net[2].status.vote
         net[2].step(Message(type: .requestVote, from: NodeID(3), to: NodeID(2), term: term.next.next, logTerm: term, index: LogIndex(100)))
         XCTAssertEqual(net[2].status.term, term)
-        XCTAssertEqual(net[2].status.vote, net[2].status.vote)
+        XCTAssertEqual(net[2].status.vote, vote)
         XCTAssertTrue(net[2].ready().messages.isEmpty, "no answer at all")
         // Once an election timeout passes without the leader, it votes again.
         net.isolate(1)
