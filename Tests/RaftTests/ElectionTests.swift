@@ -140,3 +140,29 @@ final class ElectionTests: XCTestCase {
         XCTAssertEqual(net[2].status.leader, NodeID(1))
     }
 }
+
+extension ElectionTests {
+    /// §5.4.1 Leader Completeness: once an entry is committed, every later leader holds it. Nodes
+    /// that missed the entry cannot collect a majority, because the holders refuse them.
+    func testNewLeaderHoldsEveryCommittedEntry_5_4_1() throws {
+        let net = TestNetwork(ids: [1, 2, 3, 4, 5]) { $0.preVote = false }
+        net.elect(1)
+        net.isolate(4); net.isolate(5)
+        try net.propose(1, [0xC0])
+        let committed = net[1].status.commit
+        XCTAssertEqual(net[1].log.entries(from: committed, to: committed.advanced(by: 1)).first?.data, [0xC0])
+        // The old leader disappears; the two nodes that missed the entry campaign first.
+        net.isolate(1)
+        net.cut.remove([4, 2]); net.cut.remove([2, 4]); net.cut.remove([4, 3]); net.cut.remove([3, 4])
+        net.cut.remove([5, 2]); net.cut.remove([2, 5]); net.cut.remove([5, 3]); net.cut.remove([3, 5])
+        net.cut.remove([4, 5]); net.cut.remove([5, 4])
+        net[4].campaign()
+        net.stabilize()
+        XCTAssertNotEqual(net[4].status.role, .leader, "2 and 3 refuse a candidate missing a committed entry")
+        net.tickAll(times: 60)
+        XCTAssertEqual(net.leaders.count, 1)
+        let leader = net[net.leaders[0].rawValue]
+        XCTAssertTrue([NodeID(2), NodeID(3)].contains(leader.status.id))
+        XCTAssertEqual(leader.log.entries(from: committed, to: committed.advanced(by: 1)).first?.data, [0xC0])
+    }
+}
