@@ -11,8 +11,8 @@ public final class RaftNode {
     /// The host's generator; the only source of randomness (election timeouts, §5.2).
     var random: any RandomNumberGenerator
 
-    var raftLog: RaftLog
-    var tracker: ProgressTracker
+    let raftLog: RaftLog
+    let tracker: ProgressTracker
     var readOnly = ReadOnlyQueue()
 
     /// Persistent state (Figure 2); handed to the host through `Ready.hardState`.
