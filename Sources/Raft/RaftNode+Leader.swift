@@ -26,7 +26,7 @@ extension RaftNode {
 
     // MARK: Proposals
 
-    func checkCanPropose(bytes: Int, kind: EntryKind) throws(RaftError) {
+    func checkCanPropose(bytes: Int) throws(RaftError) {
         guard role == .leader else { throw notLeaderError() }
         guard tracker.isVoter(id) else {
             throw RaftError(.notMember, "this leader was removed from the configuration")

@@ -129,7 +129,7 @@ public final class RaftNode {
     /// Appends `data` to the log as a new entry (leader only). It is sent with every other proposal
     /// accepted before the next `ready()`.
     public func propose(_ data: [UInt8]) throws(RaftError) {
-        try checkCanPropose(bytes: data.count, kind: .normal)
+        try checkCanPropose(bytes: data.count)
         appendAsLeader(Entry(term: term, index: raftLog.lastIndex.advanced(by: 1), kind: .normal, data: data))
     }
 
@@ -137,7 +137,7 @@ public final class RaftNode {
     public func propose(batch: [[UInt8]]) throws(RaftError) {
         var bytes = 0
         for data in batch { bytes += data.count }
-        try checkCanPropose(bytes: bytes, kind: .normal)
+        try checkCanPropose(bytes: bytes)
         var entries: [Entry] = []
         entries.reserveCapacity(batch.count)
         var index = raftLog.lastIndex
@@ -152,7 +152,7 @@ public final class RaftNode {
     /// previous one is applied.
     public func proposeConfChange(_ change: ConfChange) throws(RaftError) {
         let data = change.encoded()
-        try checkCanPropose(bytes: data.count, kind: .confChange)
+        try checkCanPropose(bytes: data.count)
         guard pendingConfIndex <= raftLog.applied else {
             throw RaftError(.confChangeInProgress, "configuration change at \(pendingConfIndex) not applied yet", leader: id)
         }
