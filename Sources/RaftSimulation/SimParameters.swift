@@ -51,7 +51,7 @@ public struct SimParameters: Sendable, CustomStringConvertible {
         if let n = override { nodeCount = n }
         spareCount = r.below(3)
         electionTimeoutTicks = 10
-        let lease = r.chance(permille: 350)
+        let lease = r.chance(permille: 450)
         readOnlyMode = lease ? .leaseBased : .readIndex
         checkQuorum = lease || r.chance(permille: 800)
         preVote = r.chance(permille: 850)

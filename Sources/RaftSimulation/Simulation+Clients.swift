@@ -5,7 +5,7 @@ import Raft
 
 extension Simulation {
     /// An operation not answered within this many nominal ticks is abandoned by its client.
-    static let clientTimeoutTicks = 12
+    static let clientTimeoutTicks = 5
 
     func clientSchedule() {
         for c in 0..<Self.clientCount {

@@ -7,6 +7,9 @@ extension Simulation {
     /// Crash downtime and pause length, in nominal ticks.
     static let downTicksMax = 40
     static let pauseTicksMax = 30
+    /// A partition holds for at least this range of nominal ticks before it heals or changes, so
+    /// that elections (and lease expiry) can happen inside it.
+    static let partitionTicksMin = 15...50
 
     func faultSchedule() {
         let E = params.electionTimeoutTicks
@@ -21,11 +24,15 @@ extension Simulation {
             h.pausedUntil = max(h.pausedUntil, now + length)
             record(.pause, h.id, UInt64(length))
         }
-        if network.hasPartition && random.chance(permille: params.healPermille) {
+        let partitionHeld = now < partitionHeldUntil
+        if network.hasPartition && !partitionHeld && random.chance(permille: params.healPermille) {
             network.healAll()
             record(.heal, .none)
         }
-        if random.chance(permille: params.partitionPermille) { partition() }
+        if !partitionHeld && random.chance(permille: params.partitionPermille) {
+            partition()
+            partitionHeldUntil = now + units * random.between(Self.partitionTicksMin)
+        }
         if random.chance(permille: params.confChangePermille) { changeMembership() }
         if random.chance(permille: params.transferPermille), let leader = currentLeader, let node = leader.node {
             let voters = node.status.confState.voters.sorted().filter { $0 != leader.id }

@@ -65,7 +65,7 @@ public struct SimResult: Sendable {
 public final class Simulation {
     /// Liveness markers are drawn from this range, apart from client values.
     static let markerBase: UInt64 = 1 << 62
-    static let clientCount = 5
+    static let clientCount = 8
 
     let options: SimOptions
     let params: SimParameters
@@ -79,6 +79,8 @@ public final class Simulation {
     var trace = SimTrace()
     var result: SimResult
     var healed = false
+    /// The current partition may not heal or change before this time.
+    var partitionHeldUntil = 0
 
     // Clients: each has at most one operation outstanding.
     var clientBusyUntil: [Int] = Array(repeating: -1, count: Simulation.clientCount)
@@ -324,7 +326,11 @@ public final class Simulation {
         config.leaseClockDriftBoundTicks = params.leaseClockDriftBoundTicks
         config.inflightMessagesMax = params.inflightMessagesMax
         config.proposalBatchMaxEntries = params.appendEntriesMax
-        let period = SimParameters.tickUnits + (params.tickDriftUnits == 0 ? 0 : random.below(params.tickDriftUnits + 1))
+        // Lease seeds put each clock at one extreme or the other: the largest ratio the drift bound
+        // tolerates is where a lease that ignores the bound breaks.
+        let drift = params.tickDriftUnits == 0 ? 0 : params.readOnlyMode == .leaseBased
+            ? (random.chance(permille: 500) ? params.tickDriftUnits : 0) : random.below(params.tickDriftUnits + 1)
+        let period = SimParameters.tickUnits + drift
         let h = SimHost(id: id, config: config, durable: durable, tickPeriod: period, now: now)
         hosts[Int(id.rawValue)] = h
         h.start(random: random.fork(), now: now)

@@ -54,6 +54,7 @@ struct RaftSim: ParsableCommand {
             } else if verbose {
                 print("seed \(s): ok, \(result.eventCount) events, \(result.writesAcked) writes acked, \(result.readsServed) reads served, "
                     + "\(result.leadersElected) leaders, recovered in \(result.ticksToRecover) ticks, trace hash \(String(result.traceHash, radix: 16))")
+                print("  parameters: \(result.parameters)")
             }
             if progressEvery > 0 && done % progressEvery == 0 && done < seeds {
                 let elapsed = Date().timeIntervalSince(start)
