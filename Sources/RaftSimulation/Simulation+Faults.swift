@@ -18,6 +18,7 @@ extension Simulation {
             h.crash()
             h.restartAt = now + units * random.between(1...Self.downTicksMax)
             record(.crash, h.id)
+            result.crashes += 1
         }
         if random.chance(permille: params.pausePermille), let h = pickUpHost() {
             let length = units * random.between(1...Self.pauseTicksMax) + random.below(units)
@@ -87,6 +88,7 @@ extension Simulation {
         for a in sideA { maskA |= 1 << a.rawValue }
         for b in bridge { maskB |= 1 << b.rawValue }
         record(.partition, .none, UInt64(kind), maskA, maskB)
+        result.partitions += 1
     }
 
     /// Proposes a random membership change on the leader: add a learner (starting its host),

@@ -48,6 +48,12 @@ public struct SimResult: Sendable {
     public var writesAcked = 0
     public var readsServed = 0
     public var leadersElected = 0
+    /// Configuration entries applied on any node (joint ones count once per step taken).
+    public var confChangesApplied = 0
+    /// Snapshots a node installed from its leader.
+    public var snapshotsInstalled = 0
+    public var crashes = 0
+    public var partitions = 0
     /// Nominal ticks the healed cluster needed to make progress everywhere.
     public var ticksToRecover = 0
 
@@ -234,6 +240,7 @@ public final class Simulation {
             h.appliedMarker = h.values.contains { $0 >= Self.markerBase }
             safety.observeSnapshot(h.id, incarnation: h.incarnation, index: snap.metadata.index, term: snap.metadata.term)
             record(.snapshot, h.id, snap.metadata.index.rawValue)
+            result.snapshotsInstalled += 1
         }
         for e in rd.committedEntries { apply(e, on: h, node: node) }
         for rs in rd.readStates { readIndexArrived(rs, on: h) }
@@ -267,7 +274,10 @@ public final class Simulation {
         safety.observeApplied(h.id, incarnation: h.incarnation, entry: e, previous: h.appliedIndex)
         h.appliedIndex = e.index
         if e.kind == .confChange {
-            if let change = try? ConfChange(decoding: e.data) { node.applyConfChange(change) }
+            if let change = try? ConfChange(decoding: e.data) {
+                node.applyConfChange(change)
+                result.confChangesApplied += 1
+            }
             return
         }
         guard let v = SimStateMachine.value(of: e) else { return }

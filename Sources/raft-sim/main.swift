@@ -53,7 +53,8 @@ struct RaftSim: ParsableCommand {
                 if stopOnViolation { break }
             } else if verbose {
                 print("seed \(s): ok, \(result.eventCount) events, \(result.writesAcked) writes acked, \(result.readsServed) reads served, "
-                    + "\(result.leadersElected) leaders, recovered in \(result.ticksToRecover) ticks, trace hash \(String(result.traceHash, radix: 16))")
+                    + "\(result.leadersElected) leaders, \(result.confChangesApplied) conf changes applied, \(result.snapshotsInstalled) snapshots installed, "
+                    + "\(result.crashes) crashes, \(result.partitions) partitions, recovered in \(result.ticksToRecover) ticks, trace hash \(String(result.traceHash, radix: 16))")
                 print("  parameters: \(result.parameters)")
             }
             if progressEvery > 0 && done % progressEvery == 0 && done < seeds {

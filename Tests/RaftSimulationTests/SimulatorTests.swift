@@ -50,6 +50,11 @@ final class SimulatorTests: XCTestCase {
         var acked = 0
         var served = 0
         var leaseSeeds = 0
+        var confChanges = 0
+        var snapshots = 0
+        var crashes = 0
+        var partitions = 0
+        var leaders = 0
         for seed in 0..<UInt64(Self.seedCount) {
             let result = Simulation.run(SimOptions(seed: seed, steps: Self.stepsPerSeed))
             if result.violation != nil {
@@ -60,10 +65,21 @@ final class SimulatorTests: XCTestCase {
             acked += result.writesAcked
             served += result.readsServed
             if result.parameters.readOnlyMode == .leaseBased { leaseSeeds += 1 }
+            confChanges += result.confChangesApplied
+            snapshots += result.snapshotsInstalled
+            crashes += result.crashes
+            partitions += result.partitions
+            leaders += result.leadersElected
         }
         XCTAssertEqual(sizes, Set(3...7), "every cluster size was exercised")
         XCTAssertGreaterThan(acked, Self.seedCount * 10, "writes were acknowledged")
         XCTAssertGreaterThan(served, Self.seedCount * 10, "reads were served")
         XCTAssertGreaterThan(leaseSeeds, Self.seedCount / 5, "lease reads were exercised")
+        // The faults really happened (a simulator that injects nothing proves nothing).
+        XCTAssertGreaterThan(confChanges, Self.seedCount / 2, "membership changes were applied")
+        XCTAssertGreaterThan(snapshots, Self.seedCount / 4, "lagging followers received snapshots")
+        XCTAssertGreaterThan(crashes, Self.seedCount, "nodes crashed")
+        XCTAssertGreaterThan(partitions, Self.seedCount, "the network partitioned")
+        XCTAssertGreaterThan(leaders, Self.seedCount * 2, "leadership changed")
     }
 }
