@@ -205,7 +205,13 @@ extension RaftNode {
             case .appendEntries, .heartbeat, .installSnapshot:
                 becomeFollower(term: m.term, leader: m.from)
             default:
+                // Figure 2: the election timer restarts only on hearing from a leader or granting a
+                // vote. Merely learning of a higher term (say from a candidate we will refuse, §5.4.1)
+                // must not restart it, or a node that cannot win but times out first would keep
+                // every other node from ever campaigning.
+                let elapsed = electionElapsed
                 becomeFollower(term: m.term, leader: .none)
+                electionElapsed = elapsed
             }
         } else if m.term < term {
             if (config.checkQuorum || config.preVote) && (m.type == .heartbeat || m.type == .appendEntries) {

@@ -166,3 +166,22 @@ extension ElectionTests {
         XCTAssertEqual(leader.log.entries(from: committed, to: committed.advanced(by: 1)).first?.data, [0xC0])
     }
 }
+
+extension ElectionTests {
+    /// Figure 2 ("Followers"): the election timer restarts only on hearing from the leader or on
+    /// granting a vote. A refused candidate of a higher term does not restart it, so a node that
+    /// cannot win (stale log, §5.4.1) but times out early cannot keep the others from campaigning.
+    func testRefusedCandidateDoesNotRestartElectionTimer_Figure2() {
+        let net = TestNetwork(logs: [1: (2, [2, 2]), 2: (2, [2, 2]), 3: (2, [])]) { $0.preVote = false; $0.checkQuorum = false }
+        let timeout = net[1].randomizedElectionTimeout
+        net.tick(1, times: timeout - 2)
+        net[1].step(Message(type: .requestVote, from: NodeID(3), to: NodeID(1), term: Term(7), logTerm: Term(1), index: LogIndex(1)))
+        XCTAssertEqual(net[1].status.term, Term(7), "the higher term is adopted")
+        XCTAssertEqual(net[1].status.vote, .none, "but the stale candidate is refused")
+        XCTAssertEqual(net[1].electionElapsed, timeout - 2, "and the timer keeps running")
+        // Granting a vote does restart it.
+        net[1].step(Message(type: .requestVote, from: NodeID(2), to: NodeID(1), term: Term(8), logTerm: Term(2), index: LogIndex(3)))
+        XCTAssertEqual(net[1].status.vote, NodeID(2))
+        XCTAssertEqual(net[1].electionElapsed, 0)
+    }
+}
