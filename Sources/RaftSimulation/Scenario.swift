@@ -15,8 +15,11 @@ import Raft
 
 /// A malformed scenario script or command.
 public struct ScenarioError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong with the script.
     public var message: String
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
@@ -24,8 +27,11 @@ public struct ScenarioError: Error, Sendable, CustomStringConvertible {
 public enum Scenario {
     /// One command and its output.
     public struct Block: Sendable, Equatable {
+        /// Comment lines (`#`) before the command, kept when the script is rewritten.
         public var comments: [String]
+        /// The command line.
         public var command: String
+        /// The output lines after `----`.
         public var expected: [String]
     }
 

@@ -10,24 +10,37 @@ public struct SimParameters: Sendable, CustomStringConvertible {
     public var nodeCount: Int
     /// Fresh node ids (beyond the bootstrap voters) that membership changes may add.
     public var spareCount: Int
+    /// Every node's election timeout (the core randomizes in [E, 2E)).
     public var electionTimeoutTicks: Int
+    /// Whether nodes run pre-elections (thesis §9.6).
     public var preVote: Bool
+    /// Whether leaders step down without a quorum (thesis §6.2); always on with leases.
     public var checkQuorum: Bool
+    /// ReadIndex or lease-based reads for the whole cluster.
     public var readOnlyMode: ReadOnlyModeChoice
+    /// The drift bound the cores are configured with; tick drift stays within what it tolerates.
     public var leaseClockDriftBoundTicks: Int
     /// Each node's tick period, in time units, is drawn from tickUnits...tickUnits + this.
     public var tickDriftUnits: Int
     /// One-way message latency is drawn from 1...this, in time units.
     public var delayMaxUnits: Int
+    /// Messages lost, per mille of messages sent.
     public var dropPermille: Int
+    /// Messages delivered twice, per mille of messages sent.
     public var duplicatePermille: Int
     /// Syncing a Ready to disk takes 0...this time units; a crash before the sync loses it.
     public var syncDelayMaxUnits: Int
+    /// Crash of a random running node, per mille per tick (it restarts from disk later).
     public var crashPermille: Int
+    /// Pause of a random node (a stalled process), per mille per tick.
     public var pausePermille: Int
+    /// A new partition, per mille per tick.
     public var partitionPermille: Int
+    /// Healing the current partition, per mille per tick.
     public var healPermille: Int
+    /// A membership change proposed on the leader, per mille per tick.
     public var confChangePermille: Int
+    /// A leadership transfer started on the leader, per mille per tick.
     public var transferPermille: Int
     /// Client operations started per tick, per mille (each client has at most one outstanding).
     public var clientOpPermille: Int

@@ -23,11 +23,17 @@ public struct TraceEvent: Sendable, Hashable, CustomStringConvertible {
         case liveness       // healing starts
     }
 
+    /// Virtual time in units (SimParameters.tickUnits per nominal tick).
     public var time: Int
+    /// What happened.
     public var kind: Kind
+    /// The node it happened on (or to), 0 for the whole cluster.
     public var node: UInt64
+    /// First detail; see ``Kind``.
     public var a: UInt64
+    /// Second detail; see ``Kind``.
     public var b: UInt64
+    /// Third detail; see ``Kind``.
     public var c: UInt64
 
     static let messageTypeNames = [
@@ -35,6 +41,7 @@ public struct TraceEvent: Sendable, Hashable, CustomStringConvertible {
         "snap", "timeoutNow", "readIndex", "readIndexResp",
     ]
 
+    /// One readable line.
     public var description: String {
         let t = "t=\(time)"
         let type = Int(b) < Self.messageTypeNames.count ? Self.messageTypeNames[Int(b)] : "type\(b)"

@@ -12,13 +12,16 @@ public struct SimOptions: Sendable {
     /// Nominal ticks the healed cluster gets to elect a leader and apply a new write everywhere.
     public static let livenessTicksMax = 300
 
+    /// Everything in the run derives from this.
     public var seed: UInt64
     /// Overrides the drawn cluster size (3...7).
     public var nodeCount: Int?
+    /// Nominal ticks of the faulty (safety) phase.
     public var steps: Int
     /// Called with every non-tick event as it happens.
     public var verbose: (@Sendable (String) -> Void)?
 
+    /// Options for `seed`; the other values default to the CLI defaults.
     public init(seed: UInt64, nodeCount: Int? = nil, steps: Int = SimOptions.stepsDefault, verbose: (@Sendable (String) -> Void)? = nil) {
         self.seed = seed
         self.nodeCount = nodeCount
@@ -37,22 +40,31 @@ public struct SimOptions: Sendable {
 
 /// What one seed did.
 public struct SimResult: Sendable {
+    /// How the seed was run.
     public var options: SimOptions
+    /// What the seed drew.
     public var parameters: SimParameters
     /// The first property found broken, if any.
     public var violation: Violation?
     /// A hash of every event: equal for two runs of one seed.
     public var traceHash: UInt64
+    /// Events recorded (ticks included).
     public var eventCount: Int
+    /// The last events before the end (or the failure), ticks left out.
     public var traceTail: [TraceEvent]
+    /// Client writes applied by their proposer and reported.
     public var writesAcked = 0
+    /// Client reads answered.
     public var readsServed = 0
+    /// Times a node was first seen leading a term.
     public var leadersElected = 0
     /// Configuration entries applied on any node (joint ones count once per step taken).
     public var confChangesApplied = 0
     /// Snapshots a node installed from its leader.
     public var snapshotsInstalled = 0
+    /// Nodes crashed (losing unsynced writes).
     public var crashes = 0
+    /// Partitions started.
     public var partitions = 0
     /// Nominal ticks the healed cluster needed to make progress everywhere.
     public var ticksToRecover = 0

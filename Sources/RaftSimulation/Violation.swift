@@ -26,16 +26,21 @@ public struct Violation: Error, Sendable, Hashable, CustomStringConvertible {
         /// After healing, a leader emerges and a new write reaches every live voter in time.
         public static let liveness = Code("liveness")
 
+        /// The property's name.
         public var description: String { name }
     }
 
+    /// Which property broke.
     public var code: Code
+    /// What was seen.
     public var message: String
 
+    /// A violation of `code`, described by `message`.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// "property: details".
     public var description: String { "\(code): \(message)" }
 }
