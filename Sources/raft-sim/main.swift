@@ -60,7 +60,7 @@ struct RaftSim: ParsableCommand {
             if progressEvery > 0 && done % progressEvery == 0 && done < seeds {
                 let elapsed = Date().timeIntervalSince(start)
                 print("progress: \(done)/\(seeds) seeds, \(violations) violations, \(String(format: "%.1f", elapsed)) s")
-                FileHandle.standardOutput.synchronizeFile()
+                fflush(nil)  // progress must reach a redirected log at once
             }
         }
         let elapsed = Date().timeIntervalSince(start)
