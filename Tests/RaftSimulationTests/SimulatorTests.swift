@@ -6,7 +6,7 @@ import XCTest
 final class SimulatorTests: XCTestCase {
     /// Seeds run by `swift test` (debug build); `raft-sim --seeds N` runs any number.
     static let seedCount = 1000
-    static let stepsPerSeed = 300
+    static let stepsPerSeed = 200
 
     func testSeedReplaysIdentically() {
         for seed: UInt64 in [3, 77, 4242] {
