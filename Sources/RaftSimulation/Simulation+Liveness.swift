@@ -27,8 +27,10 @@ extension Simulation {
             }
             proposeMarkerIfNeeded()
         }
-        let leader = currentLeader.map { "leader \($0.id) term \($0.node!.status.term)" } ?? "no leader"
-        let lagging = votersOfLeader().filter { !(host($0)?.appliedMarker ?? false) }.map(\.description).joined(separator: ",")
+        let leader = currentLeader.map { "leader \($0.id) term \($0.node!.status.term) commit \($0.node!.status.commit)" } ?? "no leader"
+        let lagging = votersOfLeader().filter { !(host($0)?.appliedMarker ?? false) }.map { id in
+            "\(id) applied \(host(id)?.appliedIndex ?? .zero)"
+        }.joined(separator: ", ")
         result.violation = Violation(
             .liveness,
             "healed cluster made no progress in \(Self.livenessTicksMax) ticks (\(leader); voters without the new write: [\(lagging)])"
