@@ -214,9 +214,10 @@ extension RaftNode {
                 electionElapsed = elapsed
             }
         } else if m.term < term {
-            if (config.checkQuorum || config.preVote) && (m.type == .heartbeat || m.type == .appendEntries) {
-                // A stale leader that cannot learn our term would never step down (it ignores
-                // pre-votes and leases keep us from voting): tell it.
+            if m.type == .heartbeat || m.type == .appendEntries || m.type == .installSnapshot {
+                // Figure 2: answer with our term so a stale leader steps down. Without this a node
+                // whose term ran ahead but which cannot campaign (pre-vote, leases, or a stale
+                // configuration in which it is no voter) would never rejoin the leader's term.
                 send(Message(type: .appendEntriesResponse, from: id, to: m.from, term: term))
             } else if m.type == .preVote {
                 send(Message(type: .preVoteResponse, from: id, to: m.from, term: term, reject: true))

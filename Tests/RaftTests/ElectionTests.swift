@@ -185,3 +185,27 @@ extension ElectionTests {
         XCTAssertEqual(net[1].electionElapsed, 0)
     }
 }
+
+extension ElectionTests {
+    /// Figure 2 / §5.1: a node answers a stale leader's heartbeat with its own, higher term, and the
+    /// leader steps down, even with pre-vote and check-quorum off; otherwise a node whose term ran
+    /// ahead but that cannot campaign itself (here a learner) would be stranded forever.
+    func testStaleLeaderLearnsHigherTermFromHeartbeatAnswer_5_1() throws {
+        let net = TestNetwork(ids: [1, 2, 3]) { $0.preVote = false; $0.checkQuorum = false }
+        net.elect(1)
+        net.addJoiningNode(4) { $0.preVote = false; $0.checkQuorum = false }
+        try net[1].proposeConfChange(ConfChange(changes: [ConfChangeSingle(type: .addLearner, node: NodeID(4))]))
+        net.stabilize()
+        let term = net[1].status.term
+        // The learner's term runs ahead (a refused candidate of a far higher term reached it).
+        net[4].step(Message(type: .requestVote, from: NodeID(2), to: NodeID(4), term: Term(50), logTerm: .zero, index: .zero))
+        XCTAssertEqual(net[4].status.term, Term(50))
+        net.inFlight.removeAll()
+        net.tick(1)
+        net.stabilize()
+        XCTAssertGreaterThanOrEqual(net[1].status.term, Term(50), "the leader learned the learner's term (was \(term))")
+        net.tickAll(times: 40)
+        XCTAssertEqual(net.leaders.count, 1)
+        XCTAssertEqual(net[4].status.leader, net.leaders.first, "the learner follows the new leader")
+    }
+}
