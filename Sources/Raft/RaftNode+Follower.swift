@@ -103,7 +103,9 @@ extension RaftNode {
         raftLog.restore(snap)
         tracker.apply(conf, lastIndex: raftLog.lastIndex)
         confHistory = [(meta.index, conf)]
-        confEntriesHandedOut = []
+        // Configuration entries handed out before this snapshot may still be applied by the host
+        // (it finishes the Ready it holds); the snapshot's configuration already includes them.
+        confSupersededThrough = meta.index
         return true
     }
 }

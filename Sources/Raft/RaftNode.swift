@@ -62,6 +62,9 @@ public final class RaftNode {
     var confHistory: [(index: LogIndex, confState: ConfState)]
     /// Indexes of configuration entries handed out for applying, in order, awaiting `applyConfChange`.
     var confEntriesHandedOut: [LogIndex] = []
+    /// Configuration entries at or below this index are superseded by a snapshot restored after
+    /// they were handed out: applying them later changes nothing.
+    var confSupersededThrough: LogIndex = .zero
 
     /// The marker a transfer election puts in its vote requests, so voters ignore their leases.
     static let transferContext: [UInt8] = Array("timeout-now".utf8)
@@ -199,6 +202,7 @@ public final class RaftNode {
     @discardableResult
     public func applyConfChange(_ change: ConfChange) -> ConfState {
         let index = confEntriesHandedOut.isEmpty ? raftLog.applying : confEntriesHandedOut.removeFirst()
+        guard index > confSupersededThrough else { return tracker.confState }
         guard let new = try? ConfChanger.apply(change, to: tracker.confState) else { return tracker.confState }
         switchConfig(new, at: index)
         return new

@@ -135,3 +135,45 @@ final class SnapshotTests: XCTestCase {
         XCTAssertEqual(net.host(2).applied.last?.data, [50])
     }
 }
+
+extension SnapshotTests {
+    /// §7 + thesis §4: a snapshot restored while the host still holds a Ready with configuration
+    /// entries supersedes them. Applying those entries afterwards must not change the configuration
+    /// (else the node would count votes against a configuration the cluster never had).
+    func testConfEntriesHandedOutBeforeRestoredSnapshotAreSuperseded_7() {
+        let voters = (1...5).map { NodeID(UInt64($0)) }
+        let node = RaftNode(config: RaftConfig(id: NodeID(1)), restored: .bootstrap(voters: voters), random: TestRandom(seed: 1))
+        let remove5 = ConfChange(changes: [ConfChangeSingle(type: .removeNode, node: NodeID(5))])
+        let remove4 = ConfChange(changes: [ConfChangeSingle(type: .removeNode, node: NodeID(4))])
+        node.step(Message(
+            type: .appendEntries, from: NodeID(2), to: NodeID(1), term: Term(2), logTerm: Term(1), index: LogIndex(1),
+            entries: [
+                Entry(term: Term(2), index: LogIndex(2), kind: .confChange, data: remove5.encoded()),
+                Entry(term: Term(2), index: LogIndex(3), kind: .confChange, data: remove4.encoded()),
+            ],
+            commit: LogIndex(3)
+        ))
+        let rd = node.ready()
+        XCTAssertEqual(rd.committedEntries.map(\.index), [LogIndex(2), LogIndex(3)])
+        // Before the host finishes that Ready, a snapshot at 10 arrives whose configuration is all five.
+        let snapshot = Snapshot(metadata: SnapshotMetadata(index: LogIndex(10), term: Term(2), confState: ConfState(voters: Set(voters))))
+        node.step(Message(type: .installSnapshot, from: NodeID(2), to: NodeID(1), term: Term(2), snapshot: snapshot))
+        XCTAssertEqual(node.applyConfChange(remove5).voters, Set(voters))
+        XCTAssertEqual(node.applyConfChange(remove4).voters, Set(voters))
+        node.advance(rd)
+        XCTAssertEqual(node.status.confState.voters, Set(voters))
+        // Later entries apply normally.
+        let rd2 = node.ready()
+        XCTAssertEqual(rd2.snapshot?.metadata.index, LogIndex(10))
+        node.advance(rd2)
+        node.step(Message(
+            type: .appendEntries, from: NodeID(2), to: NodeID(1), term: Term(2), logTerm: Term(2), index: LogIndex(10),
+            entries: [Entry(term: Term(2), index: LogIndex(11), kind: .confChange, data: remove5.encoded())],
+            commit: LogIndex(11)
+        ))
+        let rd3 = node.ready()
+        XCTAssertEqual(rd3.committedEntries.map(\.index), [LogIndex(11)])
+        XCTAssertEqual(node.applyConfChange(remove5).voters, Set(voters.dropLast()))
+        node.advance(rd3)
+    }
+}
