@@ -163,6 +163,16 @@ extension RaftNode {
         return electionElapsed < config.electionTimeoutTicks
     }
 
+    /// Removed nodes cannot disrupt the cluster (thesis §4.2.3): a candidate outside our
+    /// configuration is not answered, unless its log is ahead of ours. Then it may hold a
+    /// configuration entry we have not applied (a voter added while we lagged), and ignoring it
+    /// could leave no electable node; a removed node's log is not ahead of the members that
+    /// removed it.
+    func mayAnswerVoteRequest(_ m: Message) -> Bool {
+        if tracker.isVoter(m.from) { return true }
+        return m.logTerm > raftLog.lastTerm || (m.logTerm == raftLog.lastTerm && m.index > raftLog.lastIndex)
+    }
+
     /// §5.4.1 election restriction: grant only to candidates whose log is at least as up to date.
     func candidateLogIsUpToDate(_ m: Message) -> Bool {
         raftLog.isUpToDate(lastTerm: m.logTerm, lastIndex: m.index)
@@ -172,8 +182,7 @@ extension RaftNode {
     func handleVoteRequest(_ m: Message) {
         precondition(m.type == .requestVote || m.type == .preVote)
         precondition(m.term >= term)
-        // Removed or unknown nodes cannot disrupt the cluster: their requests are not answered.
-        guard tracker.isVoter(m.from) else { return }
+        guard mayAnswerVoteRequest(m) else { return }
         let isPreVote = m.type == .preVote
         let responseType: MessageType = isPreVote ? .preVoteResponse : .requestVoteResponse
         let canVote = vote == m.from || (vote == .none && lead == .none) || (isPreVote && m.term > term)
@@ -193,7 +202,7 @@ extension RaftNode {
     func stepMessage(_ m: Message) {
         if m.term > term {
             if m.type == .requestVote || m.type == .preVote {
-                guard tracker.isVoter(m.from) else { return }
+                guard mayAnswerVoteRequest(m) else { return }
                 let force = m.context == Self.transferContext
                 if !force && inLeaderLease { return }
             }

@@ -204,3 +204,18 @@ final class MembershipTests: XCTestCase {
         XCTAssertThrowsError(try ConfChange(decoding: bad))
     }
 }
+
+extension MembershipTests {
+    /// Thesis §4.2.3 with §4.3: a voter that has not applied the configuration that added a
+    /// candidate still answers it when the candidate's log is ahead of its own (the candidate may
+    /// know a configuration it has not seen); a candidate outside the configuration whose log is not
+    /// ahead (a removed node) stays ignored.
+    func testUnknownCandidateAnsweredOnlyWithNewerLog_4_2_3() {
+        let net = TestNetwork(logs: [1: (2, [2]), 2: (2, [2]), 3: (2, [2])]) { $0.preVote = false; $0.checkQuorum = false }
+        net[1].step(Message(type: .requestVote, from: NodeID(9), to: NodeID(1), term: Term(3), logTerm: Term(2), index: LogIndex(2)))
+        XCTAssertEqual(net[1].status.term, Term(2), "not ahead: ignored, term unchanged")
+        XCTAssertTrue(net[1].ready().messages.isEmpty)
+        net[1].step(Message(type: .requestVote, from: NodeID(9), to: NodeID(1), term: Term(3), logTerm: Term(2), index: LogIndex(5)))
+        XCTAssertEqual(net[1].status.vote, NodeID(9), "ahead: answered (and granted, §5.4.1 holds)")
+    }
+}
