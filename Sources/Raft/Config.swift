@@ -26,7 +26,8 @@ public struct RaftConfig: Sendable {
     /// How reads are served; see ``ReadOnlyMode``.
     public var readOnlyMode: ReadOnlyMode = .readIndex
     /// The clock-drift allowance subtracted from the election timeout to form the leader lease
-    /// (thesis §6.4.1). Must be below `electionTimeoutTicks`.
+    /// (thesis §6.4.1); the lease is `electionTimeoutTicks - 1 - leaseClockDriftBoundTicks` ticks
+    /// (one tick for tick granularity). Must leave a lease of at least one tick.
     public var leaseClockDriftBoundTicks: Int = 2
     /// Upper bound on the payload bytes of the entries in one append message (one entry always fits).
     public var messageSizeMaxBytes: Int = 1 << 20
@@ -54,7 +55,7 @@ public struct RaftConfig: Sendable {
         precondition(heartbeatIntervalTicks > 0)
         precondition(heartbeatIntervalTicks < electionTimeoutTicks, "heartbeats must come more often than elections")
         precondition(leaseClockDriftBoundTicks >= 0)
-        precondition(leaseClockDriftBoundTicks < electionTimeoutTicks, "the lease would be empty")
+        precondition(leaseClockDriftBoundTicks + 1 < electionTimeoutTicks, "the lease would be empty")
         precondition(readOnlyMode == .readIndex || checkQuorum, "lease reads rely on check-quorum stickiness")
         precondition(messageSizeMaxBytes > 0)
         precondition(inflightMessagesMax > 0)

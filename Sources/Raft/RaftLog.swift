@@ -252,6 +252,7 @@ final class RaftLog {
         // The host applied (so persisted) everything up to here, maybe before calling advance.
         precondition(index <= persisting, "compacting entries the host was never given")
         stable = max(stable, index)
+        applied = max(applied, index)
         checkInvariants()
     }
 
@@ -300,7 +301,7 @@ final class RaftLog {
     /// Whether a committed configuration change has not been applied yet (then this node must not
     /// campaign: it might not know its own configuration, etcd's rule).
     var hasUnappliedConfChange: Bool {
-        var i = applied.advanced(by: 1)
+        var i = max(applied, snapshot.index).advanced(by: 1)
         while i <= committed {
             if entries[position(i)].kind == .confChange { return true }
             i = i.advanced(by: 1)

@@ -63,8 +63,10 @@ extension RaftNode {
         return isWithinLease(ticksSinceQuorum: tickCount - quorumTick)
     }
 
-    /// The lease is the election timeout shortened by the clock-drift bound (thesis §6.4.1).
+    /// The lease is the election timeout shortened by the clock-drift bound (thesis §6.4.1), and
+    /// by one more tick of granularity: a voter that heard the heartbeat just before its own tick
+    /// is free to vote (T - 1) tick periods after the send plus a moment, not T.
     func isWithinLease(ticksSinceQuorum elapsed: UInt64) -> Bool {
-        elapsed < UInt64(config.electionTimeoutTicks - config.leaseClockDriftBoundTicks)
+        elapsed + 1 < UInt64(config.electionTimeoutTicks - config.leaseClockDriftBoundTicks)
     }
 }

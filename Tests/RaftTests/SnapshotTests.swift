@@ -177,3 +177,23 @@ extension SnapshotTests {
         node.advance(rd3)
     }
 }
+
+extension SnapshotTests {
+    /// A host may compact while it still holds the Ready it applied (before `advance`); a campaign
+    /// right after must not look at the compacted entries (reviewer R3).
+    func testCompactBeforeAdvanceThenCampaign_7() {
+        let voters = (1...3).map { NodeID(UInt64($0)) }
+        let node = RaftNode(config: RaftConfig(id: NodeID(1)), restored: .bootstrap(voters: voters), random: TestRandom(seed: 3))
+        let entries = (2...50).map { Entry(term: Term(2), index: LogIndex(UInt64($0)), data: [UInt8($0)]) }
+        node.step(Message(type: .appendEntries, from: NodeID(2), to: NodeID(1), term: Term(2), logTerm: Term(1), index: LogIndex(1),
+                          entries: entries, commit: LogIndex(50)))
+        let rd = node.ready()
+        XCTAssertEqual(rd.committedEntries.count, 49)
+        node.compact(upTo: LogIndex(50), snapshotData: [9])
+        XCTAssertEqual(node.log.firstIndex, LogIndex(51))
+        node.campaign()
+        XCTAssertEqual(node.status.role, .preCandidate)
+        node.advance(rd)
+        XCTAssertEqual(node.status.applied, LogIndex(50))
+    }
+}
