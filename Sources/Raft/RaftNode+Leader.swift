@@ -151,7 +151,9 @@ extension RaftNode {
         case .probe:
             tracker.progress[i].becomeReplicate()
         case .snapshot:
-            if tracker.progress[i].match >= raftLog.snapshot.index {
+            // The follower installed the snapshot we sent (or one at least as new as our own).
+            let progress = tracker.progress[i]
+            if progress.match >= progress.pendingSnapshot || progress.match >= raftLog.snapshot.index {
                 tracker.progress[i].becomeProbe()
                 tracker.progress[i].becomeReplicate()
             }
@@ -173,6 +175,10 @@ extension RaftNode {
             tracker.progress[i].inflights.freeFirst()
         }
         if tracker.progress[i].match < raftLog.lastIndex { sendAppend(i, sendIfEmpty: true) }
+        if m.from == leadTransferee && tracker.progress[i].match == raftLog.lastIndex {
+            // The first TimeoutNow may have been lost (thesis §3.10): repeat it while transferring.
+            sendTimeoutNow(to: m.from)
+        }
         if let seq = ReadOnlyQueue.seq(m.context) {
             for read in readOnly.acknowledge(from: m.from, seq: seq, voters: tracker.voters) {
                 completeRead(read.from, index: read.index, context: read.context)

@@ -27,7 +27,8 @@ extension RaftNode {
 
     /// Thesis §4.3: once the joint configuration is applied, the leader proposes leaving it.
     func maybeAutoLeave() {
-        guard role == .leader else { return }
+        // Not during a transfer: new entries would keep the target from catching up (thesis §3.10).
+        guard role == .leader, leadTransferee == .none else { return }
         let conf = tracker.confState
         guard conf.isJoint, conf.autoLeave, pendingConfIndex <= raftLog.applied else { return }
         let entry = Entry(term: term, index: raftLog.lastIndex.advanced(by: 1), kind: .confChange, data: ConfChange.leave.encoded())

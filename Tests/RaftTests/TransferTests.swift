@@ -79,3 +79,18 @@ final class TransferTests: XCTestCase {
         }
     }
 }
+
+extension TransferTests {
+    /// Thesis §3.10: a lost TimeoutNow is repeated on the target's next heartbeat answer, so the
+    /// transfer still completes within its election timeout.
+    func testLostTimeoutNowIsRepeated_3_10() throws {
+        let net = TestNetwork(ids: [1, 2, 3])
+        net.elect(1)
+        try net[1].transferLeadership(to: NodeID(2))
+        net.process(NodeID(1))
+        XCTAssertEqual(net.inFlight.filter { $0.type == .timeoutNow }.count, 1)
+        net.inFlight.removeAll { $0.type == .timeoutNow }  // lost
+        net.tickAll(times: 2)
+        XCTAssertEqual(net[2].status.role, .leader)
+    }
+}
