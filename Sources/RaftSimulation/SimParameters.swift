@@ -64,21 +64,22 @@ public struct SimParameters: Sendable, CustomStringConvertible {
         if let n = override { nodeCount = n }
         spareCount = r.below(3)
         electionTimeoutTicks = 10
-        let lease = r.chance(permille: 450)
+        let lease = r.chance(permille: 600)
         readOnlyMode = lease ? .leaseBased : .readIndex
         checkQuorum = lease || r.chance(permille: 800)
         preVote = r.chance(permille: 850)
-        // Lease safety: the leader's lease ends (E - bound) of its ticks after it sent the heartbeat
-        // a quorum answered; a voter refuses other candidates until E of its own ticks after it
-        // received that heartbeat, the first of which may come at once. So the slowest period may
-        // exceed the fastest by a factor up to (E - 1) / (E - bound): 1.28 for bound 3, 1.5 for 4,
-        // 1.8 for 5. Lease seeds drift right up to (just under) what their bound tolerates, which
-        // is what catches a lease that ignores the bound; other seeds drift up to 25%.
+        // Lease safety: the core's lease ends (E - 1 - bound) of the leader's ticks after it sent the
+        // heartbeat a quorum answered (one tick of granularity and the bound are subtracted); a voter
+        // refuses other candidates until E of its own ticks after receiving that heartbeat, the
+        // first of which may come at once, so for (E - 1) of its periods. The slowest period may
+        // thus exceed the fastest by a factor up to (E - 1) / (E - 1 - bound): 1.5 for bound 3, 1.8
+        // for 4, 2.25 for 5. Lease seeds drift right up to (just under) what their bound tolerates,
+        // which is what catches a lease that ignores the bound; other seeds drift up to 25%.
         leaseClockDriftBoundTicks = lease ? r.between(3...5) : 3
-        let driftMax = Self.tickUnits * (electionTimeoutTicks - 1) / (electionTimeoutTicks - leaseClockDriftBoundTicks)
+        let driftMax = Self.tickUnits * (electionTimeoutTicks - 1) / (electionTimeoutTicks - 1 - leaseClockDriftBoundTicks)
             - Self.tickUnits - 1
         if lease {
-            tickDriftUnits = r.chance(permille: 500) ? driftMax : r.between(0...driftMax)
+            tickDriftUnits = r.chance(permille: 750) ? driftMax : r.between(0...driftMax)
         } else {
             tickDriftUnits = r.chance(permille: 200) ? 0 : r.between(1...Self.tickUnits / 4)
         }
