@@ -31,14 +31,7 @@ public struct Independent<Inner: Model>: Model {
 
     /// One partition per key.
     public func partition(_ operations: [HistoryOperation]) -> [Partition] {
-        var order: [Value] = []
-        var groups: [Value: [HistoryOperation]] = [:]
-        for operation in operations {
-            let key = operation.input.elements?.first ?? .nil
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(operation)
-        }
-        return order.map { Partition(key: $0, operations: groups[$0]!) }
+        Partition.byFirstElement(operations)
     }
 
     /// The inner model's description of the state.

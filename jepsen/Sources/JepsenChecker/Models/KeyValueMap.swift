@@ -53,14 +53,7 @@ public struct KeyValueMap: Model {
 
     /// One partition per key, as keys never interact.
     public func partition(_ operations: [HistoryOperation]) -> [Partition] {
-        var order: [Value] = []
-        var groups: [Value: [HistoryOperation]] = [:]
-        for operation in operations {
-            let key = operation.input.elements?.first ?? .nil
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(operation)
-        }
-        return order.map { Partition(key: $0, operations: groups[$0]!) }
+        Partition.byFirstElement(operations)
     }
 
     /// The value, or `absent`.

@@ -20,6 +20,19 @@ public struct Partition: Sendable {
         self.key = key
         self.operations = operations
     }
+
+    /// Splits operations whose input is a `[key value]` tuple into one partition per key, in the
+    /// order keys first appear (operations keep their invocation order within a key).
+    public static func byFirstElement(_ operations: [HistoryOperation]) -> [Partition] {
+        var order: [Value] = []
+        var groups: [Value: [HistoryOperation]] = [:]
+        for operation in operations {
+            let key = operation.input.elements?.first ?? .nil
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(operation)
+        }
+        return order.map { Partition(key: $0, operations: groups[$0]!) }
+    }
 }
 
 /// A sequential specification, in the shape of Porcupine's models: pure functions only.
