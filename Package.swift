@@ -17,9 +17,26 @@ let package = Package(
         .executable(name: "storage-bench", targets: ["storage-bench"]),
         .executable(name: "jepsen", targets: ["jepsen"]),
         .executable(name: "checker-bench", targets: ["checker-bench"]),
+        .library(name: "KeelTransport", targets: ["KeelTransport"]),
+        .library(name: "KeelNode", targets: ["KeelNode"]),
+        .library(name: "KeelServer", targets: ["KeelServer"]),
+        .library(name: "KeelClient", targets: ["KeelClient"]),
+        .executable(name: "kvd", targets: ["kvd"]),
+        .executable(name: "kvctl", targets: ["kvctl"]),
+        .executable(name: "keel-load", targets: ["keel-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The Raft core: a deterministic state machine. No Foundation, I/O, clocks or global randomness.
@@ -45,6 +62,86 @@ let package = Package(
         // The child process that the crash-safety test kills with SIGKILL.
         .executableTarget(name: "storage-crash-writer", dependencies: ["KeelStorage"]),
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "Raft"]),
+
+        // Peer transport: Raft messages in length-prefixed frames over TCP (SwiftNIO).
+        .target(
+            name: "KeelTransport",
+            dependencies: [
+                "Raft",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "KeelTransportTests", dependencies: ["KeelTransport", "Raft"]),
+
+        // One replicated node: the serial owner of the Raft core, its storage and its peers.
+        .target(
+            name: "KeelNode",
+            dependencies: [
+                "Raft", "KeelStorage", "KeelTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(name: "KeelNodeTests", dependencies: ["KeelNode", "KeelStorage", "KeelTransport", "Raft"]),
+
+        // etcd's v3 API (package etcdserverpb): .proto files and the Swift generated from them once.
+        .target(
+            name: "KeelProto",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            exclude: ["proto"]
+        ),
+
+        // The server: etcd v3 gRPC services over a KeelNode, metrics, health, configuration.
+        .target(
+            name: "KeelServer",
+            dependencies: [
+                "KeelNode", "KeelTransport", "KeelStorage", "KeelProto", "Raft",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "kvd",
+            dependencies: ["KeelServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Real-process tests: kvd clusters on loopback, etcdctl against them.
+        .testTarget(name: "KeelServerTests", dependencies: ["KeelServer", "KeelClient", "KeelNode", "KeelStorage"]),
+
+        // The client library (etcd v3 over gRPC) and the command line on top of it.
+        .target(
+            name: "KeelClient",
+            dependencies: [
+                "KeelProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ]
+        ),
+        .executableTarget(
+            name: "kvctl",
+            dependencies: ["KeelClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "KeelClientTests", dependencies: ["KeelClient"]),
+        // A bounded concurrent put load against a running cluster; prints puts per second.
+        .executableTarget(
+            name: "keel-load",
+            dependencies: ["KeelClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // jepsen/: the linearizability checker and its command line.
         .target(name: "JepsenChecker", path: "jepsen/Sources/JepsenChecker"),

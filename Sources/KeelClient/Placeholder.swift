@@ -1,0 +1,1 @@
+// The KeelClient module; its helper replaces this file.

@@ -1,0 +1,1 @@
+// The KeelNode module; its helper replaces this file.

@@ -1,0 +1,1 @@
+// The KeelProto module; its helper replaces this file.

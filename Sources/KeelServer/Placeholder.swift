@@ -1,0 +1,1 @@
+// The KeelServer module; its helper replaces this file.
