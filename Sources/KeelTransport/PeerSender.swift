@@ -13,6 +13,9 @@ import Synchronization
 final class PeerSender: @unchecked Sendable {
     /// The largest single message a frame can carry.
     static let messageBytesMax = WireFormat.frameBytesMax - WireFormat.headerBytes - 4
+    /// Bytes a snapshot begin or chunk frame adds before its message or image bytes (stream id,
+    /// size or offset).
+    static let snapshotFrameOverheadBytes = 16
     /// Frames written per turn of the event loop before yielding to other work.
     static let drainFramesMax = 64
 
@@ -90,15 +93,16 @@ final class PeerSender: @unchecked Sendable {
             for message in messages {
                 let bytes = Self.accountedBytes(message)
                 let isSnapshot = Self.isSnapshot(message)
+                let bytesMax = isSnapshot ? Self.messageBytesMax - Self.snapshotFrameOverheadBytes : Self.messageBytesMax
                 let fits = !queue.closed
-                    && bytes <= Self.messageBytesMax
+                    && bytes <= bytesMax
                     && queue.messages.count < config.sendQueueMessagesMax
                     && queue.bytes + bytes <= config.sendQueueBytesMax
                     && (!isSnapshot || queue.snapshots < config.snapshotsQueuedMax)
                 guard fits else {
                     dropped.messages += 1
                     if isSnapshot { dropped.snapshots += 1 }
-                    if bytes > Self.messageBytesMax { tooLarge += 1 }
+                    if bytes > bytesMax { tooLarge += 1 }
                     continue
                 }
                 queue.messages.append(message)

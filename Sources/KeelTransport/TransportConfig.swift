@@ -61,7 +61,8 @@ public struct TransportConfig: Sendable {
         precondition(snapshotsQueuedMax > 0, "snapshotsQueuedMax must be positive")
         precondition(batchBytesMax > 0 && batchBytesMax <= PeerSender.messageBytesMax, "batchBytesMax must fit a frame")
         precondition(batchMessagesMax > 0, "batchMessagesMax must be positive")
-        precondition(snapshotChunkBytes > 0 && snapshotChunkBytes <= PeerSender.messageBytesMax,
+        precondition(snapshotChunkBytes > 0
+                     && snapshotChunkBytes <= PeerSender.messageBytesMax - PeerSender.snapshotFrameOverheadBytes,
                      "snapshotChunkBytes must fit a frame")
         precondition(reconnectDelayBase > .zero && reconnectDelayBase <= reconnectDelayMax,
                      "reconnect delays must satisfy 0 < base <= max")
