@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import Raft
+import Synchronization
 import XCTest
 
 @testable import KeelTransport
@@ -95,4 +96,43 @@ final class HostileConnectionTests: XCTestCase {
         await cluster.shutdown()
         XCTAssertTrue(closed)
     }
+}
+
+/// Snapshot streaming against a peer that stops reading.
+final class SnapshotBackpressureTests: XCTestCase {
+    func testSnapshotStreamWaitsForAStalledPeerAndFailsWhenItsConnectionDies() async throws {
+        // Accepts connections but reads nothing, so the kernel buffers fill and stay full.
+        let accepted = AcceptedChannels()
+        let stalled = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelInitializer { channel in
+                accepted.add(channel)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let cluster = Cluster()
+        let t1 = try await cluster.add(1, peers: [NodeID(2): PeerAddress(host: "127.0.0.1", port: stalled.localAddress!.port!)])
+        let image = [UInt8](repeating: 7, count: 64 << 20)  // 128 chunks of 512 KiB
+        t1.send([.raft(Message(type: .installSnapshot, from: NodeID(1), to: NodeID(2),
+                               snapshot: Snapshot(metadata: SnapshotMetadata(index: LogIndex(9), term: Term(1), confState: ConfState()), data: image)))])
+        let started = await eventually { (t1.stats.peers[NodeID(2)]?.snapshotChunksSent ?? 0) > 0 }
+        try await Task.sleep(for: .milliseconds(500))
+        let chunksWhileStalled = t1.stats.peers[NodeID(2)]?.snapshotChunksSent ?? 0
+        let statusBeforeClose = cluster.recorders[NodeID(1)]!.events.contains { if case .snapshotStatus = $0 { true } else { false } }
+        for channel in accepted.all { try? await channel.close() }
+        let failed = await eventually { cluster.recorders[NodeID(1)]!.events.contains(.snapshotStatus(NodeID(2), succeeded: false)) }
+        await cluster.shutdown()
+        try await stalled.close()
+        XCTAssertTrue(started)
+        XCTAssertLessThan(chunksWhileStalled, 128, "chunks are written only as the connection drains")
+        XCTAssertFalse(statusBeforeClose, "no outcome while the stream is stalled")
+        XCTAssertTrue(failed, "the interrupted stream is reported as failed")
+    }
+}
+
+/// Channels a raw test server accepted, so the test can close them.
+final class AcceptedChannels: Sendable {
+    private let channels = Mutex<[any Channel]>([])
+    func add(_ channel: any Channel) { channels.withLock { $0.append(channel) } }
+    var all: [any Channel] { channels.withLock { $0 } }
 }
