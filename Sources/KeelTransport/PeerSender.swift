@@ -358,7 +358,7 @@ final class PeerSender: @unchecked Sendable {
         } else {
             logger.debug("peer unreachable (attempt \(failures)): \(reason)")
         }
-        context.emit(.unreachable(peer))
+        context.reportUnreachable(peer)
         let snapshotsDropped = dropQueuedSnapshots()
         context.recordDropped(to: peer, messages: snapshotsDropped)
         for _ in 0..<snapshotsDropped { context.emit(.snapshotStatus(peer, succeeded: false)) }

@@ -126,7 +126,7 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
             }
             guard dropped.messages > 0 else { continue }
             context.recordDropped(to: peer, messages: dropped.messages)
-            context.emit(.unreachable(peer))
+            context.reportUnreachable(peer)
             for _ in 0..<dropped.snapshots { context.emit(.snapshotStatus(peer, succeeded: false)) }
         }
     }

@@ -47,6 +47,8 @@ public struct TransportConfig: Sendable {
     public var pingInterval: Duration = .seconds(1)
     /// A connection that has answered no probe for this long is closed and redialled.
     public var pongTimeout: Duration = .seconds(10)
+    /// Shortest time between two ``PeerEvent/unreachable(_:)`` reports for the same peer.
+    public var unreachableReportInterval: Duration = .milliseconds(100)
     /// Events buffered for the consumer of ``TCPPeerTransport/events``; beyond it events are
     /// dropped and counted.
     public var eventsBufferedMax = 16384

@@ -22,6 +22,8 @@ final class TransportContext: Sendable {
         /// Connections peers dialled to us, so shutdown can close them (closing the listener
         /// does not close accepted connections).
         var inbound: [ObjectIdentifier: any Channel] = [:]
+        /// When each peer was last reported unreachable (``reportUnreachable(_:)``).
+        var unreachableReported: [NodeID: NIODeadline] = [:]
         var stopped = false
     }
 
@@ -68,6 +70,20 @@ final class TransportContext: Sendable {
     }
 
     func finishEvents() { continuation.finish() }
+
+    /// Emits ``PeerEvent/unreachable(_:)`` at most once per
+    /// ``TransportConfig/unreachableReportInterval`` per peer: a burst of sends to a full queue
+    /// would otherwise fill the event buffer with copies of the same news and crowd out messages.
+    func reportUnreachable(_ peer: NodeID) {
+        let now = NIODeadline.now()
+        let interval = TimeAmount(config.unreachableReportInterval)
+        let due = state.withLock { state -> Bool in
+            if let last = state.unreachableReported[peer], now - last < interval { return false }
+            state.unreachableReported[peer] = now
+            return true
+        }
+        if due { emit(.unreachable(peer)) }
+    }
 
     /// Registers an accepted connection; returns false (the caller closes it) after shutdown.
     func addInbound(_ channel: any Channel) -> Bool {
