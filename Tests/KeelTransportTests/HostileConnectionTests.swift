@@ -42,6 +42,9 @@ final class HostileConnectionTests: XCTestCase {
             ("wrong version", wrongVersion), ("bad checksum", corrupted),
             ("messages before the handshake", messagesBeforeHandshake), ("forged length after a handshake", forgedLength),
             ("garbage", garbage), ("message with a forged sender", wrongFrom), ("handshake for another member", wrongReceiver),
+            ("handshake from sender 0", handshakeFrame(sender: 0, receiver: 2)),
+            ("handshake from another cluster", handshakeFrame(clusterID: 8, sender: 1, receiver: 2)),
+            ("handshake from an unknown member", handshakeFrame(sender: 5, receiver: 2)),
         ]
         for (name, bytes) in cases {
             let channel = try await rawConnection(to: port)
