@@ -74,6 +74,9 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
     /// The port the listener is bound to, once ``start()`` returned.
     public var boundPort: Int? { state.withLock { $0.boundPort } }
 
+    /// Connections peers hold open to us (accepted, handshake done or pending).
+    var inboundConnectionCount: Int { context.inboundCount }
+
     /// Counters: bytes, messages, frames, drops, connected peers.
     public var stats: TransportStats { context.stats }
 

@@ -41,6 +41,9 @@ public struct TransportConfig: Sendable {
     public var reconnectDelayMax: Duration = .seconds(5)
     /// How long one TCP connect may take.
     public var connectTimeout: Duration = .seconds(3)
+    /// Connections peers may hold open to us at once (each member needs one); beyond it new
+    /// ones are closed at once, so a connection flood cannot exhaust descriptors or memory.
+    public var inboundConnectionsMax = 256
     /// How long an accepted connection may stay silent before sending its handshake.
     public var handshakeTimeout: Duration = .seconds(5)
     /// Interval of round-trip probes on each outbound connection.
@@ -70,6 +73,7 @@ public struct TransportConfig: Sendable {
                      "reconnect delays must satisfy 0 < base <= max")
         precondition(pingInterval > .zero && pongTimeout > pingInterval, "pongTimeout must exceed pingInterval")
         precondition(eventsBufferedMax > 0, "eventsBufferedMax must be positive")
+        precondition(inboundConnectionsMax > 0, "inboundConnectionsMax must be positive")
     }
 }
 

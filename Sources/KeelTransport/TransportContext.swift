@@ -85,14 +85,18 @@ final class TransportContext: Sendable {
         if due { emit(.unreachable(peer)) }
     }
 
-    /// Registers an accepted connection; returns false (the caller closes it) after shutdown.
+    /// Registers an accepted connection; returns false (the caller closes it) after shutdown or
+    /// when ``TransportConfig/inboundConnectionsMax`` connections are open.
     func addInbound(_ channel: any Channel) -> Bool {
-        state.withLock { state in
-            guard !state.stopped else { return false }
+        let inboundConnectionsMax = config.inboundConnectionsMax
+        return state.withLock { state in
+            guard !state.stopped, state.inbound.count < inboundConnectionsMax else { return false }
             state.inbound[ObjectIdentifier(channel)] = channel
             return true
         }
     }
+
+    var inboundCount: Int { state.withLock { $0.inbound.count } }
 
     func removeInbound(_ channel: any Channel) {
         _ = state.withLock { $0.inbound.removeValue(forKey: ObjectIdentifier(channel)) }

@@ -88,6 +88,31 @@ final class HostileConnectionTests: XCTestCase {
         XCTAssertNil(t1.stats.peers[NodeID(2)]?.lastRoundTrip)
     }
 
+    func testInboundConnectionsAreBounded() async throws {
+        var config = Cluster.fastConfig
+        config.inboundConnectionsMax = 2
+        config.handshakeTimeout = .seconds(30)
+        let cluster = Cluster()
+        let t2 = try await cluster.add(2, config: config)
+        let first = try await rawConnection(to: t2.boundPort!)
+        let second = try await rawConnection(to: t2.boundPort!)
+        let third = try await rawConnection(to: t2.boundPort!)
+        let thirdClosed = await eventually { !third.isActive }
+        let firstTwoOpen = first.isActive && second.isActive && t2.inboundConnectionCount == 2
+        try await first.close()
+        // A slot is free again once the first connection is gone.
+        let fourthAccepted = await eventually { t2.inboundConnectionCount == 1 }
+        let fourth = try await rawConnection(to: t2.boundPort!)
+        try await Task.sleep(for: .milliseconds(200))
+        let fourthOpen = fourth.isActive
+        for channel in [second, third, fourth] { try? await channel.close() }
+        await cluster.shutdown()
+        XCTAssertTrue(thirdClosed, "the connection beyond the bound is closed")
+        XCTAssertTrue(firstTwoOpen)
+        XCTAssertTrue(fourthAccepted, "the server let go of the closed connection")
+        XCTAssertTrue(fourthOpen, "a connection within the bound stays open")
+    }
+
     func testHandshakeTimeoutClosesASilentDialler() async throws {
         var config = Cluster.fastConfig
         config.handshakeTimeout = .milliseconds(200)
