@@ -34,20 +34,23 @@ final class TransportContext: Sendable {
         let dropped: Counter
         let roundTrip: Metrics.Timer
 
-        init(peer: NodeID) {
+        init(peer: NodeID, factory: any MetricsFactory) {
             let dimensions = [("peer", peer.description)]
-            sentBytes = Counter(label: "keel_peer_sent_bytes_total", dimensions: dimensions)
-            receivedBytes = Counter(label: "keel_peer_received_bytes_total", dimensions: dimensions)
-            dropped = Counter(label: "keel_peer_dropped_messages_total", dimensions: dimensions)
+            sentBytes = Counter(label: "keel_peer_sent_bytes_total", dimensions: dimensions, factory: factory)
+            receivedBytes = Counter(label: "keel_peer_received_bytes_total", dimensions: dimensions, factory: factory)
+            dropped = Counter(label: "keel_peer_dropped_messages_total", dimensions: dimensions, factory: factory)
             roundTrip = Metrics.Timer(label: "keel_peer_round_trip_time_seconds", dimensions: dimensions,
-                                      preferredDisplayUnit: .seconds)
+                                      preferredDisplayUnit: .seconds, factory: factory)
         }
     }
 
-    private let eventsDroppedCounter = Counter(label: "keel_peer_events_dropped_total")
+    private let metricsFactory: any MetricsFactory
+    private let eventsDroppedCounter: Counter
 
     init(selfID: NodeID, clusterID: UInt64, attributes: MemberAttributes, config: TransportConfig, logger: Logger,
-         continuation: AsyncStream<PeerEvent>.Continuation) {
+         metricsFactory: any MetricsFactory, continuation: AsyncStream<PeerEvent>.Continuation) {
+        self.metricsFactory = metricsFactory
+        self.eventsDroppedCounter = Counter(label: "keel_peer_events_dropped_total", factory: metricsFactory)
         self.selfID = selfID
         self.clusterID = clusterID
         self.attributes = attributes
@@ -124,7 +127,7 @@ final class TransportContext: Sendable {
     /// Applies `update` to a peer's counters (and creates its metrics on first use).
     private func withPeer<R>(_ peer: NodeID, _ update: (inout PeerStats, PeerMetrics) -> R) -> R {
         state.withLock { state in
-            let metrics = state.metrics[peer] ?? PeerMetrics(peer: peer)
+            let metrics = state.metrics[peer] ?? PeerMetrics(peer: peer, factory: metricsFactory)
             state.metrics[peer] = metrics
             return update(&state.stats.peers[peer, default: PeerStats()], metrics)
         }
