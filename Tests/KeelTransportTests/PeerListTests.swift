@@ -55,9 +55,13 @@ final class PeerListTests: XCTestCase {
         let t1 = try await cluster.add(1, config: config, peers: [NodeID(2): PeerAddress(host: "127.0.0.1", port: deadPort)])
         for n in 0..<1000 { t1.send([numbered(n, from: 1, to: 2)]) }
         let dropped = await eventually { t1.stats.peers[NodeID(2)]?.messagesDropped == 990 }
-        let reports = cluster.recorders[NodeID(1)]!.events.filter { $0 == .unreachable(NodeID(2)) }.count
+        let recorder = cluster.recorders[NodeID(1)]!
+        let reported = await eventually { recorder.events.contains(.unreachable(NodeID(2))) }
+        try await Task.sleep(for: .milliseconds(300))  // let any further (wrong) reports arrive
+        let reports = recorder.events.filter { $0 == .unreachable(NodeID(2)) }.count
         await cluster.shutdown()
         XCTAssertTrue(dropped)
+        XCTAssertTrue(reported)
         XCTAssertEqual(reports, 1, "990 drops and a failed dial, one report within the interval")
     }
 }

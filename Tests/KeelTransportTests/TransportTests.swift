@@ -145,7 +145,8 @@ final class TransportTests: XCTestCase {
         for id: UInt64 in 1...2 { try await cluster.add(id, config: config) }
         cluster.connectAll()
         var random = SeededGenerator(seed: 55)
-        let image = (0..<(5 << 20)).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let words = (0..<(5 << 20) / 8).map { _ in random.next() }
+        let image = words.withUnsafeBytes { Array($0) }
         let conf = ConfState(voters: [NodeID(1), NodeID(2), NodeID(3)])
         let snapshot = Message(type: .installSnapshot, from: NodeID(1), to: NodeID(2), term: Term(3),
                                snapshot: Snapshot(metadata: SnapshotMetadata(index: LogIndex(5000), term: Term(2), confState: conf), data: image))
