@@ -80,11 +80,11 @@ final class HostileConnectionTests: XCTestCase {
         let cluster = Cluster()
         let t1 = try await cluster.add(1, config: config, peers: [NodeID(2): PeerAddress(host: "127.0.0.1", port: silent.localAddress!.port!)])
         let redialled = await eventually { (t1.stats.peers[NodeID(2)]?.connectionsOpened ?? 0) >= 2 }
-        let events = cluster.recorders[NodeID(1)]!.events
+        let reported = await eventually { cluster.recorders[NodeID(1)]!.events.contains(.unreachable(NodeID(2))) }
         await cluster.shutdown()
         try await silent.close()
         XCTAssertTrue(redialled, "the unanswered connection was closed and a new one opened")
-        XCTAssertTrue(events.contains(.unreachable(NodeID(2))))
+        XCTAssertTrue(reported)
         XCTAssertNil(t1.stats.peers[NodeID(2)]?.lastRoundTrip)
     }
 
