@@ -123,7 +123,9 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
 
     /// Queues messages for their destinations; never blocks or waits. A message for an unknown
     /// peer, or one that does not fit its peer's queue, is dropped and reported as
-    /// ``PeerEvent/unreachable(_:)`` (snapshot messages also as a failed ``PeerEvent/snapshotStatus(_:succeeded:)``).
+    /// ``PeerEvent/unreachable(_:)`` (at most once per ``TransportConfig/unreachableReportInterval``
+    /// per peer); a dropped snapshot message is also reported as a failed
+    /// ``PeerEvent/snapshotStatus(_:succeeded:)``.
     public func send(_ messages: [PeerMessage]) {
         guard !messages.isEmpty else { return }
         var byPeer: [NodeID: [PeerMessage]] = [:]
