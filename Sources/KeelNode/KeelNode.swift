@@ -55,6 +55,9 @@ public actor KeelNode {
     /// Snapshots this node installed from a leader.
     public internal(set) var snapshotsInstalled = 0
 
+    /// Client writes waiting for their outcome (at most `pendingProposalsMax`).
+    public var pendingProposalCount: Int { proposals.count }
+
     /// Opens (or creates) the data directory, checks it belongs to this cluster and member
     /// (``KeelError/Code/failedPrecondition`` otherwise), restores the Raft state. Does not tick yet.
     public init(config: NodeConfig, network: any PeerNetwork, logger: Logger) throws(KeelError) {
