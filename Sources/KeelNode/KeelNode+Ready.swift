@@ -91,8 +91,9 @@ extension KeelNode {
             raft.compact(upTo: snapshot.index, snapshotData: snapshot.data)
             snapshotsTaken += 1
         }
+        // Deadlines are checked on ticks only: scanning every waiter per Ready would cost O(waiters)
+        // per fsync under load.
         observeLeader()
-        expireWaiters(now: clock.now)
     }
 
     private func record(_ outcome: ReadyOutcome, installedSnapshot: Bool) {

@@ -140,6 +140,11 @@ extension ReadyWork {
     private func install(_ snapshot: Snapshot, on storage: NodeStorage) throws {
         let metadata = snapshot.metadata
         if snapshot.data.isEmpty {
+            // Only the founding snapshot may be empty; an empty image anywhere else would silently
+            // drop data, so the node halts instead.
+            guard metadata.index == LogIndex(1) else {
+                throw StorageError(.snapshotInvalid, "snapshot at index \(metadata.index) carries no state-machine image")
+            }
             // The bootstrap snapshot: an empty state machine with the founding membership. State
             // machine first: the synced log write below also makes it durable, and a crash in
             // between leaves applied >= the log's snapshot, which storage accepts on open.

@@ -127,4 +127,37 @@ final class ClusterTests: XCTestCase {
             XCTAssertEqual(value, "30")
         }
     }
+
+    /// A restarted leader must send laggards a snapshot that is exactly its state at the snapshot
+    /// index (it re-snapshots on start: `RestoredState.snapshotData`).
+    func testWholeClusterRestartKeepsDataAndARestartedLeaderSendsACorrectSnapshot() async throws {
+        try await withCluster(size: 3, configure: { $0.snapshotEntries = 5 }) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let lagging = cluster.ids.first { $0 != leader }!
+            try await cluster.node(leader).put("early", "e")
+            try await cluster.eventually("every node applied the first write") {
+                try await cluster.node(lagging).get("early", serializable: true) == "e"
+            }
+            cluster.hub.isolate(lagging)
+            for index in 1...20 { try await cluster.node(leader).put("key\(index % 4)", "\(index)") }
+            for id in cluster.ids { await cluster.stop(id) }
+            cluster.hub.heal()
+            let others = cluster.ids.filter { $0 != lagging }
+            for id in others { try await cluster.start(id) }
+            let newLeader = try await cluster.waitForLeader(among: others)
+            let kept = try await cluster.node(newLeader).get("key0")
+            XCTAssertEqual(kept, "20", "acknowledged writes survive a restart of the whole cluster")
+            try await cluster.node(newLeader).put("late", "l")
+            let node = try await cluster.start(lagging)
+            try await cluster.eventually("the laggard caught up from the restarted leader") {
+                try await node.get("late", serializable: true) == "l"
+            }
+            let installed = await node.snapshotsInstalled
+            XCTAssertGreaterThan(installed, 0)
+            let (all, _) = try await node.range(RangeRequest.prefix(bytes("key")), serializable: true, deadline: cluster.deadline)
+            XCTAssertEqual(all.kvs.map { text($0.value) }, ["20", "17", "18", "19"])
+            let early = try await node.get("early", serializable: true)
+            XCTAssertEqual(early, "e")
+        }
+    }
 }
