@@ -46,6 +46,10 @@ public actor KeelNode {
     var tasks: [Task<Void, Never>] = []
     var readyTask: Task<Void, Never>?
     var readyWakeup: CheckedContinuation<Void, Never>?
+    /// Test hook (see ``ReadyWork/beforeAppend``).
+    var beforeAppend: (@Sendable () -> Void)?
+
+    func setBeforeAppend(_ hook: (@Sendable () -> Void)?) { beforeAppend = hook }
 
     /// Ready cycles that wrote (and fsynced) the Raft log: with group commit, fewer than the writes
     /// they carried.

@@ -61,6 +61,8 @@ struct ReadyWork: Sendable {
     var committed: [Committed]
     var reads: [Read]
     var snapshotEntries: UInt64
+    /// Test hook: runs on the storage thread before entries are written (a slow disk).
+    var beforeAppend: (@Sendable () -> Void)?
 }
 
 /// What the storage thread did with a ``ReadyWork``.
@@ -90,6 +92,7 @@ extension ReadyWork {
         let clock = ContinuousClock()
         let syncStart = clock.now
         if let snapshot { try install(snapshot, on: storage) }
+        if !entries.isEmpty { beforeAppend?() }
         if !entries.isEmpty || hardState != nil {
             try storage.log.append(entries, hardState: hardState)
             outcome.synced = true
