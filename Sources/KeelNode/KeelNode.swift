@@ -68,8 +68,10 @@ public actor KeelNode {
         guard config.members.contains(where: { $0.id == config.selfID }) else {
             throw KeelError(.failedPrecondition, "member \(DataDirectory.hex(config.selfID.rawValue)) (\(config.name)) is not in the initial cluster")
         }
-        guard config.electionTimeoutTicks > 3 else {
-            throw KeelError(.failedPrecondition, "election timeout of \(config.electionTimeoutTicks) ticks is too short (at least 4)")
+        guard config.electionTimeoutTicks >= Self.electionTimeoutTicksMin else {
+            throw KeelError(
+                .failedPrecondition,
+                "election timeout of \(config.electionTimeoutTicks) ticks is too short (at least \(Self.electionTimeoutTicksMin))")
         }
         try DataDirectory.claim(config.dataDirectory, clusterID: config.clusterID, memberID: config.selfID)
         var options = StorageOptions()
@@ -195,6 +197,9 @@ public actor KeelNode {
             errors: errors, version: Self.version)
     }
 
+    /// The core needs room for its lease drift bound (2 ticks) plus one tick of granularity.
+    static let electionTimeoutTicksMin = 4
+
     /// The server version reported in status.
     public static let version = "3.4.0-keel"
 
@@ -240,7 +245,8 @@ public actor KeelNode {
     /// are not durable).
     func halt(_ error: any Error) {
         let failure = KeelError(.internal, "etcdserver: storage failed: \(error)")
-        logger.critical("keel node halted", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "error": "\(error)"])
+        // Info, as libraries log (STYLE.md); the failure also reaches every caller and status().errors.
+        logger.info("keel node halted", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "error": "\(error)"])
         halted = failure
         failAll(failure)
     }
