@@ -144,9 +144,12 @@ public actor KeelNode {
             })
     }
 
-    /// Stops ticking, fails every waiting request with `.unavailable("etcdserver: server stopped")`
+    /// Hands leadership to another voter if this node leads (bounded by one election timeout),
+    /// then stops ticking, fails every waiting request with `.unavailable("etcdserver: server stopped")`
     /// and closes the storage once the Ready being written is done.
     public func stop() async {
+        guard !stopped else { return }
+        await handOffLeadership()
         guard !stopped else { return }
         stopped = true
         running = false
@@ -158,6 +161,24 @@ public actor KeelNode {
         failAll(KeelError.stopped)
         await worker.close()
         logger.info("keel node stopped", metadata: ["member": "\(DataDirectory.hex(id.rawValue))"])
+    }
+
+    /// A leader that stops hands leadership to another voter first (thesis §3.10, as etcd does on
+    /// shutdown), so the cluster does not wait an election timeout for a new leader. Gives up after
+    /// one election timeout (the target may be down); requests keep being served meanwhile.
+    func handOffLeadership() async {
+        let status = raft.status
+        guard running, halted == nil, status.role == .leader else { return }
+        guard let target = status.confState.voters.filter({ $0 != id }).sorted().first else { return }
+        do { try raft.transferLeadership(to: target) } catch { return }
+        wakeReadyLoop()
+        let giveUp = clock.now + config.tickInterval * config.electionTimeoutTicks
+        while clock.now < giveUp, raft.status.leader == id, running {
+            try? await Task.sleep(for: config.tickInterval)
+        }
+        logger.info(
+            "leadership handed off on stop",
+            metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "leader": "\(DataDirectory.hex(raft.status.leader.rawValue))"])
     }
 
     /// Fires one `tick()` per whole tick period elapsed on the monotonic clock. A late wake-up (a

@@ -83,6 +83,23 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    func testStoppingTheLeaderGracefullyHandsLeadershipOver() async throws {
+        try await withCluster(size: 3) { cluster in
+            let old = try await cluster.waitForLeader()
+            try await cluster.node(old).put("before", "1")
+            // stop() without cutting the network first: the leader transfers leadership (§3.10).
+            await cluster.node(old).stop()
+            var leaders: [NodeID] = []
+            for id in cluster.ids where id != old { leaders.append(await cluster.node(id).status().leader) }
+            XCTAssertTrue(
+                leaders.contains { $0 != old && $0 != .none }, "a survivor leads as soon as stop returns: \(leaders)")
+            cluster.hub.remove(old)
+            cluster.nodes[old] = nil
+            let new = try await cluster.waitForLeader()
+            try await cluster.node(new).put("after", "2")
+        }
+    }
+
     func testRestartedNodeCatchesUpFromTheLog() async throws {
         try await withCluster(size: 3) { cluster in
             let leader = try await cluster.waitForLeader()
