@@ -30,6 +30,12 @@ final class SingleNodeTests: XCTestCase {
             XCTAssertTrue(txn.succeeded)
             let again = try await node.get("greeting", serializable: true)
             XCTAssertEqual(again, "hi")
+            let status = await node.status()
+            XCTAssertEqual(status.leader, node.id)
+            XCTAssertEqual(status.raftAppliedIndex, status.commitIndex)
+            XCTAssertEqual(status.raftIndex, status.commitIndex)
+            XCTAssertGreaterThan(status.dbSizeBytes, 0)
+            XCTAssertEqual(status.version, KeelNode.version)
             let members = await node.members().members
             XCTAssertEqual(members.map(\.id), [node.id])
             XCTAssertEqual(members.first?.clientURLs, cluster.config(for: node.id).clientURLs)
