@@ -188,6 +188,12 @@ public final class KeelClient: Sendable {
                     case .dialCheck:
                         if connection.streamsOpened.value == streamsBefore {
                             group.cancelAll()
+                            if dialWait < configuration.dialTimeout {
+                                // The command's deadline came before the dial timeout did.
+                                throw AttemptFailure(
+                                    kind: .notConnected, code: .deadlineExceeded,
+                                    message: "context deadline exceeded: no connection within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))")
+                            }
                             throw AttemptFailure(
                                 kind: .notConnected, code: .unavailable,
                                 message: "no connection within the dial timeout of \(EtcdctlPrinter.goDuration(configuration.dialTimeout))")
