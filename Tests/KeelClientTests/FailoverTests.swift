@@ -84,6 +84,18 @@ final class FailoverTests: XCTestCase {
         XCTAssertEqual(live.callCount, 1)
     }
 
+    func testAfterEveryEndpointIsPassedOverTheCallGoesRoundAgain() async throws {
+        let electing = FakeKV(
+            memberID: 4, failure: RPCError(code: .unavailable, message: "etcdserver: no leader"), failingCalls: 1)
+        try await withFakeServers([electing]) { ports in
+            try await KeelClient.withClient(configuration(ports)) { client in
+                let write = try await client.put("k", "v")
+                XCTAssertEqual(write.header.memberID, 4)
+            }
+        }
+        XCTAssertEqual(electing.callCount, 2, "refused once, then taken on the second pass")
+    }
+
     func testTheServersErrorCodeAndTextReachTheCaller() async throws {
         let compacted = FakeKV(
             memberID: 1, failure: RPCError(code: .outOfRange, message: "etcdserver: mvcc: required revision has been compacted"))
@@ -144,5 +156,24 @@ final class FailoverTests: XCTestCase {
             }
             XCTAssertLessThan(start.duration(to: clock.now), .seconds(5))
         }
+    }
+}
+
+/// Many calls over one connection: NIO's HTTP/2 guard closes a connection that receives more than
+/// 200 RST_STREAM frames in 10 s, so a server that resets every finished stream would cut the
+/// connection every 200 calls. Against grpc-swift's server (kvd's), every call must succeed.
+final class ConnectionReuseTests: XCTestCase {
+    func testSixHundredSequentialPutsOnOneConnectionAllSucceed() async throws {
+        let live = FakeKV(memberID: 3)
+        let callsCount = 600
+        try await withFakeServers([live]) { ports in
+            let configuration = KeelClientConfiguration(endpoints: [Endpoint(host: "127.0.0.1", port: ports[0])])
+            try await KeelClient.withClient(configuration) { client in
+                for index in 0..<callsCount {
+                    _ = try await client.put("k\(index)", "v")
+                }
+            }
+        }
+        XCTAssertEqual(live.callCount, callsCount)
     }
 }

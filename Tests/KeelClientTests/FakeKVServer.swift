@@ -9,12 +9,15 @@ final class FakeKV: Etcdserverpb_KV.SimpleServiceProtocol, @unchecked Sendable {
     // @unchecked Sendable: `calls` is the only mutable state, and every access holds `lock`.
     let memberID: UInt64
     let failure: RPCError?
+    /// Calls answered with `failure` before the service starts answering normally; nil: all of them.
+    let failingCalls: Int?
     private let lock = NSLock()
     private var calls = 0
 
-    init(memberID: UInt64, failure: RPCError? = nil) {
+    init(memberID: UInt64, failure: RPCError? = nil, failingCalls: Int? = nil) {
         self.memberID = memberID
         self.failure = failure
+        self.failingCalls = failingCalls
     }
 
     var callCount: Int {
@@ -26,8 +29,9 @@ final class FakeKV: Etcdserverpb_KV.SimpleServiceProtocol, @unchecked Sendable {
     private func answer() throws -> Etcdserverpb_ResponseHeader {
         lock.lock()
         calls += 1
+        let call = calls
         lock.unlock()
-        if let failure { throw failure }
+        if let failure, call <= failingCalls ?? Int.max { throw failure }
         var header = Etcdserverpb_ResponseHeader()
         header.memberID = memberID
         header.revision = 1
