@@ -32,7 +32,17 @@ struct GlobalOptions: ParsableArguments {
         let text = endpoints ?? ProcessInfo.processInfo.environment[Self.endpointsVariable] ?? Self.endpointsDefault
         let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !items.isEmpty else { throw CommandFailure(message: "no endpoint given in \"\(text)\"", exitCode: 128) }
-        return items
+        // The client drops repeats, so the texts must too, to stay in step with its endpoints.
+        var seen: Set<Endpoint> = []
+        var texts: [String] = []
+        for item in items {
+            do {
+                if seen.insert(try Endpoint(parsing: item)).inserted { texts.append(item) }
+            } catch {
+                throw CommandFailure(error)
+            }
+        }
+        return texts
     }
 
     /// The client configuration these flags describe.
