@@ -42,12 +42,12 @@ public enum ConfigFile {
                 throw ConfigError("config file \(path): a key is not a plain string")
             }
             let key = keyScalar.string
+            // An empty value (`wal-dir:` in etcd's sample file) means "not set", whatever the key.
+            if valueNode.null != nil { continue }
             guard let setting = ConfigSetting(rawValue: key) else {
                 let known = ConfigSetting.allCases.map(\.rawValue).joined(separator: ", ")
                 throw ConfigError("config file \(path): unknown key '\(key)' (known keys: \(known))")
             }
-            // An empty value (`wal-dir:` in etcd's sample file) means "use the default".
-            if valueNode.null != nil { continue }
             let text = try scalarText(valueNode, key: key, path: path)
             values[setting] = ConfigValue(text: text, origin: .file(path))
         }

@@ -20,14 +20,14 @@ public final class MetricsHTTPServer: Service, Sendable {
     public let url: ServerURL
     /// The port actually bound (differs from the URL's when it asked for port 0).
     public let boundPort: Int
-    private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>, Never>
+    private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
     private let routes: MetricsRoutes
     private let logger: Logger
     private let connections = Mutex(0)
 
     private init(
         url: ServerURL, boundPort: Int,
-        channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>, Never>,
+        channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
         routes: MetricsRoutes, logger: Logger
     ) {
         self.url = url
@@ -42,7 +42,7 @@ public final class MetricsHTTPServer: Service, Sendable {
     /// - Throws: ``StartupError`` naming the URL when the address cannot be bound.
     public static func bind(url: ServerURL, routes: MetricsRoutes, logger: Logger) async throws(StartupError) -> MetricsHTTPServer {
         let lifetime = TimeAmount.seconds(connectionLifetimeSecondsMax)
-        let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>, Never>
+        let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -50,7 +50,7 @@ public final class MetricsHTTPServer: Service, Sendable {
                     child.eventLoop.makeCompletedFuture {
                         try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         child.eventLoop.scheduleTask(in: lifetime) { child.close(promise: nil) }
-                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>(
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                             wrappingChannelSynchronously: child
                         )
                     }
@@ -92,7 +92,7 @@ public final class MetricsHTTPServer: Service, Sendable {
     }
 
     /// Answers one request and closes the connection.
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>) async {
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
@@ -110,7 +110,7 @@ public final class MetricsHTTPServer: Service, Sendable {
                         let status = HTTPResponseStatus(statusCode: answer.status)
                         try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
                         if head.method != .HEAD {
-                            try await outbound.write(.body(ByteBuffer(bytes: answer.body)))
+                            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: answer.body))))
                         }
                         try await outbound.write(.end(nil))
                         return
