@@ -196,7 +196,8 @@ private struct Resolver {
         }
     }
 
-    /// Two listeners on one address would fail at bind time with a less helpful message.
+    /// Listeners need IP addresses; two listeners on one address would fail at bind time with a
+    /// less helpful message.
     func checkListenersDistinct(_ config: ServerConfig) throws(ConfigError) {
         var seen: [ServerURL: ConfigSetting] = [:]
         let listeners: [(ConfigSetting, [ServerURL])] = [
@@ -204,6 +205,9 @@ private struct Resolver {
             (.listenMetricsURLs, config.listenMetricsURLs),
         ]
         for (setting, urls) in listeners {
+            if let named = urls.first(where: { !$0.isListenable }) {
+                throw ConfigError("\(what(setting)): \(named) must name an IP address to listen on (or localhost), not a host name")
+            }
             for url in urls where url.port != 0 {
                 if let earlier = seen[url] {
                     throw ConfigError("\(what(setting)): \(url) is also in \(what(earlier)); each listener needs its own port")

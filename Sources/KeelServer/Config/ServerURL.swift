@@ -24,6 +24,22 @@ public struct ServerURL: Sendable, Hashable, CustomStringConvertible {
         host == "0.0.0.0" || host == "::" || host == "[::]"
     }
 
+    /// Whether the host is an IPv6 address.
+    public var isIPv6: Bool { host.contains(":") }
+
+    /// The address to bind: `localhost` is loopback, other hosts must already be IP addresses.
+    public var listenHost: String { host == "localhost" ? "127.0.0.1" : host }
+
+    /// Whether the host can be bound without a name lookup: an IPv4 or IPv6 address, or
+    /// `localhost`. etcd has the same rule, since a name may resolve to an address not local.
+    public var isListenable: Bool {
+        if host == "localhost" || isIPv6 { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isNumber) && (Int(part) ?? 256) <= 255
+        }
+    }
+
     /// Parses `http://host:port` (an optional trailing `/` is accepted); `what` names the flag
     /// or key in the error.
     public static func parse(_ text: String, what: String) throws(ConfigError) -> ServerURL {
