@@ -90,7 +90,6 @@ public final class KvdServer: Sendable {
         }
         if shutdownEarly { return }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await serviceGroup.run() }
             tasks.addTask { [readyContinuation, logger, config, metricsServers] in
                 var client: [Int] = []
                 for listener in grpcListeners {
@@ -107,8 +106,8 @@ public final class KvdServer: Sendable {
                 readyContinuation.yield(ports)
             }
             // The group's end (shutdown or a failure) ends the readiness wait as well.
-            try await tasks.next()
-            tasks.cancelAll()
+            defer { tasks.cancelAll() }
+            try await serviceGroup.run()
         }
     }
 
