@@ -40,6 +40,9 @@ public final class KvdServer: Sendable {
         self.config = config
         self.network = network
         self.logger = logger
+        // Metrics made before the bootstrap stay no-ops forever, and the node makes its own
+        // while it opens.
+        _ = MetricsBootstrap.registry
         do {
             node = try KeelNode(config: config.nodeConfig, network: network, logger: logger)
         } catch {
