@@ -21,6 +21,10 @@ public final class KvdServer: Sendable {
     /// calls in flight are bounded by their own deadlines, which default to a few seconds.
     public static let gracefulShutdownDurationMax: Duration = .seconds(15)
 
+    /// Time allowed for an answer to travel back to a caller on top of the node's tick
+    /// granularity (see ``UnaryRoute/answerMargin``).
+    public static let answerTravelAllowance: Duration = .milliseconds(50)
+
     /// The configuration it runs with.
     public let config: ServerConfig
     /// The node.
@@ -70,7 +74,8 @@ public final class KvdServer: Sendable {
         for url in config.listenMetricsURLs {
             metricsServers.append(try await MetricsHTTPServer.bind(url: url, routes: routes, logger: logger))
         }
-        let route = UnaryRoute(defaultTimeout: config.nodeConfig.requestTimeout)
+        let tick = config.nodeConfig.tickInterval
+        let route = UnaryRoute(defaultTimeout: config.nodeConfig.requestTimeout, answerMargin: tick * 2 + Self.answerTravelAllowance)
         let services: [any RegistrableRPCService] = [
             KVService(node: node, validation: RequestValidation(), route: route),
             MaintenanceService(node: node, route: route),
