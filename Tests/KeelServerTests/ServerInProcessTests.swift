@@ -198,7 +198,8 @@ final class ServerInProcessTests: XCTestCase {
             let metricsPort = ports.metrics[0]
             let metrics = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/metrics") }.value
             XCTAssertEqual(metrics.status, 200)
-            for name in ["keel_proposals_committed_total", "keel_proposals_applied_total", "keel_has_leader", "keel_disk_fsync_duration_seconds"] {
+            XCTAssertTrue(metrics.body.contains(#"keel_grpc_requests_total{method="Put",code="OK"}"#), metrics.body)
+            for name in ["keel_grpc_request_duration_seconds", "keel_proposals_committed_total", "keel_proposals_applied_total", "keel_has_leader", "keel_disk_fsync_duration_seconds"] {
                 XCTAssertTrue(metrics.body.contains(name), "/metrics lacks \(name)")
             }
             let health = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/health") }.value

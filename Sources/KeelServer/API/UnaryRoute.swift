@@ -27,6 +27,7 @@ struct UnaryRoute {
     ) {
         let defaultTimeout = self.defaultTimeout
         let answerMargin = self.answerMargin
+        let metrics = RequestMetrics(method: method)
         router.registerHandler(
             forMethod: MethodDescriptor(fullyQualifiedService: service, method: method),
             deserializer: ProtobufDeserializer<Input>(),
@@ -34,11 +35,15 @@ struct UnaryRoute {
         ) { stream, _ in
             let request = try await ServerRequest(stream: stream)
             let deadline = Self.deadline(metadata: request.metadata, defaultTimeout: defaultTimeout, answerMargin: answerMargin)
+            let start = ContinuousClock.now
             do {
                 let output = try await handler(request.message, deadline)
+                metrics.record(code: "OK", since: start)
                 return StreamingServerResponse(single: ServerResponse(message: output))
             } catch {
-                throw ErrorMapping.rpcError(error)
+                let rpcError = ErrorMapping.rpcError(error)
+                metrics.record(code: "\(rpcError.code)", since: start)
+                throw rpcError
             }
         }
     }
