@@ -37,15 +37,16 @@ final class ServerInProcessTests: XCTestCase {
     /// Runs `body` against a started server whose member is leader, then shuts it down and
     /// checks that `run()` returned.
     private func withServer(
-        quorumLost: Bool = false, _ body: (KvdServer, BoundPorts, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
+        quorumLost: Bool = false, extra: [ConfigSetting: String] = [:], _ body: (KvdServer, BoundPorts, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
     ) async throws {
         let peer = try LoopbackPorts.free()
         // The second member never runs: the first can never win an election.
         let absent = try LoopbackPorts.free()
-        let config = try makeConfig(
-            peer: peer,
-            extra: quorumLost ? [.initialCluster: "solo=http://127.0.0.1:\(peer),absent=http://127.0.0.1:\(absent)"] : [:]
-        )
+        var flags = extra
+        if quorumLost {
+            flags[.initialCluster] = "solo=http://127.0.0.1:\(peer),absent=http://127.0.0.1:\(absent)"
+        }
+        let config = try makeConfig(peer: peer, extra: flags)
         let logger = Logger(label: "test")
         let server = try KvdServer(config: config, network: KvdMain.makeTransport(config: config, logger: logger), logger: logger)
         let running = Task { try await server.run() }
@@ -205,6 +206,20 @@ final class ServerInProcessTests: XCTestCase {
             let health = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/health") }.value
             XCTAssertEqual(health.status, 200)
             XCTAssertEqual(health.body, #"{"health":"true"}"#)
+        }
+    }
+
+    func testEveryClientURLServes() async throws {
+        let first = try LoopbackPorts.free()
+        let second = try LoopbackPorts.free()
+        try await withServer(extra: [.listenClientURLs: "http://127.0.0.1:\(first),http://localhost:\(second)"]) { _, ports, client in
+            XCTAssertEqual(ports.client, [first, second])
+            _ = try await Etcdserverpb_KV.Client(wrapping: client).put(.with { $0.key = Data("both".utf8); $0.value = Data("1".utf8) })
+            let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: second), transportSecurity: .plaintext)
+            let value = try await withGRPCClient(transport: transport) { other in
+                try await Etcdserverpb_KV.Client(wrapping: other).range(.with { $0.key = Data("both".utf8) }).kvs.first?.value
+            }
+            XCTAssertEqual(value, Data("1".utf8))
         }
     }
 
