@@ -209,6 +209,25 @@ final class ServerInProcessTests: XCTestCase {
         }
     }
 
+    func testAMetricsPortInUseFailsTheRunAndReleasesTheDataDirectory() async throws {
+        let occupied = try LoopbackPorts.Occupied()
+        let config = try makeConfig(peer: try LoopbackPorts.free(), extra: [.listenMetricsURLs: "http://127.0.0.1:\(occupied.port)"])
+        let logger = Logger(label: "test")
+        let server = try KvdServer(config: config, network: KvdMain.makeTransport(config: config, logger: logger), logger: logger)
+        do {
+            try await server.run()
+            XCTFail("ran with its metrics port taken")
+        } catch let error as StartupError {
+            XCTAssertEqual(error.message.hasPrefix("cannot listen on http://127.0.0.1:\(occupied.port) (--listen-metrics-urls)"), true, error.message)
+        }
+        let boundAfterFailure = await server.boundPorts()
+        XCTAssertNil(boundAfterFailure)
+        // The storage was closed: the same data directory opens again in this process.
+        let again = try KvdServer(config: config, network: KvdMain.makeTransport(config: config, logger: logger), logger: logger)
+        await again.node.stop()
+        withExtendedLifetime(occupied) {}
+    }
+
     func testEveryClientURLServes() async throws {
         let first = try LoopbackPorts.free()
         let second = try LoopbackPorts.free()

@@ -71,8 +71,15 @@ public final class KvdServer: Sendable {
             return status.leader == .none ? HealthReport(healthy: false, reason: "RAFT NO LEADER") : HealthReport(healthy: true)
         }
         var metricsServers: [MetricsHTTPServer] = []
-        for url in config.listenMetricsURLs {
-            metricsServers.append(try await MetricsHTTPServer.bind(url: url, routes: routes, logger: logger))
+        do {
+            for url in config.listenMetricsURLs {
+                metricsServers.append(try await MetricsHTTPServer.bind(url: url, routes: routes, logger: logger))
+            }
+        } catch {
+            // The node opened its storage in init; close it, since no service will.
+            for server in metricsServers { await server.close() }
+            await node.stop()
+            throw error
         }
         let tick = config.nodeConfig.tickInterval
         let route = UnaryRoute(defaultTimeout: config.nodeConfig.requestTimeout, answerMargin: tick * 2 + Self.answerTravelAllowance)
@@ -96,7 +103,10 @@ public final class KvdServer: Sendable {
             stored = serviceGroup
             return shutdownRequested.withLock { $0 }
         }
-        if shutdownEarly { return }
+        if shutdownEarly {
+            await node.stop()
+            return
+        }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { [readyContinuation, logger, config, metricsServers] in
                 var client: [Int] = []
