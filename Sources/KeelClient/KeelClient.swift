@@ -125,7 +125,7 @@ public final class KeelClient: Sendable {
             let tried = attempts.isEmpty ? "" : " (" + attempts.map(\.description).joined(separator: "; ") + ")"
             throw KeelClientError(
                 code: .deadlineExceeded,
-                message: "context deadline exceeded: no answer within the command timeout of \(configuration.commandTimeout)\(tried)",
+                message: "context deadline exceeded: no answer within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))\(tried)",
                 attempts: attempts)
         }
         if attempts.count == 1 {
@@ -188,9 +188,15 @@ public final class KeelClient: Sendable {
                     case .dialCheck:
                         if connection.streamsOpened.value == streamsBefore {
                             group.cancelAll()
+                            if dialWait < configuration.dialTimeout {
+                                // The command's deadline came before the dial timeout did.
+                                throw AttemptFailure(
+                                    kind: .notConnected, code: .deadlineExceeded,
+                                    message: "context deadline exceeded: no connection within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))")
+                            }
                             throw AttemptFailure(
                                 kind: .notConnected, code: .unavailable,
-                                message: "no connection within the dial timeout of \(configuration.dialTimeout)")
+                                message: "no connection within the dial timeout of \(EtcdctlPrinter.goDuration(configuration.dialTimeout))")
                         }
                     }
                 }
@@ -218,7 +224,7 @@ public final class KeelClient: Sendable {
                 return .failure(
                     AttemptFailure(
                         kind: .answered, code: .deadlineExceeded,
-                        message: "context deadline exceeded: no answer within the command timeout of \(configuration.commandTimeout)"))
+                        message: "context deadline exceeded: no answer within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))"))
             default:
                 return .failure(AttemptFailure(kind: .answered, code: error.code, message: error.message))
             }

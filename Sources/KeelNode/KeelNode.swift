@@ -31,6 +31,8 @@ public actor KeelNode {
     var reads: [UInt64: ReadWaiter] = [:]
     /// Requests waiting (briefly) for an election in progress. Bounded by `pendingProposalsMax`.
     var leaderWaiters: [UInt64: LeaderWaiter] = [:]
+    /// Serializable reads queued on the storage thread. Bounded by `pendingProposalsMax`.
+    var serializableReadsInFlight = 0
     var lastRequestID: UInt64
     var knownLeader: NodeID = .none
     var appliedIndex: LogIndex

@@ -70,7 +70,12 @@ final class SingleNodeTests: XCTestCase {
             error = await expectKeelError(.outOfRange) { try await node.compact(revision: 2, physical: false, deadline: deadline) }
             XCTAssertEqual(error?.message, "etcdserver: mvcc: required revision has been compacted")
 
+            let past = ContinuousClock.now - .seconds(1)
+            error = await expectKeelError(.deadlineExceeded) { try await node.put(PutRequest(key: bytes("k"), value: bytes("late")), deadline: past) }
+            XCTAssertNotNil(error)
+
             let after = await node.status()
+            XCTAssertEqual(after.errors, [], "a node with a leader reports no errors")
             XCTAssertEqual(after.header.revision, before.header.revision, "no bad request took a revision")
             XCTAssertEqual(after.raftIndex, before.raftIndex, "no bad request reached the log")
             let value = try await node.get("k")

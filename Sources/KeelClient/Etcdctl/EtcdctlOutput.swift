@@ -174,10 +174,12 @@ public struct EtcdctlPrinter: Sendable {
         switch format {
         case .json:
             let items = reports.map { report in
-                GoJSON.object([
-                    ("endpoint", .string(report.endpoint)), ("health", .bool(report.healthy)),
-                    ("took", .string(Self.goDuration(report.took))), ("error", .string(report.error)),
-                ])
+                // Only "error" is omitempty in etcdctl's health struct.
+                GoJSON.Value.object(
+                    [
+                        ("endpoint", .string(report.endpoint)), ("health", .bool(report.healthy)),
+                        ("took", .string(Self.goDuration(report.took))),
+                    ] + (report.error.isEmpty ? [] : [("error", .string(report.error))]))
             }
             return CommandOutput(stdout: GoJSON.encode(.array(items)) + "\n")
         case .table:

@@ -3,6 +3,8 @@ public import KeelProto
 
 /// A line of txn input that could not be read: which line, its text, and why.
 public struct TxnParseError: Error, Equatable, CustomStringConvertible {
+    /// etcdctl's words for the kind of mistake: "malformed comparison" or "invalid txn request".
+    public var kind: String
     /// 1-based line number in the input.
     public var lineNumber: Int
     /// The line as given (trimmed).
@@ -11,14 +13,15 @@ public struct TxnParseError: Error, Equatable, CustomStringConvertible {
     public var reason: String
 
     /// Creates the error.
-    public init(lineNumber: Int, line: String, reason: String) {
+    public init(kind: String, lineNumber: Int, line: String, reason: String) {
+        self.kind = kind
         self.lineNumber = lineNumber
         self.line = line
         self.reason = reason
     }
 
-    /// `line N: <line>: <reason>`, after etcdctl's own prefix ("malformed comparison", "invalid txn request").
-    public var description: String { "line \(lineNumber): \(line): \(reason)" }
+    /// `<kind>: line N: <line> (<reason>)`: etcdctl's message with the line number and the reason added.
+    public var description: String { "\(kind): line \(lineNumber): \(line) (\(reason))" }
 }
 
 /// Reads etcdctl's non-interactive txn format:
@@ -43,7 +46,7 @@ public enum TxnParser {
         if lines.last == "" { lines.removeLast() }
         guard lines.count <= linesMax else {
             throw TxnParseError(
-                lineNumber: linesMax + 1, line: String(lines[linesMax]),
+                kind: "invalid txn input", lineNumber: linesMax + 1, line: String(lines[linesMax]),
                 reason: "the txn input has more than \(linesMax) lines")
         }
         var request = Etcdserverpb_TxnRequest()
@@ -64,7 +67,7 @@ public enum TxnParser {
                 request.failure.append(try parseRequest(line, lineNumber: number))
             default:
                 throw TxnParseError(
-                    lineNumber: number, line: line,
+                    kind: "invalid txn input", lineNumber: number, line: line,
                     reason: "text after the failure requests; a txn has three sections separated by blank lines")
             }
         }
@@ -74,7 +77,7 @@ public enum TxnParser {
     /// Parses one compare line: `TARGET("KEY") OP "VALUE"`.
     public static func parseCompare(_ line: String, lineNumber: Int) throws(TxnParseError) -> Etcdserverpb_Compare {
         func fail(_ reason: String) -> TxnParseError {
-            TxnParseError(lineNumber: lineNumber, line: line, reason: "malformed comparison: " + reason)
+            TxnParseError(kind: "malformed comparison", lineNumber: lineNumber, line: line, reason: reason)
         }
         guard let open = line.firstIndex(of: "(") else {
             throw fail("expected TARGET(\"KEY\") OP \"VALUE\", such as value(\"k\") = \"v\"")
@@ -137,7 +140,7 @@ public enum TxnParser {
     /// `del KEY [END] [--prefix] [--from-key] [--prev-kv]`.
     public static func parseRequest(_ line: String, lineNumber: Int) throws(TxnParseError) -> Etcdserverpb_RequestOp {
         func fail(_ reason: String) -> TxnParseError {
-            TxnParseError(lineNumber: lineNumber, line: line, reason: "invalid txn request: " + reason)
+            TxnParseError(kind: "invalid txn request", lineNumber: lineNumber, line: line, reason: reason)
         }
         let words: [[UInt8]]
         do {
