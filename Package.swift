@@ -6,7 +6,7 @@ import PackageDescription
 
 let package = Package(
     name: "Keel",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Raft", targets: ["Raft"]),
         .library(name: "RaftSimulation", targets: ["RaftSimulation"]),
@@ -74,7 +74,16 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "KeelTransportTests", dependencies: ["KeelTransport", "Raft"]),
+        .testTarget(
+            name: "KeelTransportTests",
+            dependencies: [
+                "KeelTransport", "Raft",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
 
         // One replicated node: the serial owner of the Raft core, its storage and its peers.
         .target(
@@ -85,7 +94,10 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "KeelNodeTests", dependencies: ["KeelNode", "KeelStorage", "KeelTransport", "Raft"]),
+        .testTarget(
+            name: "KeelNodeTests",
+            dependencies: ["KeelNode", "KeelStorage", "KeelTransport", "Raft", .product(name: "Logging", package: "swift-log")]
+        ),
 
         // etcd's v3 API (package etcdserverpb): .proto files and the Swift generated from them once.
         .target(
@@ -121,7 +133,17 @@ let package = Package(
             dependencies: ["KeelServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Real-process tests: kvd clusters on loopback, etcdctl against them.
-        .testTarget(name: "KeelServerTests", dependencies: ["KeelServer", "KeelClient", "KeelNode", "KeelStorage"]),
+        .testTarget(
+            name: "KeelServerTests",
+            dependencies: [
+                "KeelServer", "KeelClient", "KeelNode", "KeelStorage", "KeelProto", "Raft",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            exclude: ["Fixtures"]
+        ),
 
         // The client library (etcd v3 over gRPC) and the command line on top of it.
         .target(
@@ -137,7 +159,14 @@ let package = Package(
             name: "kvctl",
             dependencies: ["KeelClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "KeelClientTests", dependencies: ["KeelClient"]),
+        .testTarget(
+            name: "KeelClientTests",
+            dependencies: [
+                "KeelClient", "KeelProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
         // A bounded concurrent put load against a running cluster; prints puts per second.
         .executableTarget(
             name: "keel-load",
