@@ -1,1 +1,2 @@
-print("not built yet")
+// kvd: the server executable. Everything but flag parsing lives in KeelServer (KvdMain).
+await KvdCommand.main()

@@ -202,7 +202,11 @@ final class MVCCTests: XCTestCase {
         ] {
             let error = assertStorageError(.invalidArgument) { try store.txn(duplicated) }
             XCTAssertEqual(error?.message, "etcdserver: duplicate key given in txn request")
+            // The same check without a store, as a Raft host runs it before proposing.
+            let checked = assertStorageError(.invalidArgument) { try KVStateMachine.checkDuplicateKeys(in: duplicated) }
+            XCTAssertEqual(checked?.message, "etcdserver: duplicate key given in txn request")
         }
+        XCTAssertNoThrow(try KVStateMachine.checkDuplicateKeys(in: TxnRequest(success: [put("d")], failure: [put("d")])))
         XCTAssertEqual(store.revision, revision)
         XCTAssertTrue(try store.txn(TxnRequest(success: [put("d"), .txn(TxnRequest(success: [put("e")], failure: [put("e")]))])).succeeded)
     }

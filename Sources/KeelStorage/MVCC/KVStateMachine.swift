@@ -173,6 +173,13 @@ public final class KVStateMachine {
         }
     }
 
+    /// etcd's check that a Txn writes no key twice (two puts, or a put inside a deleted range,
+    /// nested transactions included), as a pure function of the request: a Raft host calls it
+    /// before proposing, so a bad Txn never reaches the log.
+    public static func checkDuplicateKeys(in request: TxnRequest) throws {
+        try KVWriteTransaction.checkDuplicates(request)
+    }
+
     func validate(_ request: PutRequest) throws {
         guard !request.key.isEmpty else { throw StorageError(.emptyKey, "etcdserver: key is not provided") }
         guard request.value.count <= valueBytesMax else {

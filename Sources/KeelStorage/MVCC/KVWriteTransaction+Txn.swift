@@ -4,12 +4,12 @@ import Raft
 extension KVWriteTransaction {
     /// etcd rejects a Txn that writes one key twice (two puts, or a put inside a deleted range,
     /// nested transactions included), so the outcome never depends on the order of its ops.
-    func checkDuplicates(_ request: TxnRequest) throws {
+    static func checkDuplicates(_ request: TxnRequest) throws {
         for branch in [request.success, request.failure] { _ = try writes(of: branch) }
     }
 
     /// The keys a branch may put and the ranges it may delete (a nested transaction: either branch).
-    private func writes(of ops: [RequestOp]) throws -> (puts: Set<[UInt8]>, deletes: [(start: [UInt8], end: [UInt8]?)]) {
+    private static func writes(of ops: [RequestOp]) throws -> (puts: Set<[UInt8]>, deletes: [(start: [UInt8], end: [UInt8]?)]) {
         let duplicate = StorageError.invalid("etcdserver: duplicate key given in txn request")
         var puts = Set<[UInt8]>()
         var deletes: [(start: [UInt8], end: [UInt8]?)] = []

@@ -34,7 +34,7 @@ final class KVWriteTransaction {
         case .deleteRange(let request): response = .deleteRange(try deleteRange(request))
         case .txn(let request):
             try machine.validate(request)
-            try checkDuplicates(request)
+            try Self.checkDuplicates(request)
             let path = try evaluatePath(request)
             var cursor = 0
             response = .txn(try run(request, path: path, cursor: &cursor))

@@ -1,0 +1,71 @@
+import Foundation
+import KeelStorage
+import Raft
+
+/// The layout of a node's data directory: an identity file naming the cluster and member it
+/// belongs to, and the RocksDB database (`db/`). A directory of another cluster or member is
+/// refused before anything in it is touched.
+enum DataDirectory {
+    static let identityFile = "keel-identity"
+    static let databaseFolder = "db"
+
+    /// Creates `directory` if missing and checks (or, on first start, records) its identity.
+    static func claim(_ directory: String, clusterID: UInt64, memberID: NodeID) throws(KeelError) {
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw KeelError(.failedPrecondition, "cannot create data directory \(directory): \(error)")
+        }
+        let path = directory + "/" + identityFile
+        let expected = "cluster-id: \(hex(clusterID))\nmember-id: \(hex(memberID.rawValue))\n"
+        if let stored = manager.contents(atPath: path) {
+            let text = String(decoding: stored, as: UTF8.self)
+            guard text == expected else {
+                let found = text.split(separator: "\n").joined(separator: ", ")
+                throw KeelError(
+                    .failedPrecondition,
+                    "data directory \(directory) belongs to \(found.isEmpty ? "an unknown member" : found), "
+                        + "not to cluster-id: \(hex(clusterID)), member-id: \(hex(memberID.rawValue)); "
+                        + "use another --data-dir or remove this one")
+            }
+            return
+        }
+        do {
+            // Written next to the target and renamed, so a crash never leaves half an identity.
+            try Data(expected.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw KeelError(.failedPrecondition, "cannot write \(path): \(error)")
+        }
+    }
+
+    /// Whether the storage holds no Raft state at all (a node that never ran).
+    static func isFresh(_ storage: NodeStorage) -> Bool {
+        storage.log.lastIndex == .zero && storage.log.snapshotMetadata.index == .zero && storage.log.hardState == .initial
+    }
+
+    /// Writes the founding membership as the snapshot at index 1 that ``Raft/RestoredState/bootstrap(voters:)``
+    /// describes, so that the node restarts from disk like any other. Safe to repeat after a crash
+    /// half-way (each step is idempotent; the synced log write also makes the state machine's durable).
+    static func bootstrap(_ storage: NodeStorage, voters: [NodeID]) throws {
+        let boot = RestoredState.bootstrap(voters: voters)
+        let snapshot = boot.snapshot!
+        try storage.stateMachine.applyConfChange(index: snapshot.index, term: snapshot.term, confState: snapshot.confState)
+        try storage.log.installSnapshot(snapshot)
+        try storage.log.append([], hardState: boot.hardState)
+    }
+
+    /// The database files' total size, best effort.
+    static func sizeBytes(_ directory: String) -> Int64 {
+        let path = directory + "/" + databaseFolder
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return 0 }
+        var total: Int64 = 0
+        for name in names {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
+            total += (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        return total
+    }
+
+    static func hex(_ value: UInt64) -> String { String(value, radix: 16) }
+}

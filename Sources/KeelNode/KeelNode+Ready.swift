@@ -1,0 +1,110 @@
+import KeelStorage
+import KeelTransport
+import Raft
+
+// The Ready loop: the host half of the Raft handshake (raft-api.md, "Host loop").
+
+extension KeelNode {
+    func runReadyLoop() async {
+        while running, halted == nil {
+            if raft.hasReady {
+                await readyCycle()
+            } else {
+                await withCheckedContinuation { readyWakeup = $0 }
+            }
+        }
+    }
+
+    /// Something may have given the core work (a tick, a message, a proposal).
+    func wakeReadyLoop() {
+        guard let wakeup = readyWakeup else { return }
+        readyWakeup = nil
+        wakeup.resume()
+    }
+
+    /// One Ready: send the leader's appends, persist + apply on the storage thread (the actor stays
+    /// free meanwhile, so proposals and messages keep entering the core: group commit), then send
+    /// the other messages, answer waiters, advance.
+    func readyCycle() async {
+        let rd = raft.ready()
+        var early: [PeerMessage] = []
+        var late: [PeerMessage] = []
+        for message in rd.messages {
+            // Thesis §10.2.1: the leader may send its appends before writing them to its own disk;
+            // its own copy counts towards commitment only after `advance` (the core's rule). A
+            // heartbeat carries nothing that needs this node's disk (its term was persisted when
+            // it campaigned; its commit index comes from durable acknowledgements). Every other
+            // message (votes, responses) promises something about our disk: after the write.
+            if message.type == .appendEntries || message.type == .heartbeat {
+                early.append(.raft(message))
+            } else {
+                late.append(.raft(message))
+            }
+        }
+        if !early.isEmpty { network.send(early) }
+        var committed: [ReadyWork.Committed] = []
+        committed.reserveCapacity(rd.committedEntries.count)
+        var commands = 0
+        for entry in rd.committedEntries {
+            var confState: ConfState?
+            if entry.kind == .confChange {
+                // Decided here, on the core's owner, in log order; the storage thread records it.
+                confState = (try? ConfChange(decoding: entry.data)).map { raft.applyConfChange($0) }
+            } else if !entry.data.isEmpty {
+                commands += 1
+            }
+            committed.append(ReadyWork.Committed(entry: entry, confState: confState))
+        }
+        if commands > 0 { metrics.proposalsCommitted.increment(by: commands) }
+        for state in rd.readStates {
+            guard let readID = ReadContext.decode(state.context), reads[readID]?.index == nil else { continue }
+            reads[readID]?.index = state.index
+        }
+        var readJobs: [ReadyWork.Read] = []
+        for (readID, waiter) in reads where !waiter.inFlight {
+            guard let index = waiter.index else { continue }
+            readJobs.append(ReadyWork.Read(id: readID, request: waiter.request, index: index))
+        }
+        for job in readJobs { reads[job.id]?.inFlight = true }
+        let work = ReadyWork(
+            node: id, snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState, committed: committed, reads: readJobs,
+            snapshotEntries: config.snapshotEntries)
+        let outcome: ReadyOutcome
+        switch await worker.perform({ try work.run(on: $0) }) {
+        case .success(let done): outcome = done
+        case .failure(let error):
+            halt(error)
+            return
+        }
+        if !late.isEmpty { network.send(late) }
+        record(outcome, installedSnapshot: rd.snapshot != nil)
+        for (requestID, result) in outcome.results {
+            completeProposal(requestID, result.mapError { RequestValidation.map($0) })
+        }
+        for (readID, result) in outcome.reads {
+            completeRead(readID, result.mapError { RequestValidation.map($0) })
+        }
+        for job in readJobs { reads[job.id]?.inFlight = false }
+        raft.advance(rd)
+        if let snapshot = outcome.snapshot {
+            // Ignored by the core if it meanwhile took a newer snapshot from the leader.
+            raft.compact(upTo: snapshot.index, snapshotData: snapshot.data)
+            snapshotsTaken += 1
+        }
+        observeLeader()
+        expireWaiters(now: clock.now)
+    }
+
+    private func record(_ outcome: ReadyOutcome, installedSnapshot: Bool) {
+        if outcome.synced {
+            syncedWriteCount += 1
+            metrics.fsyncDuration.recordNanoseconds(outcome.syncNanoseconds)
+        }
+        if installedSnapshot { snapshotsInstalled += 1 }
+        metrics.applyDuration.recordNanoseconds(outcome.applyNanoseconds)
+        if outcome.appliedCommands > 0 { metrics.proposalsApplied.increment(by: outcome.appliedCommands) }
+        appliedIndex = outcome.appliedIndex
+        revision = outcome.revision
+        compactedRevision = outcome.compactedRevision
+    }
+}

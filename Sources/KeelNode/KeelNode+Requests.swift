@@ -1,0 +1,129 @@
+import KeelStorage
+import KeelTransport
+import Raft
+
+// The client API: etcd's KV calls.
+
+extension KeelNode {
+    /// etcd's Range. Linearizable by default: the leader confirms its leadership and names a read
+    /// index (thesis §6.4), and the read is served locally once this node applied that far.
+    /// `serializable` reads this node's state at once (may be stale).
+    public func range(
+        _ request: RangeRequest, serializable: Bool, deadline: ContinuousClock.Instant
+    ) async throws(KeelError) -> (RangeResponse, ResponseHeader) {
+        try checkServing(deadline: deadline)
+        try RequestValidation.check(request)
+        if serializable {
+            switch await worker.perform({ try $0.stateMachine.range(request) }) {
+            case .success(let response): return (response, header(revision: response.revision))
+            case .failure(let error): throw RequestValidation.map(error)
+            }
+        }
+        guard reads.count < config.pendingProposalsMax else { throw KeelError.tooManyRequests }
+        guard await awaitLeader(deadline: deadline) else { throw unavailableReason() }
+        try checkServing(deadline: deadline)
+        guard reads.count < config.pendingProposalsMax else { throw KeelError.tooManyRequests }
+        let readID = nextRequestID()
+        do {
+            try raft.readIndex(context: ReadContext.encode(readID))
+        } catch {
+            throw Self.map(error)
+        }
+        wakeReadyLoop()
+        let result = await withCheckedContinuation {
+            reads[readID] = ReadWaiter(continuation: $0, request: request, deadline: deadline)
+        }
+        let response = try result.get()
+        return (response, header(revision: response.revision))
+    }
+
+    /// etcd's Put, through the log (forwarded to the leader from a follower).
+    public func put(_ request: PutRequest, deadline: ContinuousClock.Instant) async throws(KeelError) -> (PutResponse, ResponseHeader) {
+        let response = try await submit(.put(request), deadline: deadline)
+        guard case .put(let put) = response else { throw KeelError(.internal, "etcdserver: put answered with \(response)") }
+        return (put, header(revision: put.revision))
+    }
+
+    /// etcd's DeleteRange.
+    public func deleteRange(
+        _ request: DeleteRangeRequest, deadline: ContinuousClock.Instant
+    ) async throws(KeelError) -> (DeleteRangeResponse, ResponseHeader) {
+        let response = try await submit(.deleteRange(request), deadline: deadline)
+        guard case .deleteRange(let deleted) = response else { throw KeelError(.internal, "etcdserver: delete answered with \(response)") }
+        return (deleted, header(revision: deleted.revision))
+    }
+
+    /// etcd's Txn (always through the log, read-only ones included).
+    public func txn(_ request: TxnRequest, deadline: ContinuousClock.Instant) async throws(KeelError) -> (TxnResponse, ResponseHeader) {
+        let response = try await submit(.txn(request), deadline: deadline)
+        guard case .txn(let txn) = response else { throw KeelError(.internal, "etcdserver: txn answered with \(response)") }
+        return (txn, header(revision: txn.revision))
+    }
+
+    /// etcd's Compact, through the log so every replica drops the same history. `physical` is
+    /// accepted for etcd compatibility: the compaction is complete once applied anyway.
+    public func compact(revision: Int64, physical: Bool, deadline: ContinuousClock.Instant) async throws(KeelError) -> ResponseHeader {
+        // Only the compacted check is safe on stale local state (it only grows); a future revision
+        // is refused when the entry applies, changing nothing.
+        guard revision > compactedRevision else { throw KeelError.compacted }
+        let response = try await submit(.compact(revision: revision), deadline: deadline)
+        guard case .compact(let current) = response else { throw KeelError(.internal, "etcdserver: compact answered with \(response)") }
+        return header(revision: current)
+    }
+
+    /// Validates, proposes (or forwards to the leader) and waits for the entry to apply here.
+    func submit(_ command: KVCommand, deadline: ContinuousClock.Instant) async throws(KeelError) -> KVResponse {
+        try checkServing(deadline: deadline)
+        let data = command.encoded()
+        try RequestValidation.check(command, encodedBytes: data.count, maxRequestBytes: config.maxRequestBytes)
+        guard proposals.count < config.pendingProposalsMax else {
+            metrics.proposalsFailed.increment()
+            throw KeelError.tooManyRequests
+        }
+        guard await awaitLeader(deadline: deadline) else {
+            metrics.proposalsFailed.increment()
+            throw unavailableReason()
+        }
+        try checkServing(deadline: deadline)
+        guard proposals.count < config.pendingProposalsMax else {
+            metrics.proposalsFailed.increment()
+            throw KeelError.tooManyRequests
+        }
+        let leader = raft.status.leader
+        guard leader != .none else { throw KeelError.noLeader }
+        let requestID = nextRequestID()
+        let envelope = EntryEnvelope(origin: id, requestID: requestID, command: data).encoded()
+        if leader == id {
+            do {
+                try raft.propose(envelope)
+            } catch {
+                metrics.proposalsFailed.increment()
+                throw Self.map(error)
+            }
+            wakeReadyLoop()
+        } else {
+            // A follower cannot propose; the leader proposes for it and the outcome arrives by
+            // applying the committed entry here.
+            network.send([.proposal(ForwardedProposal(from: id, to: leader, requestID: requestID, data: envelope))])
+        }
+        let result = await withCheckedContinuation {
+            proposals[requestID] = ProposalWaiter(continuation: $0, deadline: deadline, leader: leader)
+            metrics.proposalsPending.record(proposals.count)
+        }
+        return try result.get()
+    }
+
+    func unavailableReason() -> KeelError {
+        if let halted { return halted }
+        return stopped || !running ? KeelError.stopped : KeelError.noLeader
+    }
+
+    static func map(_ error: RaftError) -> KeelError {
+        switch error.code {
+        case .uncommittedLimitExceeded, .readIndexLimitExceeded: return KeelError.tooManyRequests
+        case .notLeader, .noLeader: return KeelError.noLeader
+        case .transferInProgress: return KeelError.leaderChanged
+        default: return KeelError(.internal, "etcdserver: raft: \(error)")
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import KeelStorage
+import KeelTransport
+import Logging
+import Raft
+
+/// One replicated node: the single serial owner of its Raft core (this actor), its storage (through
+/// a ``StorageWorker`` thread) and its side of the peer network.
+///
+/// Work flows in three loops started by ``start()``: a ticker driven by a monotonic clock, the
+/// consumer of peer events, and the Ready loop (persist, send, apply, advance). Client calls
+/// (``put(_:deadline:)``, ``range(_:serializable:deadline:)``...) propose into the core and wait
+/// for the entry to be applied, each bounded by its deadline.
+public actor KeelNode {
+    /// This member's id.
+    public nonisolated let id: NodeID
+    /// The cluster's id.
+    public nonisolated let clusterID: UInt64
+
+    let config: NodeConfig
+    let network: any PeerNetwork
+    let logger: Logger
+    let raft: RaftNode
+    let worker: StorageWorker
+    let metrics = NodeMetrics()
+    let clock = ContinuousClock()
+
+    /// Proposals waiting for their entry to apply, by request id. Bounded by `pendingProposalsMax`.
+    var proposals: [UInt64: ProposalWaiter] = [:]
+    /// Linearizable reads waiting for their read index or for the state machine to reach it.
+    /// Bounded by `pendingProposalsMax`.
+    var reads: [UInt64: ReadWaiter] = [:]
+    /// Requests waiting (briefly) for an election in progress. Bounded by `pendingProposalsMax`.
+    var leaderWaiters: [UInt64: LeaderWaiter] = [:]
+    var lastRequestID: UInt64
+    var knownLeader: NodeID = .none
+    var appliedIndex: LogIndex
+    var revision: Int64
+    var compactedRevision: Int64
+    /// What peers told us about themselves; only members of the configured cluster are kept.
+    var peerAttributes: [NodeID: MemberAttributes] = [:]
+
+    var running = false
+    var stopped = false
+    /// Set when storage failed: the node stops taking part (etcd panics in this case).
+    var halted: KeelError?
+    var tasks: [Task<Void, Never>] = []
+    var readyTask: Task<Void, Never>?
+    var readyWakeup: CheckedContinuation<Void, Never>?
+
+    /// Ready cycles that wrote (and fsynced) the Raft log: with group commit, fewer than the writes
+    /// they carried.
+    public internal(set) var syncedWriteCount = 0
+    /// Snapshots this node took of its own state machine (each compacts the log).
+    public internal(set) var snapshotsTaken = 0
+    /// Snapshots this node installed from a leader.
+    public internal(set) var snapshotsInstalled = 0
+
+    /// Opens (or creates) the data directory, checks it belongs to this cluster and member
+    /// (``KeelError/Code/failedPrecondition`` otherwise), restores the Raft state. Does not tick yet.
+    public init(config: NodeConfig, network: any PeerNetwork, logger: Logger) throws(KeelError) {
+        guard config.members.contains(where: { $0.id == config.selfID }) else {
+            throw KeelError(.failedPrecondition, "member \(DataDirectory.hex(config.selfID.rawValue)) (\(config.name)) is not in the initial cluster")
+        }
+        guard config.electionTimeoutTicks > 3 else {
+            throw KeelError(.failedPrecondition, "election timeout of \(config.electionTimeoutTicks) ticks is too short (at least 4)")
+        }
+        try DataDirectory.claim(config.dataDirectory, clusterID: config.clusterID, memberID: config.selfID)
+        var options = StorageOptions()
+        options.valueBytesMax = config.maxRequestBytes
+        let path = config.dataDirectory + "/" + DataDirectory.databaseFolder
+        let storage: NodeStorage
+        let restored: RestoredState
+        do {
+            storage = try NodeStorage(directory: path, options: options)
+            if DataDirectory.isFresh(storage) && config.isNewCluster {
+                try DataDirectory.bootstrap(storage, voters: config.members.filter { !$0.isLearner }.map(\.id))
+            }
+            restored = try Self.restore(storage)
+        } catch {
+            throw KeelError(.failedPrecondition, "cannot open the storage in \(path): \(error)")
+        }
+        var raftConfig = RaftConfig(id: config.selfID)
+        raftConfig.electionTimeoutTicks = config.electionTimeoutTicks
+        raftConfig.heartbeatIntervalTicks = 1
+        raftConfig.preVote = true
+        raftConfig.checkQuorum = true
+        raftConfig.readOnlyMode = .readIndex
+        raft = RaftNode(config: raftConfig, restored: restored, random: SystemRandomNumberGenerator())
+        id = config.selfID
+        clusterID = config.clusterID
+        self.config = config
+        self.network = network
+        self.logger = logger
+        appliedIndex = storage.stateMachine.appliedIndex
+        revision = storage.stateMachine.revision
+        compactedRevision = storage.stateMachine.compactedRevision
+        worker = StorageWorker(storage: storage)
+        // Random start: ids of an earlier life of this node may still be in the log being replayed.
+        lastRequestID = UInt64.random(in: 1...(UInt64.max >> 1))
+        logger.info(
+            "keel node restored",
+            metadata: [
+                "member": "\(DataDirectory.hex(config.selfID.rawValue))", "applied": "\(restored.applied)",
+                "term": "\(restored.hardState.term)", "entries": "\(restored.entries.count)",
+            ])
+    }
+
+    /// What the core resumes from. If the state machine applied past the stored snapshot, a new
+    /// snapshot is taken first (compacting the log), so the snapshot bytes handed to the core are
+    /// exactly the state at the snapshot index: a restarted leader must be able to send laggards
+    /// a correct image (``Raft/RestoredState/snapshotData``).
+    static func restore(_ storage: NodeStorage) throws -> RestoredState {
+        var snapshotData: [UInt8] = []
+        if storage.log.snapshotMetadata.index > .zero {
+            snapshotData = try ReadyWork.takeSnapshot(storage).data
+        }
+        let restart = try storage.restartState()
+        let snapshot = restart.snapshotMetadata.index == .zero ? nil : restart.snapshotMetadata
+        return RestoredState(
+            hardState: restart.hardState, snapshot: snapshot, entries: restart.entries, confState: restart.confState,
+            applied: restart.appliedIndex, snapshotData: snapshotData)
+    }
+
+    /// Starts the tick loop (monotonic clock), the Ready loop and consumption of `network.events`.
+    public func start() {
+        guard !running, !stopped else { return }
+        running = true
+        readyTask = Task { await self.runReadyLoop() }
+        let interval = config.tickInterval
+        tasks.append(Task { await self.runTicker(interval: interval) })
+        let events = network.events
+        tasks.append(
+            Task {
+                for await event in events { self.handle(event) }
+            })
+    }
+
+    /// Stops ticking, fails every waiting request with `.unavailable("etcdserver: server stopped")`
+    /// and closes the storage once the Ready being written is done.
+    public func stop() async {
+        guard !stopped else { return }
+        stopped = true
+        running = false
+        for task in tasks { task.cancel() }
+        tasks = []
+        wakeReadyLoop()
+        await readyTask?.value
+        readyTask = nil
+        failAll(KeelError.stopped)
+        await worker.close()
+        logger.info("keel node stopped", metadata: ["member": "\(DataDirectory.hex(id.rawValue))"])
+    }
+
+    /// Fires one `tick()` per whole tick period elapsed on the monotonic clock. A late wake-up (a
+    /// stall, a busy executor) fires every tick it missed: leases and elections count ticks, so
+    /// coalescing them would make this node's clock run slow (core note on lease reads).
+    nonisolated func runTicker(interval: Duration) async {
+        let clock = ContinuousClock()
+        let origin = clock.now
+        var fired: Int64 = 0
+        while !Task.isCancelled {
+            do { try await clock.sleep(until: origin + interval * (fired + 1), tolerance: nil) } catch { return }
+            let due = Int64(((clock.now - origin) / interval).rounded(.down))
+            guard due > fired else { continue }
+            await tick(Int(due - fired))
+            fired = due
+        }
+    }
+
+    func tick(_ count: Int) {
+        guard running, halted == nil else { return }
+        for _ in 0..<count { raft.tick() }
+        observeLeader()
+        expireWaiters(now: clock.now)
+        wakeReadyLoop()
+    }
+
+    /// This node's status (etcd's Maintenance.Status).
+    public func status() -> NodeStatus {
+        let status = raft.status
+        var errors: [String] = []
+        if status.leader == .none { errors.append(KeelError.noLeader.message) }
+        if let halted { errors.append(halted.message) }
+        return NodeStatus(
+            header: header(revision: revision), leader: status.leader, raftIndex: status.lastIndex.rawValue,
+            raftTerm: status.term.rawValue, raftAppliedIndex: appliedIndex.rawValue, commitIndex: status.commit.rawValue,
+            dbSizeBytes: DataDirectory.sizeBytes(config.dataDirectory), isLearner: status.confState.learners.contains(id),
+            errors: errors, version: Self.version)
+    }
+
+    /// The server version reported in status.
+    public static let version = "3.4.0-keel"
+
+    /// The members of the cluster with what each told us about itself.
+    public func members() -> (members: [MemberInfo], header: ResponseHeader) {
+        let learners = raft.status.confState.learners
+        let members = config.members.map { configured -> MemberInfo in
+            var member = configured
+            if member.id == id {
+                if !config.clientURLs.isEmpty { member.clientURLs = config.clientURLs }
+            } else if let attributes = peerAttributes[member.id] {
+                member.clientURLs = attributes.clientURLs
+                if member.name.isEmpty { member.name = attributes.name }
+            }
+            member.isLearner = member.isLearner || learners.contains(member.id)
+            return member
+        }
+        return (members, header(revision: revision))
+    }
+
+    func header(revision: Int64) -> ResponseHeader {
+        ResponseHeader(clusterID: clusterID, memberID: id.rawValue, revision: revision, raftTerm: raft.status.term.rawValue)
+    }
+
+    /// Notices a new (or lost) leader: metrics, waiting requests, reads whose leader went away.
+    func observeLeader() {
+        let leader = raft.status.leader
+        guard leader != knownLeader else { return }
+        logger.info("leader changed", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "leader": "\(DataDirectory.hex(leader.rawValue))"])
+        knownLeader = leader
+        metrics.hasLeader.record(leader == .none ? 0 : 1)
+        guard leader != .none else { return }
+        metrics.leaderChanges.increment()
+        for (_, waiter) in leaderWaiters { waiter.continuation.resume(returning: true) }
+        leaderWaiters = [:]
+        // A new leader drops the old one's pending reads (core note): ask the new one.
+        for (readID, waiter) in reads where waiter.index == nil {
+            try? raft.readIndex(context: ReadContext.encode(readID))
+        }
+    }
+
+    /// Storage failed: answer everyone and take no further part (continuing could ack writes that
+    /// are not durable).
+    func halt(_ error: any Error) {
+        let failure = KeelError(.internal, "etcdserver: storage failed: \(error)")
+        logger.critical("keel node halted", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "error": "\(error)"])
+        halted = failure
+        failAll(failure)
+    }
+}

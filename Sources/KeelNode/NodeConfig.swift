@@ -1,0 +1,49 @@
+import Raft
+
+/// How one node runs: who it is, where its data lives, and its limits.
+public struct NodeConfig: Sendable {
+    /// The member's name (`--name`).
+    public var name: String
+    /// The data directory; created if missing. Holds the identity file and the RocksDB database.
+    public var dataDirectory: String
+    /// The initial cluster, this node included.
+    public var members: [MemberInfo]
+    /// This node's member id.
+    public var selfID: NodeID
+    /// The cluster's id (``MemberIdentity/clusterID(memberIDs:clusterToken:)``).
+    public var clusterID: UInt64
+    /// The cluster token (`--initial-cluster-token`).
+    public var clusterToken: String
+    /// Whether the cluster is being created (`--initial-cluster-state new`): a fresh data directory
+    /// then bootstraps the membership; otherwise a fresh node waits for a leader's snapshot.
+    public var isNewCluster: Bool
+    /// The Raft tick (etcd's `--heartbeat-interval`).
+    public var tickInterval: Duration = .milliseconds(100)
+    /// Ticks without a leader before an election (etcd's `--election-timeout` / heartbeat interval).
+    public var electionTimeoutTicks: Int = 10
+    /// A snapshot is taken (and the log compacted) after this many entries applied since the last one.
+    public var snapshotEntries: UInt64 = 10_000
+    /// Proposals (and, separately, linearizable reads) waiting for an outcome beyond this number are
+    /// refused with ``KeelError/Code/resourceExhausted``.
+    public var pendingProposalsMax: Int = 4096
+    /// The deadline a request gets when its caller has none.
+    public var requestTimeout: Duration = .seconds(5)
+    /// The largest request accepted (etcd's `--max-request-bytes`, 1.5 MiB).
+    public var maxRequestBytes: Int = 1_572_864
+    /// The client URLs this node serves, reported to clients in the member list.
+    public var clientURLs: [String] = []
+
+    /// Creates a configuration with etcd's default timings and limits.
+    public init(
+        name: String, dataDirectory: String, members: [MemberInfo], selfID: NodeID, clusterID: UInt64, clusterToken: String,
+        isNewCluster: Bool
+    ) {
+        self.name = name
+        self.dataDirectory = dataDirectory
+        self.members = members
+        self.selfID = selfID
+        self.clusterID = clusterID
+        self.clusterToken = clusterToken
+        self.isNewCluster = isNewCluster
+    }
+}

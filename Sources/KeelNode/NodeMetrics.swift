@@ -1,0 +1,14 @@
+import Metrics
+
+/// The node's metrics (names follow etcd's `etcd_server_*` / `etcd_disk_*`); the server bootstraps
+/// the Prometheus backend.
+struct NodeMetrics {
+    let proposalsCommitted = Counter(label: "keel_proposals_committed_total")
+    let proposalsApplied = Counter(label: "keel_proposals_applied_total")
+    let proposalsFailed = Counter(label: "keel_proposals_failed_total")
+    let proposalsPending = Gauge(label: "keel_proposals_pending")
+    let leaderChanges = Counter(label: "keel_leader_changes_seen_total")
+    let hasLeader = Gauge(label: "keel_has_leader")
+    let fsyncDuration = Metrics.Timer(label: "keel_disk_fsync_duration_seconds")
+    let applyDuration = Metrics.Timer(label: "keel_apply_duration_seconds")
+}

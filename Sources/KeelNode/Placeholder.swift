@@ -1,1 +1,0 @@
-// The KeelNode module; its helper replaces this file.

@@ -1,1 +1,0 @@
-// The KeelProto module; its helper replaces this file.

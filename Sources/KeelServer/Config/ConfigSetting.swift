@@ -1,0 +1,98 @@
+/// One setting of kvd. The raw value is both the flag name (without `--`) and the config-file
+/// key, as in etcd, so a file written for etcd reads the same way here.
+public enum ConfigSetting: String, CaseIterable, Sendable, Hashable {
+    /// The member's human-readable name.
+    case name = "name"
+    /// Where the member keeps its Raft log, snapshots and key-value data.
+    case dataDir = "data-dir"
+    /// Where the gRPC client API listens.
+    case listenClientURLs = "listen-client-urls"
+    /// The client URLs announced to peers and clients (MemberList).
+    case advertiseClientURLs = "advertise-client-urls"
+    /// Where the peer transport listens.
+    case listenPeerURLs = "listen-peer-urls"
+    /// This member's peer URLs as the other members know them.
+    case initialAdvertisePeerURLs = "initial-advertise-peer-urls"
+    /// Every member of the initial cluster: `name=url,name=url`.
+    case initialCluster = "initial-cluster"
+    /// `new` for a cluster being created, `existing` to join one.
+    case initialClusterState = "initial-cluster-state"
+    /// A token that makes the member and cluster ids of different clusters differ.
+    case initialClusterToken = "initial-cluster-token"
+    /// Raft's heartbeat interval (one tick), milliseconds.
+    case heartbeatInterval = "heartbeat-interval"
+    /// Raft's election timeout, milliseconds.
+    case electionTimeout = "election-timeout"
+    /// Applied entries between two snapshots.
+    case snapshotCount = "snapshot-count"
+    /// The largest client request accepted, bytes.
+    case maxRequestBytes = "max-request-bytes"
+    /// Where `/metrics` and `/health` are served over HTTP/1.
+    case listenMetricsURLs = "listen-metrics-urls"
+    /// The least severe log level written: debug, info, warn, error.
+    case logLevel = "log-level"
+
+    /// The command-line flag, `--name`.
+    public var flag: String { "--" + rawValue }
+}
+
+/// Where a configuration value came from, so an error can point at it.
+public enum ConfigOrigin: Sendable, Hashable {
+    /// A command-line flag.
+    case flag
+    /// A key of the config file at this path.
+    case file(String)
+}
+
+/// A setting's text as given, before it is parsed and checked.
+public struct ConfigValue: Sendable, Hashable {
+    /// The text (lists comma-separated, as on the command line).
+    public var text: String
+    /// Where it came from.
+    public var origin: ConfigOrigin
+
+    /// Creates a value.
+    public init(text: String, origin: ConfigOrigin) {
+        self.text = text
+        self.origin = origin
+    }
+}
+
+/// The settings given by flags and by a config file, unparsed. Flags override the file.
+public struct ConfigValues: Sendable, Hashable {
+    /// The given settings; an absent setting takes its default.
+    public private(set) var values: [ConfigSetting: ConfigValue] = [:]
+
+    /// Creates an empty set of values (every setting at its default).
+    public init() {}
+
+    /// Creates values from flags: `[.name: "infra1"]`.
+    public init(flags: [ConfigSetting: String]) {
+        for (setting, text) in flags {
+            values[setting] = ConfigValue(text: text, origin: .flag)
+        }
+    }
+
+    /// The value of a setting, if given.
+    public subscript(setting: ConfigSetting) -> ConfigValue? {
+        get { values[setting] }
+        set { values[setting] = newValue }
+    }
+
+    /// These values, with every setting that `overrides` gives replaced by it.
+    public func overridden(by overrides: ConfigValues) -> ConfigValues {
+        var merged = self
+        for (setting, value) in overrides.values {
+            merged.values[setting] = value
+        }
+        return merged
+    }
+
+    /// How an error message names a setting: the flag, or the file key with its file.
+    public func describe(_ setting: ConfigSetting) -> String {
+        switch values[setting]?.origin {
+        case .file(let path): "config key '\(setting.rawValue)' in \(path)"
+        case .flag, nil: setting.flag
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import KeelNode
+import Raft
+
+extension ServerConfig {
+    /// The ids of the initial members, in `--initial-cluster` order: etcd-like hashes of each
+    /// member's canonical peer URLs and the cluster token, so every member computes the same.
+    public var memberInfos: [MemberInfo] {
+        initialCluster.map { member in
+            let urls = member.peerURLs.map(\.description)
+            return MemberInfo(
+                id: MemberIdentity.memberID(peerURLs: urls, clusterToken: initialClusterToken),
+                name: member.name, peerURLs: urls,
+                clientURLs: member.name == name ? advertiseClientURLs.map(\.description) : []
+            )
+        }
+    }
+
+    /// The node's configuration: ids, timers in ticks, limits.
+    public var nodeConfig: NodeConfig {
+        let members = memberInfos
+        guard let me = members.first(where: { $0.name == name }) else {
+            preconditionFailure("resolve() guarantees --name is in --initial-cluster")
+        }
+        let clusterID = MemberIdentity.clusterID(memberIDs: members.map(\.id), clusterToken: initialClusterToken)
+        var config = NodeConfig(
+            name: name, dataDirectory: dataDirectory, members: members, selfID: me.id, clusterID: clusterID,
+            clusterToken: initialClusterToken, isNewCluster: initialClusterState == .new
+        )
+        // One tick is one heartbeat (etcd's TickMs); the election timeout counts whole ticks.
+        config.tickInterval = .milliseconds(heartbeatIntervalMilliseconds)
+        config.electionTimeoutTicks = electionTimeoutMilliseconds / heartbeatIntervalMilliseconds
+        config.snapshotEntries = snapshotCount
+        config.maxRequestBytes = maxRequestBytes
+        config.clientURLs = advertiseClientURLs.map(\.description)
+        return config
+    }
+}

@@ -1,1 +1,0 @@
-// The KeelServer module; its helper replaces this file.

@@ -1,0 +1,123 @@
+import GRPCCore
+import KeelNode
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// The ports a running server bound (they differ from the configured ones where those are 0).
+public struct BoundPorts: Sendable, Hashable {
+    /// One per `--listen-client-urls` entry, in order.
+    public var client: [Int]
+    /// One per `--listen-metrics-urls` entry, in order.
+    public var metrics: [Int]
+}
+
+/// A kvd member: the peer network, the node, the gRPC listeners and the metrics listeners, run
+/// as one service group that shuts down gracefully in reverse order (listeners stop accepting,
+/// then the node stops and closes its storage, then the peer network closes).
+public final class KvdServer: Sendable {
+    /// The longest a graceful shutdown may take before the remaining services are cancelled;
+    /// calls in flight are bounded by their own deadlines, which default to a few seconds.
+    public static let gracefulShutdownDurationMax: Duration = .seconds(15)
+
+    /// The configuration it runs with.
+    public let config: ServerConfig
+    /// The node.
+    public let node: KeelNode
+    private let network: any LifecyclePeerNetwork
+    private let logger: Logger
+    private let group = Mutex<ServiceGroup?>(nil)
+    private let shutdownRequested = Mutex(false)
+    private let readyStream: AsyncStream<BoundPorts>
+    private let readyContinuation: AsyncStream<BoundPorts>.Continuation
+
+    /// Opens the node (its data directory is checked here) over `network`.
+    ///
+    /// - Throws: ``StartupError`` when the data directory belongs to another cluster or member,
+    ///   or cannot be opened.
+    public init(config: ServerConfig, network: any LifecyclePeerNetwork, logger: Logger) throws(StartupError) {
+        self.config = config
+        self.network = network
+        self.logger = logger
+        do {
+            node = try KeelNode(config: config.nodeConfig, network: network, logger: logger)
+        } catch {
+            throw StartupError(error.message)
+        }
+        (readyStream, readyContinuation) = AsyncStream.makeStream(of: BoundPorts.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The bound ports, once every listener is bound; nil if the server stopped first.
+    public func boundPorts() async -> BoundPorts? {
+        for await ports in readyStream { return ports }
+        return nil
+    }
+
+    /// Runs until graceful shutdown (one of `shutdownSignals`, or ``shutdown()``).
+    ///
+    /// - Throws: ``StartupError`` when a listener cannot bind; the other services are then stopped.
+    public func run(shutdownSignals: [UnixSignal] = []) async throws {
+        defer { readyContinuation.finish() }
+        let routes = MetricsRoutes(registry: MetricsBootstrap.registry) { [node] in
+            let status = await node.status()
+            return status.leader == .none ? HealthReport(healthy: false, reason: "RAFT NO LEADER") : HealthReport(healthy: true)
+        }
+        var metricsServers: [MetricsHTTPServer] = []
+        for url in config.listenMetricsURLs {
+            metricsServers.append(try await MetricsHTTPServer.bind(url: url, routes: routes, logger: logger))
+        }
+        let route = UnaryRoute(defaultTimeout: config.nodeConfig.requestTimeout)
+        let services: [any RegistrableRPCService] = [
+            KVService(node: node, validation: RequestValidation(), route: route),
+            MaintenanceService(node: node, route: route),
+            ClusterService(node: node, route: route),
+        ]
+        let grpcListeners = config.listenClientURLs.map {
+            GRPCListener(url: $0, services: services, maxRequestBytes: config.maxRequestBytes)
+        }
+        let all: [any Service] =
+            [PeerNetworkService(network: network, url: config.listenPeerURL), NodeService(node: node)] + grpcListeners + metricsServers
+        var groupConfig = ServiceGroupConfiguration(
+            services: all.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: shutdownSignals, cancellationSignals: [], logger: logger
+        )
+        groupConfig.maximumGracefulShutdownDuration = Self.gracefulShutdownDurationMax
+        let serviceGroup = ServiceGroup(configuration: groupConfig)
+        let shutdownEarly = group.withLock { stored in
+            stored = serviceGroup
+            return shutdownRequested.withLock { $0 }
+        }
+        if shutdownEarly { return }
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await serviceGroup.run() }
+            tasks.addTask { [readyContinuation, logger, config, metricsServers] in
+                var client: [Int] = []
+                for listener in grpcListeners {
+                    guard let port = try? await listener.boundPort() else { return }
+                    client.append(port)
+                }
+                let ports = BoundPorts(client: client, metrics: metricsServers.map(\.boundPort))
+                logger.info(
+                    "kvd ready",
+                    metadata: [
+                        "name": "\(config.name)", "member": "\(String(config.nodeConfig.selfID.rawValue, radix: 16))",
+                        "client-ports": "\(ports.client)", "metrics-ports": "\(ports.metrics)",
+                    ])
+                readyContinuation.yield(ports)
+            }
+            // The group's end (shutdown or a failure) ends the readiness wait as well.
+            try await tasks.next()
+            tasks.cancelAll()
+        }
+    }
+
+    /// Starts a graceful shutdown, as SIGTERM does.
+    public func shutdown() async {
+        let running = group.withLock { stored in
+            shutdownRequested.withLock { $0 = true }
+            return stored
+        }
+        await running?.triggerGracefulShutdown()
+    }
+}

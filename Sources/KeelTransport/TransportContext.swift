@@ -1,0 +1,130 @@
+import Logging
+import Metrics
+import Raft
+import Synchronization
+
+/// What the transport's parts share: identity, configuration, the event stream, counters and
+/// metrics. Thread-safe: every mutable part is behind a `Mutex`.
+final class TransportContext: Sendable {
+    let selfID: NodeID
+    let clusterID: UInt64
+    let attributes: MemberAttributes
+    let config: TransportConfig
+    let logger: Logger
+    private let continuation: AsyncStream<PeerEvent>.Continuation
+    private let state = Mutex(State())
+
+    private struct State {
+        var knownPeers: Set<NodeID> = []
+        var stats = TransportStats()
+        var metrics: [NodeID: PeerMetrics] = [:]
+    }
+
+    /// Metrics of one peer, created once so the backend sees one series per label set.
+    private struct PeerMetrics {
+        let sentBytes: Counter
+        let receivedBytes: Counter
+        let dropped: Counter
+        let roundTrip: Metrics.Timer
+
+        init(peer: NodeID) {
+            let dimensions = [("peer", peer.description)]
+            sentBytes = Counter(label: "keel_peer_sent_bytes_total", dimensions: dimensions)
+            receivedBytes = Counter(label: "keel_peer_received_bytes_total", dimensions: dimensions)
+            dropped = Counter(label: "keel_peer_dropped_messages_total", dimensions: dimensions)
+            roundTrip = Metrics.Timer(label: "keel_peer_round_trip_time_seconds", dimensions: dimensions,
+                                      preferredDisplayUnit: .seconds)
+        }
+    }
+
+    private let eventsDroppedCounter = Counter(label: "keel_peer_events_dropped_total")
+
+    init(selfID: NodeID, clusterID: UInt64, attributes: MemberAttributes, config: TransportConfig, logger: Logger,
+         continuation: AsyncStream<PeerEvent>.Continuation) {
+        self.selfID = selfID
+        self.clusterID = clusterID
+        self.attributes = attributes
+        self.config = config
+        self.logger = logger
+        self.continuation = continuation
+    }
+
+    /// Hands an event to the consumer; counts it if the bounded buffer is full.
+    func emit(_ event: PeerEvent) {
+        switch continuation.yield(event) {
+        case .enqueued, .terminated:
+            return
+        case .dropped:
+            state.withLock { $0.stats.eventsDropped += 1 }
+            eventsDroppedCounter.increment()
+        @unknown default:
+            return
+        }
+    }
+
+    func finishEvents() { continuation.finish() }
+
+    func setKnownPeers(_ peers: Set<NodeID>) {
+        state.withLock { $0.knownPeers = peers }
+    }
+
+    func isKnownPeer(_ peer: NodeID) -> Bool {
+        state.withLock { $0.knownPeers.contains(peer) }
+    }
+
+    var stats: TransportStats { state.withLock { $0.stats } }
+
+    /// Applies `update` to a peer's counters (and creates its metrics on first use).
+    private func withPeer<R>(_ peer: NodeID, _ update: (inout PeerStats, PeerMetrics) -> R) -> R {
+        state.withLock { state in
+            let metrics = state.metrics[peer] ?? PeerMetrics(peer: peer)
+            state.metrics[peer] = metrics
+            return update(&state.stats.peers[peer, default: PeerStats()], metrics)
+        }
+    }
+
+    func recordSent(to peer: NodeID, bytes: Int, messages: Int) {
+        let metrics = withPeer(peer) { stats, metrics in
+            stats.sentBytes += UInt64(bytes)
+            if messages > 0 {
+                stats.messagesSent += UInt64(messages)
+                stats.messageFramesSent += 1
+            }
+            return metrics
+        }
+        metrics.sentBytes.increment(by: Int64(bytes))
+    }
+
+    func recordReceived(from peer: NodeID, bytes: Int, messages: Int) {
+        let metrics = withPeer(peer) { stats, metrics in
+            stats.receivedBytes += UInt64(bytes)
+            stats.messagesReceived += UInt64(messages)
+            return metrics
+        }
+        metrics.receivedBytes.increment(by: Int64(bytes))
+    }
+
+    func recordDropped(to peer: NodeID, messages: Int) {
+        guard messages > 0 else { return }
+        let metrics = withPeer(peer) { stats, metrics in
+            stats.messagesDropped += UInt64(messages)
+            return metrics
+        }
+        metrics.dropped.increment(by: Int64(messages))
+    }
+
+    func recordRoundTrip(to peer: NodeID, nanoseconds: Int64) {
+        let metrics = withPeer(peer) { stats, metrics in
+            stats.lastRoundTrip = .nanoseconds(nanoseconds)
+            stats.connected = true
+            return metrics
+        }
+        metrics.roundTrip.recordNanoseconds(nanoseconds)
+    }
+
+    func recordConnection(to peer: NodeID, opened: Bool) {
+        withPeer(peer) { stats, _ in
+            if opened { stats.connectionsOpened += 1 } else { stats.connected = false }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import KeelServer
+
+/// kvd's command line: etcd's flags, each optional so that an absent flag leaves the config
+/// file's value (or the default) in place.
+struct KvdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kvd",
+        abstract: "A replicated key-value server that speaks etcd's v3 API.",
+        discussion: """
+            With no flags, kvd runs a one-member cluster: clients on http://127.0.0.1:2379, peers on \
+            http://127.0.0.1:2380, /metrics and /health on http://127.0.0.1:2381, data in ./default.kvd.
+            """
+    )
+
+    @Option(name: .customLong("config-file"), help: "A YAML file with etcd's config-file keys; flags override it.")
+    var configFile: String?
+    @Option(name: .customLong("name"), help: "The member's name (default: default).")
+    var name: String?
+    @Option(name: .customLong("data-dir"), help: "The data directory (default: <name>.kvd).")
+    var dataDir: String?
+    @Option(name: .customLong("listen-client-urls"), help: "Comma-separated URLs to serve clients (gRPC) on (default: http://127.0.0.1:2379).")
+    var listenClientURLs: String?
+    @Option(name: .customLong("advertise-client-urls"), help: "Client URLs told to peers and clients (default: the listen URLs).")
+    var advertiseClientURLs: String?
+    @Option(name: .customLong("listen-peer-urls"), help: "The URL to serve peers on (default: http://127.0.0.1:2380).")
+    var listenPeerURLs: String?
+    @Option(name: .customLong("initial-advertise-peer-urls"), help: "This member's peer URLs as the cluster knows them (default: the listen URL).")
+    var initialAdvertisePeerURLs: String?
+    @Option(name: .customLong("initial-cluster"), help: "The initial members: name=http://host:port,... (default: <name>=<advertised peer URL>).")
+    var initialCluster: String?
+    @Option(name: .customLong("initial-cluster-state"), help: "new or existing (default: new).")
+    var initialClusterState: String?
+    @Option(name: .customLong("initial-cluster-token"), help: "Makes ids of different clusters differ (default: etcd-cluster).")
+    var initialClusterToken: String?
+    @Option(name: .customLong("heartbeat-interval"), help: "Heartbeat interval in milliseconds (default: 100).")
+    var heartbeatInterval: String?
+    @Option(name: .customLong("election-timeout"), help: "Election timeout in milliseconds, at least 5 heartbeats (default: 1000).")
+    var electionTimeout: String?
+    @Option(name: .customLong("snapshot-count"), help: "Applied entries between snapshots (default: 10000).")
+    var snapshotCount: String?
+    @Option(name: .customLong("max-request-bytes"), help: "The largest client request in bytes (default: 1572864).")
+    var maxRequestBytes: String?
+    @Option(name: .customLong("listen-metrics-urls"), help: "Comma-separated URLs for /metrics and /health; empty to disable (default: http://127.0.0.1:2381).")
+    var listenMetricsURLs: String?
+    @Option(name: .customLong("log-level"), help: "debug, info, warn or error (default: info).")
+    var logLevel: String?
+
+    /// The flags given, keyed by setting.
+    var flags: [ConfigSetting: String] {
+        let pairs: [(ConfigSetting, String?)] = [
+            (.name, name), (.dataDir, dataDir), (.listenClientURLs, listenClientURLs), (.advertiseClientURLs, advertiseClientURLs),
+            (.listenPeerURLs, listenPeerURLs), (.initialAdvertisePeerURLs, initialAdvertisePeerURLs), (.initialCluster, initialCluster),
+            (.initialClusterState, initialClusterState), (.initialClusterToken, initialClusterToken),
+            (.heartbeatInterval, heartbeatInterval), (.electionTimeout, electionTimeout), (.snapshotCount, snapshotCount),
+            (.maxRequestBytes, maxRequestBytes), (.listenMetricsURLs, listenMetricsURLs), (.logLevel, logLevel),
+        ]
+        var flags: [ConfigSetting: String] = [:]
+        for (setting, value) in pairs {
+            if let value { flags[setting] = value }
+        }
+        return flags
+    }
+
+    func run() async throws {
+        let code = await KvdMain.run(flags: flags, configFilePath: configFile)
+        if code != 0 {
+            throw ExitCode(code)
+        }
+    }
+}
