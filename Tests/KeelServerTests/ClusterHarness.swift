@@ -62,8 +62,9 @@ final class ClusterHarness {
         precondition(nodesCount >= 1)
         self.binaries = binaries
         let safeName = testName.filter { $0.isLetter || $0.isNumber }
-        directory = FileManager.default.temporaryDirectory
+        let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("keel-e2e-\(safeName)-\(UUID().uuidString.prefix(8))")
+        self.directory = directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let ports = try ClusterPorts.reserve(3 * nodesCount)
         nodes = (1...nodesCount).map { i in

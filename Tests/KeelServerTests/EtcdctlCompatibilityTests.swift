@@ -62,7 +62,7 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         try cluster.startAll()
         _ = try cluster.waitForLeader(timeLimitSeconds: Self.electionTimeLimitSeconds)
         let base = try baseRevision(cluster)
-        let goldenBase = try recordedBaseRevision(fixtures, section: section)
+        let goldenBase = try XCTUnwrap(fixtures.goldenBaseRevisions[section], "golden/recording.txt: no base revision for [\(section)]")
 
         var ourAddresses: [String: String] = [:]
         for node in cluster.nodes {
@@ -97,16 +97,5 @@ final class EtcdctlCompatibilityTests: XCTestCase {
             let header = object["header"] as? [String: Any]
         else { throw ClusterTestError("cannot read the cluster's revision: \(probe.transcript)\n\(cluster.logTails())") }
         return (header["revision"] as? NSNumber)?.int64Value ?? 0
-    }
-
-    /// The revision etcd's fresh cluster had when the section was recorded (cluster/record-etcdctl-golden
-    /// stores it in golden/base-revisions.txt).
-    private func recordedBaseRevision(_ fixtures: EtcdctlFixtures, section: String) throws -> Int64 {
-        let text = try String(contentsOf: EtcdctlFixtures.directory.appendingPathComponent("golden/base-revisions.txt"), encoding: .utf8)
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, parts[0] == section, let revision = Int64(parts[1]) { return revision }
-        }
-        throw ClusterTestError("golden/base-revisions.txt has no line for [\(section)]")
     }
 }

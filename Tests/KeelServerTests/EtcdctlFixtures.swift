@@ -45,7 +45,7 @@ struct EtcdctlGolden {
     var status: Int32
 }
 
-/// Fixtures/etcdctl: the commands, etcd's recorded answers and the addresses they were recorded with.
+/// Fixtures/etcdctl: the commands, etcd's recorded answers and how they were recorded.
 struct EtcdctlFixtures {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/etcdctl")
@@ -53,6 +53,10 @@ struct EtcdctlFixtures {
     var commands: [EtcdctlFixtureCommand]
     /// Recorded address ("127.0.0.1:41011") to its placeholder ("{node1.client}").
     var goldenAddresses: [String: String]
+    /// Each section's revision on etcd's fresh cluster.
+    var goldenBaseRevisions: [String: Int64]
+    /// Section to command name to etcd's answer.
+    var goldens: [String: [String: EtcdctlGolden]]
 
     var sections: [String] {
         var seen: [String] = []
@@ -61,7 +65,29 @@ struct EtcdctlFixtures {
     }
 
     static func load() throws -> EtcdctlFixtures {
-        let text = try String(contentsOf: directory.appendingPathComponent("commands.txt"), encoding: .utf8)
+        let commands = try parseCommands(try String(contentsOf: directory.appendingPathComponent("commands.txt"), encoding: .utf8))
+        let recording = try String(contentsOf: directory.appendingPathComponent("golden/recording.txt"), encoding: .utf8)
+        var addresses: [String: String] = [:]
+        var bases: [String: Int64] = [:]
+        for line in recording.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ").map(String.init)
+            switch (parts.first, parts.count) {
+            case ("address", 3): addresses[parts[2]] = parts[1]
+            case ("base-revision", 3):
+                guard let revision = Int64(parts[2]) else { throw ClusterTestError("golden/recording.txt: bad revision in '\(line)'") }
+                bases[parts[1]] = revision
+            default: throw ClusterTestError("golden/recording.txt: cannot read '\(line)'")
+            }
+        }
+        var goldens: [String: [String: EtcdctlGolden]] = [:]
+        for section in Set(commands.map(\.section)) {
+            let url = directory.appendingPathComponent("golden/\(section).txt")
+            goldens[section] = try parseGolden(try Data(contentsOf: url), file: url.lastPathComponent)
+        }
+        return EtcdctlFixtures(commands: commands, goldenAddresses: addresses, goldenBaseRevisions: bases, goldens: goldens)
+    }
+
+    static func parseCommands(_ text: String) throws -> [EtcdctlFixtureCommand] {
         var commands: [EtcdctlFixtureCommand] = []
         var section: String?
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -77,23 +103,47 @@ struct EtcdctlFixtures {
             let tokens = line[colon.upperBound...].split(separator: " ").map(String.init)
             commands.append(EtcdctlFixtureCommand(section: section, name: String(line[..<colon.lowerBound]), tokens: tokens))
         }
-        let addressText = try String(contentsOf: directory.appendingPathComponent("golden/addresses.txt"), encoding: .utf8)
-        var addresses: [String: String] = [:]
-        for line in addressText.split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            guard parts.count == 2 else { throw ClusterTestError("golden/addresses.txt: bad line '\(line)'") }
-            addresses[String(parts[1])] = String(parts[0])
+        return commands
+    }
+
+    /// Reads `=== NAME exit STATUS`, `--- stdout BYTES`, the bytes, a newline, `--- stderr BYTES`, the
+    /// bytes, a newline; repeated. Byte counts keep the outputs exact, trailing newlines included.
+    static func parseGolden(_ data: Data, file: String) throws -> [String: EtcdctlGolden] {
+        let bytes = [UInt8](data)
+        var cursor = 0
+        func line() throws -> String {
+            guard let end = bytes[cursor...].firstIndex(of: UInt8(ascii: "\n")) else {
+                throw ClusterTestError("\(file): truncated at byte \(cursor)")
+            }
+            defer { cursor = end + 1 }
+            return String(decoding: bytes[cursor..<end], as: UTF8.self)
         }
-        return EtcdctlFixtures(commands: commands, goldenAddresses: addresses)
+        func block(_ label: String) throws -> String {
+            let header = try line()
+            let prefix = "--- \(label) "
+            guard header.hasPrefix(prefix), let count = Int(header.dropFirst(prefix.count)), cursor + count < bytes.count else {
+                throw ClusterTestError("\(file): expected '\(prefix)BYTES' at byte \(cursor), found '\(header)'")
+            }
+            defer { cursor += count + 1 }
+            return String(decoding: bytes[cursor..<(cursor + count)], as: UTF8.self)
+        }
+        var result: [String: EtcdctlGolden] = [:]
+        while cursor < bytes.count {
+            let header = try line().split(separator: " ").map(String.init)
+            guard header.count == 4, header[0] == "===", header[2] == "exit", let status = Int32(header[3]) else {
+                throw ClusterTestError("\(file): expected '=== NAME exit STATUS', found '\(header.joined(separator: " "))'")
+            }
+            let stdout = try block("stdout")
+            let stderr = try block("stderr")
+            result[header[1]] = EtcdctlGolden(stdout: stdout, stderr: stderr, status: status)
+        }
+        return result
     }
 
     func golden(_ command: EtcdctlFixtureCommand) throws -> EtcdctlGolden {
-        let base = Self.directory.appendingPathComponent("golden/\(command.section)/\(command.name)")
-        func read(_ suffix: String) throws -> String {
-            try String(contentsOf: base.appendingPathExtension(suffix), encoding: .utf8)
+        guard let golden = goldens[command.section]?[command.name] else {
+            throw ClusterTestError("golden/\(command.section).txt has no answer for \(command.name)")
         }
-        let statusText = try read("status").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let status = Int32(statusText) else { throw ClusterTestError("\(base.path).status: not a number: \(statusText)") }
-        return EtcdctlGolden(stdout: try read("stdout"), stderr: try read("stderr"), status: status)
+        return golden
     }
 }
