@@ -12,6 +12,8 @@ final class ClusterProcessTests: XCTestCase {
     static let cutOffDeadlineSeconds = 5
     /// What the cut-off answer may take beyond its deadline (process start, connection setup).
     static let cutOffSlackSeconds = 3.0
+    /// How long a leader cut off from its quorum may take to step down (a few election timeouts).
+    static let stepDownTimeLimitSeconds = 15.0
     /// Writes made while a node is down, which it must catch up with.
     static let writesWhileDownCount = 40
 
@@ -148,6 +150,18 @@ final class ClusterProcessTests: XCTestCase {
         // Keep the leader, the harder case: it must notice it lost its quorum instead of waiting.
         let lonely = leader.node
         for node in cluster.nodes where node !== lonely { cluster.stop(node) }
+        // First it must notice (check-quorum): a request sent before it does may have been proposed
+        // while it still led, and then its outcome is unknown rather than refused.
+        let stepDownDeadline = Date().addingTimeInterval(Self.stepDownTimeLimitSeconds)
+        var lonelyStatus: ClusterEndpointStatus?
+        while Date() < stepDownDeadline {
+            lonelyStatus = try cluster.statuses(of: [lonely])[lonely.name]
+            if lonelyStatus?.leaderID == 0 { break }
+            usleep(ClusterHarness.pollIntervalMicroseconds)
+        }
+        XCTAssertEqual(
+            lonelyStatus?.leaderID, 0,
+            "\(lonely.name) still names a leader \(Self.stepDownTimeLimitSeconds) s after losing its quorum: \(String(describing: lonelyStatus))")
 
         let deadline = "--command-timeout=\(Self.cutOffDeadlineSeconds)s"
         let limit = Double(Self.cutOffDeadlineSeconds) + Self.cutOffSlackSeconds
