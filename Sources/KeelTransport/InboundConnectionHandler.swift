@@ -26,6 +26,10 @@ final class InboundConnectionHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         logger[metadataKey: "remote"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
         let channel = context.channel
+        guard transport.addInbound(channel) else {
+            context.close(promise: nil)
+            return
+        }
         let timeout = transport.config.handshakeTimeout
         let logger = self.logger
         handshakeTimeout = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
@@ -37,6 +41,7 @@ final class InboundConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         handshakeTimeout?.cancel()
+        transport.removeInbound(context.channel)
         context.fireChannelInactive()
     }
 

@@ -231,7 +231,7 @@ final class PeerSender: @unchecked Sendable {
             bytes += frame.readableBytes
             channel.write(frame, promise: position == frames.count - 1 ? done : nil)
         }
-        context.recordSent(to: peer, bytes: bytes, messages: 1)
+        context.recordSent(to: peer, bytes: bytes, messages: 1, snapshotChunks: frames.count - 1)
         let imageBytes = message.snapshot?.data.count ?? 0
         logger.debug("streaming snapshot at index \(message.snapshot?.metadata.index.rawValue ?? 0): \(imageBytes) bytes in \(frames.count - 1) chunk(s)")
         done.futureResult.whenComplete { [self] result in
@@ -312,7 +312,31 @@ final class PeerSender: @unchecked Sendable {
             logger.debug("peer unreachable (attempt \(failures)): \(reason)")
         }
         context.emit(.unreachable(peer))
+        let snapshotsDropped = dropQueuedSnapshots()
+        context.recordDropped(to: peer, messages: snapshotsDropped)
+        for _ in 0..<snapshotsDropped { context.emit(.snapshotStatus(peer, succeeded: false)) }
         scheduleReconnect()
+    }
+
+    /// Removes queued snapshot messages: while the peer is unreachable Raft should hear at once
+    /// that the snapshot failed (and retry later) rather than wait for a reconnection.
+    private func dropQueuedSnapshots() -> Int {
+        queue.withLock { queue -> Int in
+            guard queue.snapshots > 0 else { return 0 }
+            var kept = CircularBuffer<PeerMessage>(initialCapacity: queue.messages.count)
+            var dropped = 0
+            for message in queue.messages {
+                if Self.isSnapshot(message) {
+                    queue.bytes -= Self.accountedBytes(message)
+                    dropped += 1
+                } else {
+                    kept.append(message)
+                }
+            }
+            queue.messages = kept
+            queue.snapshots = 0
+            return dropped
+        }
     }
 
     private func scheduleReconnect() {

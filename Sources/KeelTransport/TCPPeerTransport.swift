@@ -170,6 +170,7 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
             return (state.server, senders)
         }
         try? await server?.close()
+        for channel in context.stopInbound() { try? await channel.close() }
         for sender in senders { try? await sender.close().get() }
         context.finishEvents()
     }

@@ -91,6 +91,8 @@ public struct PeerStats: Sendable, Hashable {
     public var messagesSent: UInt64 = 0
     /// Message frames written (a frame may carry several messages: batching).
     public var messageFramesSent: UInt64 = 0
+    /// Snapshot image chunk frames written (a snapshot is a begin frame plus these).
+    public var snapshotChunksSent: UInt64 = 0
     /// Messages received from the peer.
     public var messagesReceived: UInt64 = 0
     /// Messages for the peer dropped: queue full, too large, peer unknown or removed.

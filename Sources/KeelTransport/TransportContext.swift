@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Metrics
 import Raft
 import Synchronization
@@ -18,6 +19,10 @@ final class TransportContext: Sendable {
         var knownPeers: Set<NodeID> = []
         var stats = TransportStats()
         var metrics: [NodeID: PeerMetrics] = [:]
+        /// Connections peers dialled to us, so shutdown can close them (closing the listener
+        /// does not close accepted connections).
+        var inbound: [ObjectIdentifier: any Channel] = [:]
+        var stopped = false
     }
 
     /// Metrics of one peer, created once so the backend sees one series per label set.
@@ -64,6 +69,28 @@ final class TransportContext: Sendable {
 
     func finishEvents() { continuation.finish() }
 
+    /// Registers an accepted connection; returns false (the caller closes it) after shutdown.
+    func addInbound(_ channel: any Channel) -> Bool {
+        state.withLock { state in
+            guard !state.stopped else { return false }
+            state.inbound[ObjectIdentifier(channel)] = channel
+            return true
+        }
+    }
+
+    func removeInbound(_ channel: any Channel) {
+        _ = state.withLock { $0.inbound.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    /// Stops accepting and returns the open inbound connections for closing.
+    func stopInbound() -> [any Channel] {
+        state.withLock { state in
+            state.stopped = true
+            defer { state.inbound = [:] }
+            return Array(state.inbound.values)
+        }
+    }
+
     func setKnownPeers(_ peers: Set<NodeID>) {
         state.withLock { $0.knownPeers = peers }
     }
@@ -83,9 +110,10 @@ final class TransportContext: Sendable {
         }
     }
 
-    func recordSent(to peer: NodeID, bytes: Int, messages: Int) {
+    func recordSent(to peer: NodeID, bytes: Int, messages: Int, snapshotChunks: Int = 0) {
         let metrics = withPeer(peer) { stats, metrics in
             stats.sentBytes += UInt64(bytes)
+            stats.snapshotChunksSent += UInt64(snapshotChunks)
             if messages > 0 {
                 stats.messagesSent += UInt64(messages)
                 stats.messageFramesSent += 1

@@ -3,7 +3,7 @@ import KeelServer
 
 /// kvd's command line: etcd's flags, each optional so that an absent flag leaves the config
 /// file's value (or the default) in place.
-struct KvdCommand: AsyncParsableCommand {
+struct KvdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kvd",
         abstract: "A replicated key-value server that speaks etcd's v3 API.",
@@ -60,12 +60,5 @@ struct KvdCommand: AsyncParsableCommand {
             if let value { flags[setting] = value }
         }
         return flags
-    }
-
-    func run() async throws {
-        let code = await KvdMain.run(flags: flags, configFilePath: configFile)
-        if code != 0 {
-            throw ExitCode(code)
-        }
     }
 }

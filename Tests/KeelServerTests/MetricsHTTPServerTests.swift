@@ -19,20 +19,20 @@ final class MetricsHTTPServerTests: XCTestCase {
         defer { serving.cancel() }
         let port = server.boundPort
 
-        let metrics = try await Task.detached { try HTTPGet.get(port: port, path: "/metrics") }.value
+        let metrics = try await Task.detached { try LoopbackHTTP.get(port: port, path: "/metrics") }.value
         XCTAssertEqual(metrics.status, 200)
         XCTAssertTrue(metrics.body.contains("keel_test_http_requests_total 3"), metrics.body)
 
-        let health = try await Task.detached { try HTTPGet.get(port: port, path: "/health") }.value
+        let health = try await Task.detached { try LoopbackHTTP.get(port: port, path: "/health") }.value
         XCTAssertEqual(health.status, 200)
         XCTAssertEqual(health.body, #"{"health":"true"}"#)
 
         healthy.withLock { $0 = false }
-        let sick = try await Task.detached { try HTTPGet.get(port: port, path: "/health") }.value
+        let sick = try await Task.detached { try LoopbackHTTP.get(port: port, path: "/health") }.value
         XCTAssertEqual(sick.status, 503)
         XCTAssertEqual(sick.body, #"{"health":"false","reason":"RAFT NO LEADER"}"#)
 
-        let missing = try await Task.detached { try HTTPGet.get(port: port, path: "/v3/kv/range") }.value
+        let missing = try await Task.detached { try LoopbackHTTP.get(port: port, path: "/v3/kv/range") }.value
         XCTAssertEqual(missing.status, 404)
     }
 

@@ -40,6 +40,9 @@ public final class KvdServer: Sendable {
         self.config = config
         self.network = network
         self.logger = logger
+        // Metrics made before the bootstrap stay no-ops forever, and the node makes its own
+        // while it opens.
+        _ = MetricsBootstrap.registry
         do {
             node = try KeelNode(config: config.nodeConfig, network: network, logger: logger)
         } catch {
@@ -90,7 +93,6 @@ public final class KvdServer: Sendable {
         }
         if shutdownEarly { return }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await serviceGroup.run() }
             tasks.addTask { [readyContinuation, logger, config, metricsServers] in
                 var client: [Int] = []
                 for listener in grpcListeners {
@@ -107,8 +109,8 @@ public final class KvdServer: Sendable {
                 readyContinuation.yield(ports)
             }
             // The group's end (shutdown or a failure) ends the readiness wait as well.
-            try await tasks.next()
-            tasks.cancelAll()
+            defer { tasks.cancelAll() }
+            try await serviceGroup.run()
         }
     }
 

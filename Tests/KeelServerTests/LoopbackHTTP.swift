@@ -6,7 +6,7 @@ import Darwin
 
 /// A minimal blocking HTTP/1.0 GET over loopback for the tests: the metrics listener answers
 /// one request per connection and closes, so reading to end of stream gives the whole answer.
-enum HTTPGet {
+enum LoopbackHTTP {
     struct Answer {
         var status: Int
         var body: String
@@ -62,5 +62,66 @@ enum HTTPGet {
             throw Failure(description: "bad status line \(statusLine)")
         }
         return Answer(status: status, body: String(text[headerEnd.upperBound...]))
+    }
+}
+
+/// Free loopback ports for servers under test: bind port 0, read the port, close. Another
+/// process could take the port in between; on loopback in a test run that is rare, and the
+/// server then fails with a clear "cannot listen" message rather than a hang.
+enum LoopbackPorts {
+    static func free() throws -> Int {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw LoopbackHTTP.Failure(description: "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw LoopbackHTTP.Failure(description: "bind failed: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw LoopbackHTTP.Failure(description: "getsockname failed: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A listening socket held open so that a server under test finds its port in use.
+    final class Occupied {
+        let port: Int
+        private let fd: Int32
+
+        init() throws {
+            #if canImport(Glibc)
+            let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #else
+            let socketFD = socket(AF_INET, SOCK_STREAM, 0)
+            #endif
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard socketFD >= 0, bound == 0, listen(socketFD, 1) == 0 else {
+                close(socketFD)
+                throw LoopbackHTTP.Failure(description: "cannot occupy a port")
+            }
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) }
+            }
+            fd = socketFD
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        deinit { close(fd) }
     }
 }

@@ -1,0 +1,252 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// A client of a Keel (or etcd) cluster over etcd's v3 gRPC API, in plaintext HTTP/2.
+///
+/// It holds one connection per endpoint and sends each call to the endpoint that last answered,
+/// passing to the next one when an endpoint is down: connection refused, no connection within the
+/// dial timeout, or `Unavailable`. A call that changes data moves on only when its request cannot
+/// have reached a server (or the server said it did not take it), so a write is never applied twice
+/// by the client's own retry. Every call is bounded by the command timeout over all its attempts.
+///
+/// The connections live in ``run()``; ``withClient(_:isolation:_:)`` runs them around a closure.
+/// Failed calls throw ``KeelClientError``.
+public final class KeelClient: Sendable {
+    /// The configuration the client was made with.
+    public let configuration: KeelClientConfiguration
+    let connections: [EndpointConnection]
+    private let preferred: PreferredEndpoint
+
+    /// Server messages (etcd's own) that say a write was refused before it was proposed, so another
+    /// member may take it.
+    static let notProposedMessages: Set<String> = ["etcdserver: no leader", "etcdserver: not leader"]
+
+    /// Creates a client; no connection opens until ``run()`` runs and a call needs one.
+    public init(configuration: KeelClientConfiguration) throws {
+        self.configuration = configuration
+        self.connections = try configuration.endpoints.map { try EndpointConnection(endpoint: $0) }
+        self.preferred = PreferredEndpoint()
+    }
+
+    /// The endpoints, in configuration order.
+    public var endpoints: [Endpoint] { configuration.endpoints }
+
+    /// Runs the connections until ``beginGracefulShutdown()`` is called and in-flight calls have
+    /// finished, or until the task is cancelled.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            for connection in connections {
+                group.addTask { try await connection.grpc.runConnections() }
+            }
+        }
+    }
+
+    /// Stops accepting calls and closes the connections once in-flight calls finish.
+    public func beginGracefulShutdown() {
+        for connection in connections { connection.grpc.beginGracefulShutdown() }
+    }
+
+    /// Makes a client, runs it around `body`, and shuts it down when `body` returns or throws.
+    public static func withClient<Result: Sendable>(
+        _ configuration: KeelClientConfiguration,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (KeelClient) async throws -> Result
+    ) async throws -> Result {
+        let client = try KeelClient(configuration: configuration)
+        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+            group.addTask { try await client.run() }
+            let outcome: Swift.Result<Result, any Error>
+            do {
+                outcome = .success(try await body(client))
+            } catch {
+                outcome = .failure(error)
+            }
+            // body is done, so no call of ours is in flight: close without waiting on dials still
+            // pending against dead endpoints.
+            client.beginGracefulShutdown()
+            group.cancelAll()
+            while let _ = try? await group.next() {}
+            return try outcome.get()
+        }
+    }
+
+    /// Whether a call may be sent again to another endpoint after a failure that may have reached a server.
+    enum Retry {
+        /// Reads: safe to repeat anywhere.
+        case idempotent
+        /// Writes: repeated only when the request cannot have been taken.
+        case mutation
+    }
+
+    /// Runs `rpc` against the endpoints in turn (or only `pinned`), as the type comment describes.
+    func call<Response: Sendable>(
+        _ retry: Retry,
+        pinned: Endpoint? = nil,
+        _ rpc: @escaping @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, CallOptions) async throws -> Response
+    ) async throws -> Response {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: configuration.commandTimeout)
+        let order: [Int]
+        if let pinned {
+            guard let index = connections.firstIndex(where: { $0.endpoint == pinned }) else {
+                throw KeelClientError(code: .invalidArgument, message: "endpoint \(pinned) is not one of this client's")
+            }
+            order = [index]
+        } else {
+            let start = preferred.index % connections.count
+            order = (0..<connections.count).map { (start + $0) % connections.count }
+        }
+        var attempts: [KeelClientError.Attempt] = []
+        for index in order {
+            let connection = connections[index]
+            let remaining = clock.now.duration(to: deadline)
+            guard remaining > .zero else { break }
+            switch await attempt(on: connection, timeout: remaining, rpc) {
+            case .success(let response):
+                preferred.index = index
+                return response
+            case .failure(let failure):
+                let passOver: Bool =
+                    switch failure.kind {
+                    case .notConnected: true
+                    case .unavailable(let reachedServer, let message):
+                        retry == .idempotent || !reachedServer || Self.notProposedMessages.contains(message)
+                    case .answered: false
+                    }
+                guard passOver else {
+                    throw KeelClientError(
+                        code: failure.code, message: failure.message, endpoint: connection.endpoint, attempts: attempts)
+                }
+                attempts.append(.init(endpoint: connection.endpoint, code: failure.code, message: failure.message))
+            }
+        }
+        if attempts.count < order.count {
+            let tried = attempts.isEmpty ? "" : " (" + attempts.map(\.description).joined(separator: "; ") + ")"
+            throw KeelClientError(
+                code: .deadlineExceeded,
+                message: "context deadline exceeded: no answer within the command timeout of \(configuration.commandTimeout)\(tried)",
+                attempts: attempts)
+        }
+        if attempts.count == 1 {
+            // One endpoint: its own answer says it best.
+            throw KeelClientError(
+                code: attempts[0].code, message: attempts[0].message, endpoint: attempts[0].endpoint, attempts: attempts)
+        }
+        throw KeelClientError(
+            code: .unavailable,
+            message: "no endpoint available: " + attempts.map(\.description).joined(separator: "; "),
+            attempts: attempts)
+    }
+
+    /// Why one attempt failed.
+    struct AttemptFailure: Error {
+        enum Kind {
+            /// No connection within the dial timeout: the request was never sent.
+            case notConnected
+            /// `Unavailable`, from the transport or the server.
+            case unavailable(reachedServer: Bool, message: String)
+            /// Any other answer: final.
+            case answered
+        }
+        var kind: Kind
+        var code: RPCError.Code
+        var message: String
+    }
+
+    private enum AttemptEvent<Response: Sendable>: Sendable {
+        case response(Response)
+        case dialCheck
+    }
+
+    /// One call on one endpoint, given up early when no connection is ready within the dial timeout.
+    private func attempt<Response: Sendable>(
+        on connection: EndpointConnection,
+        timeout: Duration,
+        _ rpc: @escaping @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, CallOptions) async throws -> Response
+    ) async -> Swift.Result<Response, AttemptFailure> {
+        let streamsBefore = connection.streamsOpened.value
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        options.waitForReady = false
+        options.maxRequestMessageBytes = configuration.requestMessageBytesMax
+        options.maxResponseMessageBytes = configuration.responseMessageBytesMax
+        let callOptions = options
+        let dialWait = min(configuration.dialTimeout, timeout)
+        do {
+            let response = try await withThrowingTaskGroup(of: AttemptEvent<Response>.self) { group in
+                group.addTask { .response(try await rpc(connection.grpc, callOptions)) }
+                group.addTask {
+                    try await Task.sleep(for: dialWait)
+                    return .dialCheck
+                }
+                while let event = try await group.next() {
+                    switch event {
+                    case .response(let response):
+                        group.cancelAll()
+                        return response
+                    case .dialCheck:
+                        if connection.streamsOpened.value == streamsBefore {
+                            group.cancelAll()
+                            throw AttemptFailure(
+                                kind: .notConnected, code: .unavailable,
+                                message: "no connection within the dial timeout of \(configuration.dialTimeout)")
+                        }
+                    }
+                }
+                preconditionFailure("the call task ends the loop with a response or an error")
+            }
+            return .success(response)
+        } catch let failure as AttemptFailure {
+            return .failure(failure)
+        } catch let error as RPCError {
+            let reachedServer = connection.streamsOpened.value != streamsBefore
+            switch error.code {
+            case .unavailable:
+                let message =
+                    reachedServer ? error.message : "unavailable: \(error.message)"
+                return .failure(
+                    AttemptFailure(
+                        kind: .unavailable(reachedServer: reachedServer, message: error.message), code: .unavailable,
+                        message: message))
+            case .deadlineExceeded where !reachedServer:
+                return .failure(
+                    AttemptFailure(
+                        kind: .notConnected, code: .deadlineExceeded,
+                        message: "context deadline exceeded: no connection before the command timeout"))
+            case .deadlineExceeded:
+                return .failure(
+                    AttemptFailure(
+                        kind: .answered, code: .deadlineExceeded,
+                        message: "context deadline exceeded: no answer within the command timeout of \(configuration.commandTimeout)"))
+            default:
+                return .failure(AttemptFailure(kind: .answered, code: error.code, message: error.message))
+            }
+        } catch is CancellationError {
+            return .failure(AttemptFailure(kind: .answered, code: .cancelled, message: "context canceled"))
+        } catch {
+            return .failure(AttemptFailure(kind: .answered, code: .unknown, message: "\(error)"))
+        }
+    }
+}
+
+/// The index of the endpoint that answered last, where the next call starts.
+///
+/// `@unchecked Sendable`: the only state is `stored`, and every access holds `lock`.
+final class PreferredEndpoint: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = 0
+
+    var index: Int {
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return stored
+        }
+        set {
+            lock.lock()
+            defer { lock.unlock() }
+            stored = newValue
+        }
+    }
+}

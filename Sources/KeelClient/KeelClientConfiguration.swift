@@ -1,0 +1,45 @@
+/// How a ``KeelClient`` reaches the cluster and how long it waits.
+public struct KeelClientConfiguration: Sendable {
+    /// The servers to try, in order of preference. At least one.
+    public var endpoints: [Endpoint]
+    /// How long one endpoint may take to open a connection before the client passes to the next
+    /// (etcdctl's `--dial-timeout`, 2 s by default).
+    public var dialTimeout: Duration
+    /// How long one call may take in all, over every endpoint it tries (etcdctl's `--command-timeout`,
+    /// 5 s by default).
+    public var commandTimeout: Duration
+    /// The largest request message the client sends. Kept above etcd's own request limit (1.5 MiB
+    /// by default) so that the server, not the client, rejects an oversized value, with etcd's error.
+    public var requestMessageBytesMax: Int
+    /// The largest response message the client accepts: a large range answer must fit.
+    public var responseMessageBytesMax: Int
+
+    /// etcdctl's dial timeout.
+    public static let dialTimeoutDefault: Duration = .seconds(2)
+    /// etcdctl's command timeout.
+    public static let commandTimeoutDefault: Duration = .seconds(5)
+    /// 16 MiB.
+    public static let requestMessageBytesMaxDefault = 16 << 20
+    /// 256 MiB.
+    public static let responseMessageBytesMaxDefault = 256 << 20
+
+    /// Creates a configuration; the limits default to etcdctl's.
+    public init(
+        endpoints: [Endpoint],
+        dialTimeout: Duration = Self.dialTimeoutDefault,
+        commandTimeout: Duration = Self.commandTimeoutDefault,
+        requestMessageBytesMax: Int = Self.requestMessageBytesMaxDefault,
+        responseMessageBytesMax: Int = Self.responseMessageBytesMaxDefault
+    ) {
+        precondition(!endpoints.isEmpty, "a client needs at least one endpoint")
+        precondition(dialTimeout > .zero, "the dial timeout must be positive")
+        precondition(commandTimeout > .zero, "the command timeout must be positive")
+        precondition(requestMessageBytesMax > 0, "the request message limit must be positive")
+        precondition(responseMessageBytesMax > 0, "the response message limit must be positive")
+        self.endpoints = endpoints
+        self.dialTimeout = dialTimeout
+        self.commandTimeout = commandTimeout
+        self.requestMessageBytesMax = requestMessageBytesMax
+        self.responseMessageBytesMax = responseMessageBytesMax
+    }
+}

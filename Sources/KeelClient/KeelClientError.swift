@@ -1,0 +1,40 @@
+public import GRPCCore
+
+/// A failed client call: the gRPC status code, the server's message (etcd's own text such as
+/// "etcdserver: mvcc: required revision has been compacted" when the server sent one), and the
+/// endpoint that gave the final answer.
+public struct KeelClientError: Error, CustomStringConvertible, Sendable {
+    /// The gRPC status code. Calls that reached no server end in `unavailable` (every endpoint
+    /// refused or timed out while dialling) or `deadlineExceeded` (the command timeout passed).
+    public var code: RPCError.Code
+    /// The server's message, or the client's account of what went wrong when no server answered.
+    public var message: String
+    /// The endpoint whose answer this is; nil when the failure was not tied to one endpoint.
+    public var endpoint: Endpoint?
+    /// Every endpoint tried, in order, with why it was passed over; empty when the first one answered.
+    public var attempts: [Attempt]
+
+    /// One endpoint that was tried and passed over.
+    public struct Attempt: Sendable, CustomStringConvertible {
+        /// The endpoint tried.
+        public var endpoint: Endpoint
+        /// The gRPC code it failed with.
+        public var code: RPCError.Code
+        /// Why it was passed over.
+        public var message: String
+
+        /// `<endpoint>: <message>`.
+        public var description: String { "\(endpoint): \(message)" }
+    }
+
+    /// Creates an error.
+    public init(code: RPCError.Code, message: String, endpoint: Endpoint? = nil, attempts: [Attempt] = []) {
+        self.code = code
+        self.message = message
+        self.endpoint = endpoint
+        self.attempts = attempts
+    }
+
+    /// The message alone, as etcdctl prints it after "Error: ".
+    public var description: String { message }
+}

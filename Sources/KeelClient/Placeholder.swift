@@ -1,1 +1,0 @@
-// The KeelClient module; its helper replaces this file.

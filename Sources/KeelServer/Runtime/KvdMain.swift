@@ -1,0 +1,74 @@
+import Foundation
+import KeelNode
+import KeelTransport
+import Logging
+import Raft
+
+extension TCPPeerTransport: LifecyclePeerNetwork {}
+
+/// The kvd process: configuration, logging, metrics, the server, and exit codes.
+public enum KvdMain {
+    /// Exit code for a configuration kvd refuses.
+    public static let exitCodeBadConfig: Int32 = 2
+    /// Exit code for a failure to start or a failure while running.
+    public static let exitCodeFailure: Int32 = 1
+
+    /// Runs kvd until SIGTERM or SIGINT; returns the process exit code (0 after a graceful
+    /// shutdown). Every failure is printed as one line on standard error.
+    public static func run(flags: [ConfigSetting: String], configFilePath: String?) async -> Int32 {
+        let config: ServerConfig
+        do {
+            var values = ConfigValues()
+            if let configFilePath {
+                values = try ConfigFile.load(path: configFilePath)
+            }
+            config = try ServerConfig.resolve(values.overridden(by: ConfigValues(flags: flags)))
+        } catch {
+            printError("kvd: \(error.message)")
+            return exitCodeBadConfig
+        }
+        LogSetup.bootstrap(level: config.logLevel)
+        _ = MetricsBootstrap.registry
+        let logger = Logger(label: "kvd")
+        do {
+            let server = try KvdServer(config: config, network: makeTransport(config: config, logger: logger), logger: logger)
+            logger.info(
+                "kvd starting",
+                metadata: [
+                    "name": "\(config.name)", "data-dir": "\(config.dataDirectory)",
+                    "client-urls": "\(config.listenClientURLs.map(\.description))", "peer-url": "\(config.listenPeerURL)",
+                    "metrics-urls": "\(config.listenMetricsURLs.map(\.description))",
+                    "initial-cluster": "\(config.initialCluster.map { "\($0.name)=\($0.peerURLs.map(\.description).joined(separator: ","))" })",
+                ])
+            try await server.run(shutdownSignals: [.sigterm, .sigint])
+            logger.info("kvd stopped")
+            return 0
+        } catch let error as StartupError {
+            printError("kvd: \(error.message)")
+            return exitCodeFailure
+        } catch {
+            printError("kvd: \(error)")
+            return exitCodeFailure
+        }
+    }
+
+    /// The TCP transport for the configuration: peers are the other members at their first
+    /// peer URL.
+    public static func makeTransport(config: ServerConfig, logger: Logger) -> TCPPeerTransport {
+        let nodeConfig = config.nodeConfig
+        var peers: [NodeID: PeerAddress] = [:]
+        for (member, info) in zip(config.initialCluster, nodeConfig.members) where info.id != nodeConfig.selfID {
+            guard let url = member.peerURLs.first else { continue }
+            peers[info.id] = PeerAddress(host: url.host, port: url.port)
+        }
+        return TCPPeerTransport(
+            selfID: nodeConfig.selfID, clusterID: nodeConfig.clusterID,
+            attributes: MemberAttributes(name: config.name, clientURLs: config.advertiseClientURLs.map(\.description)),
+            listenHost: config.listenPeerURL.listenHost, listenPort: config.listenPeerURL.port, peers: peers, logger: logger
+        )
+    }
+
+    static func printError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `kvd` executable as an operator runs it: defaults, signals, exit codes, one-line errors.
+final class KvdExecutableTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvd-exec-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func portFlags() throws -> (flags: [String], metrics: Int) {
+        let metrics = try LoopbackPorts.free()
+        return ([
+            "--listen-client-urls", "http://127.0.0.1:\(try LoopbackPorts.free())",
+            "--listen-peer-urls", "http://127.0.0.1:\(try LoopbackPorts.free())",
+            "--listen-metrics-urls", "http://127.0.0.1:\(metrics)",
+        ], metrics)
+    }
+
+    func testDefaultNameAndDataDirectoryAndGracefulExitOnSIGTERM() async throws {
+        let (flags, metrics) = try portFlags()
+        let kvd = try KvdChild(arguments: flags, directory: directory)
+        let healthy = try await kvd.waitHealthy(metricsPort: metrics)
+        XCTAssertTrue(healthy, kvd.output)
+        var isDirectory: ObjCBool = false
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("default.kvd").path, isDirectory: &isDirectory))
+        XCTAssertTrue(isDirectory.boolValue)
+        kvd.signal(SIGTERM)
+        let status = try await kvd.exitStatus()
+        XCTAssertEqual(status, 0, kvd.output)
+        XCTAssertTrue(kvd.output.contains("kvd stopped"), kvd.output)
+    }
+
+    /// With no flags at all kvd serves clients on 127.0.0.1:2379. Another process on this
+    /// machine may hold that port; then the one correct answer is a clear refusal naming it.
+    func testNoFlagsAtAllUsesEtcdsPortsOrSaysWhyNot() async throws {
+        let kvd = try KvdChild(arguments: [], directory: directory)
+        let healthy = try await kvd.waitHealthy(metricsPort: 2381)
+        if healthy {
+            XCTAssertTrue(kvd.output.contains("client-ports=[2379]"), kvd.output)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("default.kvd").path))
+            kvd.signal(SIGINT)
+            let status = try await kvd.exitStatus()
+            XCTAssertEqual(status, 0, kvd.output)
+        } else {
+            let status = try await kvd.exitStatus()
+            XCTAssertEqual(status, 1, kvd.output)
+            XCTAssertTrue(kvd.output.contains("kvd: cannot listen on http://127.0.0.1:23"), kvd.output)
+        }
+    }
+
+    func testRefusesADataDirectoryOfAnotherCluster() async throws {
+        let (flags, metrics) = try portFlags()
+        let first = try KvdChild(arguments: flags + ["--name", "n1", "--data-dir", "shared", "--initial-cluster-token", "one"], directory: directory)
+        let healthy = try await first.waitHealthy(metricsPort: metrics)
+        XCTAssertTrue(healthy, first.output)
+        first.signal(SIGTERM)
+        let firstStatus = try await first.exitStatus()
+        XCTAssertEqual(firstStatus, 0, first.output)
+
+        let second = try KvdChild(arguments: flags + ["--name", "n1", "--data-dir", "shared", "--initial-cluster-token", "two"], directory: directory)
+        let status = try await second.exitStatus()
+        XCTAssertEqual(status, 1, second.output)
+        let lines = second.output.split(separator: "\n").filter { $0.hasPrefix("kvd: ") }
+        XCTAssertEqual(lines.count, 1, second.output)
+        XCTAssertTrue(lines.first?.contains("data directory shared belongs to") ?? false, second.output)
+    }
+
+    func testBadConfigurationExitsWithOneLineNamingTheFlag() async throws {
+        let kvd = try KvdChild(arguments: ["--election-timeout", "300"], directory: directory)
+        let status = try await kvd.exitStatus()
+        XCTAssertEqual(status, 2)
+        XCTAssertEqual(kvd.output, "kvd: --election-timeout (300 ms) must be at least 5 times --heartbeat-interval (100 ms)\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("default.kvd").path), "nothing created")
+    }
+
+    func testConfigFileIsReadAndFlagsOverrideIt() async throws {
+        let (flags, metrics) = try portFlags()
+        let file = directory.appendingPathComponent("kvd.yml")
+        try "name: from-file\ndata-dir: file-dir\nlog-level: warn\n".write(to: file, atomically: true, encoding: .utf8)
+        let kvd = try KvdChild(arguments: flags + ["--config-file", file.path, "--data-dir", "flag-dir"], directory: directory)
+        let healthy = try await kvd.waitHealthy(metricsPort: metrics)
+        XCTAssertTrue(healthy, kvd.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("flag-dir").path), "the flag wins")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("file-dir").path))
+        XCTAssertFalse(kvd.output.contains(" info "), "log-level warn from the file hides info lines: \(kvd.output)")
+        kvd.signal(SIGTERM)
+        let status = try await kvd.exitStatus()
+        XCTAssertEqual(status, 0, kvd.output)
+    }
+
+    func testClientPortInUseExitsWithAClearMessage() async throws {
+        let occupied = try LoopbackPorts.Occupied()
+        let kvd = try KvdChild(
+            arguments: [
+                "--listen-client-urls", "http://127.0.0.1:\(occupied.port)", "--listen-peer-urls", "http://127.0.0.1:\(try LoopbackPorts.free())",
+                "--listen-metrics-urls", "http://127.0.0.1:\(try LoopbackPorts.free())",
+            ],
+            directory: directory)
+        let status = try await kvd.exitStatus()
+        XCTAssertEqual(status, 1, kvd.output)
+        XCTAssertTrue(kvd.output.contains("kvd: cannot listen on http://127.0.0.1:\(occupied.port) (--listen-client-urls)"), kvd.output)
+        withExtendedLifetime(occupied) {}
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import KeelNode
+import KeelProto
+import KeelServer
+import Logging
+import XCTest
+
+/// A one-member server in this process, over real gRPC and HTTP on 127.0.0.1.
+final class ServerInProcessTests: XCTestCase {
+    /// Upper bound for the member to elect itself.
+    static let leaderWaitSecondsMax = 15.0
+
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvd-inprocess-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func makeConfig(peer: Int, extra: [ConfigSetting: String] = [:]) throws -> ServerConfig {
+        let client = try LoopbackPorts.free()
+        var flags: [ConfigSetting: String] = [
+            .name: "solo", .dataDir: directory.appendingPathComponent("solo.kvd").path,
+            .listenClientURLs: "http://127.0.0.1:\(client)", .listenPeerURLs: "http://127.0.0.1:\(peer)",
+            .listenMetricsURLs: "http://127.0.0.1:0", .heartbeatInterval: "20", .electionTimeout: "200",
+        ]
+        flags.merge(extra) { $1 }
+        return try ServerConfig.resolve(ConfigValues(flags: flags))
+    }
+
+    /// Runs `body` against a started server whose member is leader, then shuts it down and
+    /// checks that `run()` returned.
+    private func withServer(
+        quorumLost: Bool = false, _ body: (KvdServer, BoundPorts, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
+    ) async throws {
+        let peer = try LoopbackPorts.free()
+        // The second member never runs: the first can never win an election.
+        let absent = try LoopbackPorts.free()
+        let config = try makeConfig(
+            peer: peer,
+            extra: quorumLost ? [.initialCluster: "solo=http://127.0.0.1:\(peer),absent=http://127.0.0.1:\(absent)"] : [:]
+        )
+        let logger = Logger(label: "test")
+        let server = try KvdServer(config: config, network: KvdMain.makeTransport(config: config, logger: logger), logger: logger)
+        let running = Task { try await server.run() }
+        do {
+            guard let ports = await server.boundPorts() else {
+                _ = try await running.value
+                return XCTFail("server stopped before binding")
+            }
+            let start = ContinuousClock.now
+            while !quorumLost, await server.node.status().leader == .none {
+                guard ContinuousClock.now - start < .seconds(Self.leaderWaitSecondsMax) else {
+                    throw LoopbackHTTP.Failure(description: "no leader after \(Self.leaderWaitSecondsMax) s")
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: ports.client[0]), transportSecurity: .plaintext)
+            try await withGRPCClient(transport: transport) { client in
+                try await body(server, ports, client)
+            }
+        } catch {
+            await server.shutdown()
+            _ = try? await running.value
+            throw error
+        }
+        await server.shutdown()
+        try await running.value
+    }
+
+    func testKVStatusAndMembersOverGRPC() async throws {
+        try await withServer { server, _, client in
+            let kv = Etcdserverpb_KV.Client(wrapping: client)
+            let put = try await kv.put(.with { $0.key = Data("greeting".utf8); $0.value = Data("hello".utf8) })
+            XCTAssertEqual(put.header.clusterID, server.node.clusterID)
+            XCTAssertEqual(put.header.memberID, server.node.id.rawValue)
+            XCTAssertGreaterThanOrEqual(put.header.revision, 1)
+            XCTAssertGreaterThan(put.header.raftTerm, 0)
+
+            let second = try await kv.put(.with { $0.key = Data("greeting".utf8); $0.value = Data("hi".utf8); $0.prevKv = true })
+            XCTAssertEqual(second.prevKv.value, Data("hello".utf8))
+            XCTAssertEqual(second.header.revision, put.header.revision + 1)
+
+            let range = try await kv.range(.with { $0.key = Data("greeting".utf8) })
+            XCTAssertEqual(range.kvs.map(\.value), [Data("hi".utf8)])
+            XCTAssertEqual(range.kvs.first?.version, 2)
+            XCTAssertEqual(range.count, 1)
+            XCTAssertEqual(range.header.revision, second.header.revision)
+
+            let txn = try await kv.txn(.with { txn in
+                txn.compare = [.with { $0.key = Data("greeting".utf8); $0.target = .value; $0.targetUnion = .value(Data("hi".utf8)); $0.result = .equal }]
+                txn.success = [.with { $0.request = .requestPut(.with { $0.key = Data("swapped".utf8); $0.value = Data("yes".utf8) }) }]
+                txn.failure = [.with { $0.request = .requestRange(.with { $0.key = Data("greeting".utf8) }) }]
+            })
+            XCTAssertTrue(txn.succeeded)
+            guard case .responsePut? = txn.responses.first?.response else { return XCTFail("expected a put response: \(txn)") }
+            let swapped = try await kv.range(.with { $0.key = Data("swapped".utf8); $0.serializable = true })
+            XCTAssertEqual(swapped.kvs.first?.value, Data("yes".utf8))
+
+            let deleted = try await kv.deleteRange(.with { $0.key = Data("s".utf8); $0.rangeEnd = Data("t".utf8); $0.prevKv = true })
+            XCTAssertEqual(deleted.deleted, 1)
+            XCTAssertEqual(deleted.prevKvs.first?.key, Data("swapped".utf8))
+
+            let status = try await Etcdserverpb_Maintenance.Client(wrapping: client).status(Etcdserverpb_StatusRequest())
+            XCTAssertEqual(status.leader, server.node.id.rawValue)
+            XCTAssertEqual(status.header.memberID, server.node.id.rawValue)
+            XCTAssertGreaterThanOrEqual(status.raftIndex, status.raftAppliedIndex)
+            XCTAssertGreaterThan(status.raftAppliedIndex, 0)
+            XCTAssertEqual(status.version, KeelNode.version)
+            XCTAssertTrue(status.errors.isEmpty, "\(status.errors)")
+
+            let members = try await Etcdserverpb_Cluster.Client(wrapping: client).memberList(Etcdserverpb_MemberListRequest())
+            XCTAssertEqual(members.members.count, 1)
+            XCTAssertEqual(members.members.first?.name, "solo")
+            XCTAssertEqual(members.members.first?.id, server.node.id.rawValue)
+            XCTAssertEqual(members.members.first?.clientUrls, server.config.advertiseClientURLs.map(\.description))
+            XCTAssertEqual(members.members.first?.peerUrls, server.config.initialAdvertisePeerURLs.map(\.description))
+        }
+    }
+
+    func testBadRequestsGetEtcdsErrorsAndChangeNothing() async throws {
+        try await withServer { _, _, client in
+            let kv = Etcdserverpb_KV.Client(wrapping: client)
+            let before = try await kv.range(.with { $0.key = Data("k".utf8) }).header.revision
+            await assertRPCError(.invalidArgument, "etcdserver: key is not provided") {
+                _ = try await kv.put(.with { $0.value = Data("v".utf8) })
+            }
+            await assertRPCError(.invalidArgument, "etcdserver: duplicate key given in txn request") {
+                _ = try await kv.txn(.with { txn in
+                    txn.success = [
+                        .with { $0.request = .requestPut(.with { $0.key = Data("d".utf8) }) },
+                        .with { $0.request = .requestPut(.with { $0.key = Data("d".utf8) }) },
+                    ]
+                })
+            }
+            await assertRPCError(.invalidArgument, "etcdserver: request is too large") {
+                _ = try await kv.put(.with { $0.key = Data("big".utf8); $0.value = Data(count: 1_600_000) })
+            }
+            // Beyond --max-request-bytes plus gRPC's allowance the transport refuses the message.
+            // etcd's grpc-go answers ResourceExhausted; grpc-swift's server resets the stream,
+            // which the client reports as Unavailable. Either way nothing is written (checked below).
+            do {
+                _ = try await kv.put(.with { $0.key = Data("huge".utf8); $0.value = Data(count: 2_200_000) })
+                XCTFail("a 2.2 MB put was accepted")
+            } catch let error as RPCError {
+                XCTAssertTrue([.resourceExhausted, .unavailable].contains(error.code), "\(error)")
+            }
+            let after = try await kv.range(.with { $0.key = Data("k".utf8) }).header.revision
+            XCTAssertEqual(after, before, "refused requests wrote nothing")
+
+            _ = try await kv.put(.with { $0.key = Data("c".utf8); $0.value = Data("1".utf8) })
+            let latest = try await kv.put(.with { $0.key = Data("c".utf8); $0.value = Data("2".utf8) }).header.revision
+            _ = try await kv.compact(.with { $0.revision = latest })
+            await assertRPCError(.outOfRange, "etcdserver: mvcc: required revision has been compacted") {
+                _ = try await kv.range(.with { $0.key = Data("c".utf8); $0.revision = latest - 1 })
+            }
+            await assertRPCError(.outOfRange, "etcdserver: mvcc: required revision is a future revision") {
+                _ = try await kv.range(.with { $0.key = Data("c".utf8); $0.revision = latest + 100 })
+            }
+        }
+    }
+
+    func testWatchLeaseAndUnservedMethodsAreUnimplemented() async throws {
+        try await withServer { _, _, client in
+            await assertRPCError(.unimplemented, nil) {
+                _ = try await Etcdserverpb_Lease.Client(wrapping: client).leaseGrant(.with { $0.ttl = 10 })
+            }
+            await assertRPCError(.unimplemented, nil) {
+                _ = try await Etcdserverpb_Maintenance.Client(wrapping: client).defragment(Etcdserverpb_DefragmentRequest())
+            }
+            await assertRPCError(.unimplemented, nil) {
+                _ = try await Etcdserverpb_Cluster.Client(wrapping: client).memberAdd(.with { $0.peerUrls = ["http://127.0.0.1:9"] })
+            }
+            await assertRPCError(.unimplemented, nil) {
+                _ = try await Etcdserverpb_Auth.Client(wrapping: client).authEnable(Etcdserverpb_AuthEnableRequest())
+            }
+            await assertRPCError(.unimplemented, nil) {
+                try await Etcdserverpb_Watch.Client(wrapping: client).watch(
+                    requestProducer: { writer in
+                        try await writer.write(.with { $0.requestUnion = .createRequest(.with { $0.key = Data("w".utf8) }) })
+                    },
+                    onResponse: { response in
+                        for try await _ in response.messages {}
+                    })
+            }
+        }
+    }
+
+    func testMetricsAndHealthOfARunningMember() async throws {
+        try await withServer { _, ports, client in
+            _ = try await Etcdserverpb_KV.Client(wrapping: client).put(.with { $0.key = Data("m".utf8); $0.value = Data("1".utf8) })
+            let metricsPort = ports.metrics[0]
+            let metrics = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/metrics") }.value
+            XCTAssertEqual(metrics.status, 200)
+            for name in ["keel_proposals_committed_total", "keel_proposals_applied_total", "keel_has_leader", "keel_disk_fsync_duration_seconds"] {
+                XCTAssertTrue(metrics.body.contains(name), "/metrics lacks \(name)")
+            }
+            let health = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/health") }.value
+            XCTAssertEqual(health.status, 200)
+            XCTAssertEqual(health.body, #"{"health":"true"}"#)
+        }
+    }
+
+    func testWithoutQuorumARequestFailsWithinTheCallersDeadline() async throws {
+        try await withServer(quorumLost: true) { server, ports, client in
+            let kv = Etcdserverpb_KV.Client(wrapping: client)
+            var options = CallOptions.defaults
+            options.timeout = .milliseconds(500)
+            let start = ContinuousClock.now
+            do {
+                _ = try await kv.put(.with { $0.key = Data("t".utf8); $0.value = Data("1".utf8) }, options: options)
+                XCTFail("a put without quorum succeeded")
+            } catch let error as RPCError {
+                XCTAssertTrue([.unavailable, .deadlineExceeded].contains(error.code), "\(error)")
+            }
+            let elapsed = ContinuousClock.now - start
+            // Within the caller's 500 ms (plus scheduling slack), far from the node's 5 s default.
+            XCTAssertLessThan(elapsed, .seconds(2), "took \(elapsed)")
+            let health = try await Task.detached { try LoopbackHTTP.get(port: ports.metrics[0], path: "/health") }.value
+            XCTAssertEqual(health.status, 503)
+            XCTAssertEqual(health.body, #"{"health":"false","reason":"RAFT NO LEADER"}"#)
+            XCTAssertEqual(server.config.initialCluster.count, 2)
+        }
+    }
+
+    private func assertRPCError(
+        _ code: RPCError.Code, _ message: String?, file: StaticString = #filePath, line: UInt = #line, _ body: () async throws -> Void
+    ) async {
+        do {
+            try await body()
+            XCTFail("succeeded; expected \(code)", file: file, line: line)
+        } catch let error as RPCError {
+            XCTAssertEqual(error.code, code, "\(error)", file: file, line: line)
+            if let message { XCTAssertEqual(error.message, message, file: file, line: line) }
+        } catch {
+            XCTFail("unexpected error \(error)", file: file, line: line)
+        }
+    }
+}
