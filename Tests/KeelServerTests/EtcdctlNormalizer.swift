@@ -9,7 +9,8 @@ import Foundation
 /// (`<size>`), the server version (`<version>`), whether an endpoint is the leader (`<leader?>`; it
 /// depends on who won the election), durations (`<duration>`), log timestamps and etcdctl's
 /// internal client names, and each node's addresses (`{node1.client}`). Revisions become relative to
-/// the revision of the section's fresh cluster (`rev+3`), so they must advance exactly as etcd's do.
+/// the revision of the section's fresh cluster (`rev+3`), so they must advance exactly as etcd's do
+/// (a header that etcd fills without a revision is Go's omitted zero: revision 0).
 /// Members are sorted by name and health lines by text, because their order follows the ids or the
 /// timing. Everything else — keys, values, counts, versions of keys, booleans, error codes and
 /// messages, exit status — must match as printed.
@@ -36,14 +37,14 @@ struct EtcdctlNormalizer {
         var out = replacingAddresses(stdout)
         var err = replacingAddresses(stderr)
         switch (command.verb, command.writeOut) {
-        case (_, "json"): out = normalizeJSONText(out)
+        case (_, "json"): out = normalizeJSONText(out, headersCarryRevision: command.verb != "member list")
         case ("member list", "simple"): out = sortedLines(replacingFields(out, separator: ", ", fields: [0: "<id>"]))
         case ("member list", "table"): out = normalizeTable(out, fields: [0: "<id>"], sortRows: true)
         case ("endpoint status", "simple"): out = replacingFields(out, separator: ", ", fields: Self.statusFields)
         case ("endpoint status", "table"): out = normalizeTable(out, fields: Self.statusFields, sortRows: false)
-        case ("compaction", _): out = replacingCompactedRevision(out)
         default: break
         }
+        if command.tokens.first == "compaction" { out = replacingCompactedRevision(out) }
         err = normalizeLogLines(err)
         if command.verb == "endpoint health" {
             out = sortedLines(replacingDurations(out))
@@ -140,21 +141,29 @@ struct EtcdctlNormalizer {
 
     // MARK: JSON
 
-    func normalizeJSONText(_ text: String) -> String {
+    /// `headersCarryRevision`: etcd fills the revision of every response header except the Cluster
+    /// service's (member list), and Go's JSON leaves a zero out; so where a header carries one, an
+    /// absent revision is revision 0 (a fresh cluster whose first revision is 0, not etcd's 1).
+    func normalizeJSONText(_ text: String, headersCarryRevision: Bool) -> String {
         guard let data = text.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) else {
             return text
         }
-        return Self.serialize(normalizeJSON(object, key: nil)) ?? text
+        return Self.serialize(normalizeJSON(object, key: nil, headersCarryRevision: headersCarryRevision)) ?? text
     }
 
-    func normalizeJSON(_ value: Any, key: String?) -> Any {
-        if let dictionary = value as? [String: Any] {
+    func normalizeJSON(_ value: Any, key: String?, headersCarryRevision: Bool) -> Any {
+        if var dictionary = value as? [String: Any] {
+            if key == "header", headersCarryRevision, dictionary["member_id"] != nil, dictionary["revision"] == nil {
+                dictionary["revision"] = NSNumber(value: 0)
+            }
             var result: [String: Any] = [:]
-            for (childKey, child) in dictionary { result[childKey] = normalizeJSON(child, key: childKey) }
+            for (childKey, child) in dictionary {
+                result[childKey] = normalizeJSON(child, key: childKey, headersCarryRevision: headersCarryRevision)
+            }
             return result
         }
         if let array = value as? [Any] {
-            let items = array.map { normalizeJSON($0, key: nil) }
+            let items = array.map { normalizeJSON($0, key: nil, headersCarryRevision: headersCarryRevision) }
             guard key == "members" else { return items }
             return items.sorted { (($0 as? [String: Any])?["name"] as? String ?? "") < (($1 as? [String: Any])?["name"] as? String ?? "") }
         }
