@@ -58,7 +58,15 @@ enum ClusterCommand {
         try process.run()
         let deadline = start.addingTimeInterval(timeLimitSeconds)
         var killed = false
+        var reapedStatus: Int32?
         while process.isRunning {
+            // Foundation sometimes never notices the exit of a child whose own children live on
+            // (cluster/keel-cluster's nodes): reap it here when it is a zombie.
+            var raw: Int32 = 0
+            if waitpid(process.processIdentifier, &raw, WNOHANG) == process.processIdentifier {
+                reapedStatus = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+                break
+            }
             if Date() >= deadline {
                 kill(process.processIdentifier, SIGKILL)
                 killed = true
@@ -66,10 +74,10 @@ enum ClusterCommand {
             }
             usleep(pollIntervalMicroseconds)
         }
-        process.waitUntilExit()
+        if reapedStatus == nil { process.waitUntilExit() }
         let elapsed = Date().timeIntervalSince(start)
         return ClusterCommandResult(
-            status: killed ? nil : process.terminationStatus,
+            status: killed ? nil : (reapedStatus ?? process.terminationStatus),
             stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
             elapsedSeconds: elapsed

@@ -34,4 +34,29 @@ enum ClusterPorts {
         }
         return ports
     }
+
+    /// A base port with `count` consecutive free ports from it, for cluster/keel-cluster's
+    /// `KEEL_CLUSTER_BASE_PORT` (which numbers ports instead of asking the kernel).
+    static func consecutiveFreeBase(_ count: Int, attemptsMax: Int = 50) throws -> Int {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<attemptsMax {
+            let base = Int.random(in: 20_000...50_000, using: &generator)
+            if (base..<(base + count)).allSatisfy(isFree) { return base }
+        }
+        throw ClusterTestError("no \(count) consecutive free loopback ports found in \(attemptsMax) attempts")
+    }
+
+    /// Whether 127.0.0.1:`port` can be bound right now.
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
 }
