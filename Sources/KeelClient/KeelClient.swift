@@ -8,7 +8,9 @@ import GRPCNIOTransportHTTP2
 /// passing to the next one when an endpoint is down: connection refused, no connection within the
 /// dial timeout, or `Unavailable`. A call that changes data moves on only when its request cannot
 /// have reached a server (or the server said it did not take it), so a write is never applied twice
-/// by the client's own retry. Every call is bounded by the command timeout over all its attempts.
+/// by the client's own retry. When every endpoint is passed over, the call goes round them again
+/// after a short pause (a connection may be coming back, an election ending), at most
+/// ``passesMax`` times. Every call is bounded by the command timeout over all its attempts.
 ///
 /// The connections live in ``run()``; ``withClient(_:isolation:_:)`` runs them around a closure.
 /// Failed calls throw ``KeelClientError``.
@@ -17,6 +19,11 @@ public final class KeelClient: Sendable {
     public let configuration: KeelClientConfiguration
     let connections: [EndpointConnection]
     private let preferred: PreferredEndpoint
+
+    /// How many times a call goes round all its endpoints when each one is passed over.
+    static let passesMax = 3
+    /// The pause before the second pass; the third waits twice as long.
+    static let passPause: Duration = .milliseconds(100)
 
     /// Server messages (etcd's own) that say a write was refused before it was proposed, so another
     /// member may take it.
@@ -98,34 +105,55 @@ public final class KeelClient: Sendable {
             order = (0..<connections.count).map { (start + $0) % connections.count }
         }
         var attempts: [KeelClientError.Attempt] = []
-        for index in order {
-            let connection = connections[index]
-            let remaining = clock.now.duration(to: deadline)
-            guard remaining > .zero else { break }
-            switch await attempt(on: connection, timeout: remaining, rpc) {
-            case .success(let response):
-                preferred.index = index
-                return response
-            case .failure(let failure):
-                let passOver: Bool =
-                    switch failure.kind {
-                    case .notConnected: true
-                    case .unavailable(let reachedServer, let message):
-                        retry == .idempotent || !reachedServer || Self.notProposedMessages.contains(message)
-                    case .answered: false
-                    }
-                guard passOver else {
-                    throw KeelClientError(
-                        code: failure.code, message: failure.message, endpoint: connection.endpoint, attempts: attempts)
+        var deadlinePassed = false
+        passes: for pass in 0..<Self.passesMax {
+            if pass > 0 {
+                // Every endpoint was passed over; one may be reconnecting or electing: wait a little.
+                let pause = min(Self.passPause * pass, clock.now.duration(to: deadline))
+                guard pause > .zero else {
+                    deadlinePassed = true
+                    break passes
                 }
-                attempts.append(.init(endpoint: connection.endpoint, code: failure.code, message: failure.message))
+                try await Task.sleep(for: pause)
+            }
+            for index in order {
+                let connection = connections[index]
+                let remaining = clock.now.duration(to: deadline)
+                guard remaining > .zero else {
+                    deadlinePassed = true
+                    break passes
+                }
+                switch await attempt(on: connection, timeout: remaining, rpc) {
+                case .success(let response):
+                    preferred.index = index
+                    return response
+                case .failure(let failure):
+                    let passOver: Bool =
+                        switch failure.kind {
+                        case .notConnected: true
+                        case .unavailable(let reachedServer, let message):
+                            retry == .idempotent || !reachedServer || Self.notProposedMessages.contains(message)
+                        case .answered: false
+                        }
+                    guard passOver else {
+                        throw KeelClientError(
+                            code: failure.code, message: failure.message, endpoint: connection.endpoint, attempts: attempts)
+                    }
+                    attempts.append(.init(endpoint: connection.endpoint, code: failure.code, message: failure.message))
+                }
             }
         }
-        if attempts.count < order.count {
+        // Each endpoint's latest failure tells the caller most.
+        var latest: [KeelClientError.Attempt] = []
+        for attempt in attempts.reversed() where !latest.contains(where: { $0.endpoint == attempt.endpoint }) {
+            latest.insert(attempt, at: 0)
+        }
+        attempts = latest
+        if deadlinePassed {
             let tried = attempts.isEmpty ? "" : " (" + attempts.map(\.description).joined(separator: "; ") + ")"
             throw KeelClientError(
                 code: .deadlineExceeded,
-                message: "context deadline exceeded: no answer within the command timeout of \(configuration.commandTimeout)\(tried)",
+                message: "context deadline exceeded: no answer within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))\(tried)",
                 attempts: attempts)
         }
         if attempts.count == 1 {
@@ -188,9 +216,15 @@ public final class KeelClient: Sendable {
                     case .dialCheck:
                         if connection.streamsOpened.value == streamsBefore {
                             group.cancelAll()
+                            if dialWait < configuration.dialTimeout {
+                                // The command's deadline came before the dial timeout did.
+                                throw AttemptFailure(
+                                    kind: .notConnected, code: .deadlineExceeded,
+                                    message: "context deadline exceeded: no connection within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))")
+                            }
                             throw AttemptFailure(
                                 kind: .notConnected, code: .unavailable,
-                                message: "no connection within the dial timeout of \(configuration.dialTimeout)")
+                                message: "no connection within the dial timeout of \(EtcdctlPrinter.goDuration(configuration.dialTimeout))")
                         }
                     }
                 }
@@ -218,7 +252,7 @@ public final class KeelClient: Sendable {
                 return .failure(
                     AttemptFailure(
                         kind: .answered, code: .deadlineExceeded,
-                        message: "context deadline exceeded: no answer within the command timeout of \(configuration.commandTimeout)"))
+                        message: "context deadline exceeded: no answer within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))"))
             default:
                 return .failure(AttemptFailure(kind: .answered, code: error.code, message: error.message))
             }

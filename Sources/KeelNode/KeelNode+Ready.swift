@@ -68,7 +68,7 @@ extension KeelNode {
         for job in readJobs { reads[job.id]?.inFlight = true }
         let work = ReadyWork(
             node: id, snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState, committed: committed, reads: readJobs,
-            snapshotEntries: config.snapshotEntries)
+            snapshotEntries: config.snapshotEntries, beforeAppend: beforeAppend)
         let outcome: ReadyOutcome
         switch await worker.perform({ try work.run(on: $0) }) {
         case .success(let done): outcome = done
@@ -91,8 +91,9 @@ extension KeelNode {
             raft.compact(upTo: snapshot.index, snapshotData: snapshot.data)
             snapshotsTaken += 1
         }
+        // Deadlines are checked on ticks only: scanning every waiter per Ready would cost O(waiters)
+        // per fsync under load.
         observeLeader()
-        expireWaiters(now: clock.now)
     }
 
     private func record(_ outcome: ReadyOutcome, installedSnapshot: Bool) {

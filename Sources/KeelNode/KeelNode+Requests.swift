@@ -14,6 +14,10 @@ extension KeelNode {
         try checkServing(deadline: deadline)
         try RequestValidation.check(request)
         if serializable {
+            // Each one is a block queued on the storage thread: bounded like the other queues.
+            guard serializableReadsInFlight < config.pendingProposalsMax else { throw KeelError.tooManyRequests }
+            serializableReadsInFlight += 1
+            defer { serializableReadsInFlight -= 1 }
             switch await worker.perform({ try $0.stateMachine.range(request) }) {
             case .success(let response): return (response, header(revision: response.revision))
             case .failure(let error): throw RequestValidation.map(error)

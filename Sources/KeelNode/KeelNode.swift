@@ -31,6 +31,8 @@ public actor KeelNode {
     var reads: [UInt64: ReadWaiter] = [:]
     /// Requests waiting (briefly) for an election in progress. Bounded by `pendingProposalsMax`.
     var leaderWaiters: [UInt64: LeaderWaiter] = [:]
+    /// Serializable reads queued on the storage thread. Bounded by `pendingProposalsMax`.
+    var serializableReadsInFlight = 0
     var lastRequestID: UInt64
     var knownLeader: NodeID = .none
     var appliedIndex: LogIndex
@@ -46,6 +48,10 @@ public actor KeelNode {
     var tasks: [Task<Void, Never>] = []
     var readyTask: Task<Void, Never>?
     var readyWakeup: CheckedContinuation<Void, Never>?
+    /// Test hook (see ``ReadyWork/beforeAppend``).
+    var beforeAppend: (@Sendable () -> Void)?
+
+    func setBeforeAppend(_ hook: (@Sendable () -> Void)?) { beforeAppend = hook }
 
     /// Ready cycles that wrote (and fsynced) the Raft log: with group commit, fewer than the writes
     /// they carried.
@@ -55,14 +61,19 @@ public actor KeelNode {
     /// Snapshots this node installed from a leader.
     public internal(set) var snapshotsInstalled = 0
 
+    /// Client writes waiting for their outcome (at most `pendingProposalsMax`).
+    public var pendingProposalCount: Int { proposals.count }
+
     /// Opens (or creates) the data directory, checks it belongs to this cluster and member
     /// (``KeelError/Code/failedPrecondition`` otherwise), restores the Raft state. Does not tick yet.
     public init(config: NodeConfig, network: any PeerNetwork, logger: Logger) throws(KeelError) {
         guard config.members.contains(where: { $0.id == config.selfID }) else {
             throw KeelError(.failedPrecondition, "member \(DataDirectory.hex(config.selfID.rawValue)) (\(config.name)) is not in the initial cluster")
         }
-        guard config.electionTimeoutTicks > 3 else {
-            throw KeelError(.failedPrecondition, "election timeout of \(config.electionTimeoutTicks) ticks is too short (at least 4)")
+        guard config.electionTimeoutTicks >= Self.electionTimeoutTicksMin else {
+            throw KeelError(
+                .failedPrecondition,
+                "election timeout of \(config.electionTimeoutTicks) ticks is too short (at least \(Self.electionTimeoutTicksMin))")
         }
         try DataDirectory.claim(config.dataDirectory, clusterID: config.clusterID, memberID: config.selfID)
         var options = StorageOptions()
@@ -135,9 +146,12 @@ public actor KeelNode {
             })
     }
 
-    /// Stops ticking, fails every waiting request with `.unavailable("etcdserver: server stopped")`
+    /// Hands leadership to another voter if this node leads (bounded by one election timeout),
+    /// then stops ticking, fails every waiting request with `.unavailable("etcdserver: server stopped")`
     /// and closes the storage once the Ready being written is done.
     public func stop() async {
+        guard !stopped else { return }
+        await handOffLeadership()
         guard !stopped else { return }
         stopped = true
         running = false
@@ -149,6 +163,24 @@ public actor KeelNode {
         failAll(KeelError.stopped)
         await worker.close()
         logger.info("keel node stopped", metadata: ["member": "\(DataDirectory.hex(id.rawValue))"])
+    }
+
+    /// A leader that stops hands leadership to another voter first (thesis §3.10, as etcd does on
+    /// shutdown), so the cluster does not wait an election timeout for a new leader. Gives up after
+    /// one election timeout (the target may be down); requests keep being served meanwhile.
+    func handOffLeadership() async {
+        let status = raft.status
+        guard running, halted == nil, status.role == .leader else { return }
+        guard let target = status.confState.voters.filter({ $0 != id }).sorted().first else { return }
+        do { try raft.transferLeadership(to: target) } catch { return }
+        wakeReadyLoop()
+        let giveUp = clock.now + config.tickInterval * config.electionTimeoutTicks
+        while clock.now < giveUp, raft.status.leader == id, running {
+            try? await Task.sleep(for: config.tickInterval)
+        }
+        logger.info(
+            "leadership handed off on stop",
+            metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "leader": "\(DataDirectory.hex(raft.status.leader.rawValue))"])
     }
 
     /// Fires one `tick()` per whole tick period elapsed on the monotonic clock. A late wake-up (a
@@ -187,6 +219,9 @@ public actor KeelNode {
             dbSizeBytes: DataDirectory.sizeBytes(config.dataDirectory), isLearner: status.confState.learners.contains(id),
             errors: errors, version: Self.version)
     }
+
+    /// The core needs room for its lease drift bound (2 ticks) plus one tick of granularity.
+    static let electionTimeoutTicksMin = 4
 
     /// The server version reported in status.
     public static let version = "3.4.0-keel"
@@ -233,7 +268,8 @@ public actor KeelNode {
     /// are not durable).
     func halt(_ error: any Error) {
         let failure = KeelError(.internal, "etcdserver: storage failed: \(error)")
-        logger.critical("keel node halted", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "error": "\(error)"])
+        // Info, as libraries log (STYLE.md); the failure also reaches every caller and status().errors.
+        logger.info("keel node halted", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "error": "\(error)"])
         halted = failure
         failAll(failure)
     }

@@ -61,6 +61,8 @@ struct ReadyWork: Sendable {
     var committed: [Committed]
     var reads: [Read]
     var snapshotEntries: UInt64
+    /// Test hook: runs on the storage thread before entries are written (a slow disk).
+    var beforeAppend: (@Sendable () -> Void)?
 }
 
 /// What the storage thread did with a ``ReadyWork``.
@@ -90,6 +92,7 @@ extension ReadyWork {
         let clock = ContinuousClock()
         let syncStart = clock.now
         if let snapshot { try install(snapshot, on: storage) }
+        if !entries.isEmpty { beforeAppend?() }
         if !entries.isEmpty || hardState != nil {
             try storage.log.append(entries, hardState: hardState)
             outcome.synced = true
@@ -140,6 +143,11 @@ extension ReadyWork {
     private func install(_ snapshot: Snapshot, on storage: NodeStorage) throws {
         let metadata = snapshot.metadata
         if snapshot.data.isEmpty {
+            // Only the founding snapshot may be empty; an empty image anywhere else would silently
+            // drop data, so the node halts instead.
+            guard metadata.index == LogIndex(1) else {
+                throw StorageError(.snapshotInvalid, "snapshot at index \(metadata.index) carries no state-machine image")
+            }
             // The bootstrap snapshot: an empty state machine with the founding membership. State
             // machine first: the synced log write below also makes it durable, and a crash in
             // between leaves applied >= the log's snapshot, which storage accepts on open.

@@ -27,6 +27,7 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         logger[metadataKey: "remote"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
         let channel = context.channel
         guard transport.addInbound(channel) else {
+            logger.info("closing an inbound connection: shut down, or \(transport.config.inboundConnectionsMax) connections already open")
             context.close(promise: nil)
             return
         }

@@ -13,6 +13,9 @@ import Synchronization
 final class PeerSender: @unchecked Sendable {
     /// The largest single message a frame can carry.
     static let messageBytesMax = WireFormat.frameBytesMax - WireFormat.headerBytes - 4
+    /// Bytes a snapshot begin or chunk frame adds before its message or image bytes (stream id,
+    /// size or offset).
+    static let snapshotFrameOverheadBytes = 16
     /// Frames written per turn of the event loop before yielding to other work.
     static let drainFramesMax = 64
 
@@ -51,6 +54,15 @@ final class PeerSender: @unchecked Sendable {
     private var pingTask: RepeatedTask?
     private var lastHeard = NIODeadline.now()
     private var nextStreamID: UInt64 = 1
+    /// The snapshot image being streamed: its chunks go out before any other queued message.
+    private var stream: OutgoingSnapshot?
+
+    private struct OutgoingSnapshot {
+        let streamID: UInt64
+        let image: [UInt8]
+        /// Invariant: offset < image.count (a stream is removed when its last chunk is written).
+        var offset: Int
+    }
 
     init(peer: NodeID, address: PeerAddress, eventLoop: any EventLoop, context: TransportContext) {
         self.peer = peer
@@ -90,15 +102,16 @@ final class PeerSender: @unchecked Sendable {
             for message in messages {
                 let bytes = Self.accountedBytes(message)
                 let isSnapshot = Self.isSnapshot(message)
+                let bytesMax = isSnapshot ? Self.messageBytesMax - Self.snapshotFrameOverheadBytes : Self.messageBytesMax
                 let fits = !queue.closed
-                    && bytes <= Self.messageBytesMax
+                    && bytes <= bytesMax
                     && queue.messages.count < config.sendQueueMessagesMax
                     && queue.bytes + bytes <= config.sendQueueBytesMax
                     && (!isSnapshot || queue.snapshots < config.snapshotsQueuedMax)
                 guard fits else {
                     dropped.messages += 1
                     if isSnapshot { dropped.snapshots += 1 }
-                    if bytes > Self.messageBytesMax { tooLarge += 1 }
+                    if bytes > bytesMax { tooLarge += 1 }
                     continue
                 }
                 queue.messages.append(message)
@@ -197,7 +210,13 @@ final class PeerSender: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         guard let channel, channel.isActive else { return }
         var frames = 0
-        while channel.isWritable, frames < Self.drainFramesMax, let work = takeWork() {
+        while channel.isWritable, frames < Self.drainFramesMax {
+            if stream != nil {
+                writeNextChunk(on: channel)
+                frames += 1
+                continue
+            }
+            guard let work = takeWork() else { break }
             frames += 1
             switch work {
             case .batch(let messages):
@@ -205,7 +224,7 @@ final class PeerSender: @unchecked Sendable {
                 context.recordSent(to: peer, bytes: frame.readableBytes, messages: messages.count)
                 channel.write(frame, promise: nil)
             case .snapshot(let message):
-                writeSnapshot(message, on: channel)
+                beginSnapshot(message, on: channel)
             }
         }
         channel.flush()
@@ -219,21 +238,43 @@ final class PeerSender: @unchecked Sendable {
         }
     }
 
-    /// Streams a snapshot message as a begin frame and image chunks; reports the outcome once the
-    /// last chunk has been written to the socket, or the connection failed first.
-    private func writeSnapshot(_ message: Message, on channel: any Channel) {
+    /// Starts streaming a snapshot message: the begin frame now, the image chunks as the
+    /// connection drains (``writeNextChunk(on:)``).
+    private func beginSnapshot(_ message: Message, on channel: any Channel) {
         let streamID = nextStreamID
         nextStreamID += 1
-        let frames = SnapshotSplitter.frames(for: message, streamID: streamID, chunkBytes: context.config.snapshotChunkBytes)
-        let done = eventLoop.makePromise(of: Void.self)
-        var bytes = 0
-        for (position, frame) in frames.enumerated() {
-            bytes += frame.readableBytes
-            channel.write(frame, promise: position == frames.count - 1 ? done : nil)
+        let image = message.snapshot?.data ?? []
+        let frame = SnapshotSplitter.beginFrame(for: message, streamID: streamID)
+        context.recordSent(to: peer, bytes: frame.readableBytes, messages: 1)
+        logger.debug("streaming snapshot at index \(message.snapshot?.metadata.index.rawValue ?? 0): \(image.count) bytes")
+        if image.isEmpty {
+            channel.write(frame, promise: snapshotWritten(streamID))
+        } else {
+            channel.write(frame, promise: nil)
+            stream = OutgoingSnapshot(streamID: streamID, image: image, offset: 0)
         }
-        context.recordSent(to: peer, bytes: bytes, messages: 1, snapshotChunks: frames.count - 1)
-        let imageBytes = message.snapshot?.data.count ?? 0
-        logger.debug("streaming snapshot at index \(message.snapshot?.metadata.index.rawValue ?? 0): \(imageBytes) bytes in \(frames.count - 1) chunk(s)")
+    }
+
+    private func writeNextChunk(on channel: any Channel) {
+        guard var current = stream else { preconditionFailure("no snapshot is being streamed") }
+        let (frame, end) = SnapshotSplitter.chunkFrame(
+            image: current.image, offset: current.offset, chunkBytes: context.config.snapshotChunkBytes,
+            streamID: current.streamID)
+        context.recordSent(to: peer, bytes: frame.readableBytes, messages: 0, snapshotChunks: 1)
+        if end == current.image.count {
+            stream = nil
+            channel.write(frame, promise: snapshotWritten(current.streamID))
+        } else {
+            current.offset = end
+            stream = current
+            channel.write(frame, promise: nil)
+        }
+    }
+
+    /// A promise for the last frame of a snapshot: reports the outcome once that frame was
+    /// written to the socket, or failed with the connection.
+    private func snapshotWritten(_ streamID: UInt64) -> EventLoopPromise<Void> {
+        let done = eventLoop.makePromise(of: Void.self)
         done.futureResult.whenComplete { [self] result in
             switch result {
             case .success:
@@ -243,6 +284,7 @@ final class PeerSender: @unchecked Sendable {
                 context.emit(.snapshotStatus(peer, succeeded: false))
             }
         }
+        return done
     }
 
     private func connect() {
@@ -298,6 +340,11 @@ final class PeerSender: @unchecked Sendable {
         self.channel = nil
         pingTask?.cancel()
         pingTask = nil
+        if let interrupted = stream {
+            stream = nil
+            logger.info("snapshot stream \(interrupted.streamID) interrupted at byte \(interrupted.offset) of \(interrupted.image.count)")
+            context.emit(.snapshotStatus(peer, succeeded: false))
+        }
         context.recordConnection(to: peer, opened: false)
         failed("connection closed")
     }
@@ -311,7 +358,7 @@ final class PeerSender: @unchecked Sendable {
         } else {
             logger.debug("peer unreachable (attempt \(failures)): \(reason)")
         }
-        context.emit(.unreachable(peer))
+        context.reportUnreachable(peer)
         let snapshotsDropped = dropQueuedSnapshots()
         context.recordDropped(to: peer, messages: snapshotsDropped)
         for _ in 0..<snapshotsDropped { context.emit(.snapshotStatus(peer, succeeded: false)) }
@@ -341,23 +388,8 @@ final class PeerSender: @unchecked Sendable {
 
     private func scheduleReconnect() {
         guard reconnectTask == nil else { return }
-        let delay = Self.backoff(failures: failures, config: context.config)
+        let delay = ReconnectBackoff.delay(failures: failures, config: context.config)
         reconnectTask = eventLoop.scheduleTask(in: TimeAmount(delay)) { [self] in connect() }
-    }
-
-    /// Exponential backoff with jitter: `base * 2^(failures-1)`, capped at the maximum, then a
-    /// uniform pick in [delay/2, delay] so peers that failed together do not redial in lockstep.
-    static func backoff(failures: Int, config: TransportConfig, random: inout some RandomNumberGenerator) -> Duration {
-        let exponent = min(max(failures - 1, 0), 30)
-        let base = config.reconnectDelayBase * (1 << exponent)
-        let delay = min(base, config.reconnectDelayMax)
-        let nanoseconds = Int64(delay.components.seconds) * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
-        return .nanoseconds(Int64.random(in: (nanoseconds / 2)...max(nanoseconds, 1), using: &random))
-    }
-
-    static func backoff(failures: Int, config: TransportConfig) -> Duration {
-        var random = SystemRandomNumberGenerator()
-        return backoff(failures: failures, config: config, random: &random)
     }
 
     private func ping() {

@@ -2,24 +2,37 @@ import NIOCore
 import Raft
 
 /// Splits a Raft snapshot message into a begin frame and image chunks of at most `chunkBytes`.
+/// The sender builds one chunk at a time (only when the connection is writable), so a large image
+/// is never copied into socket buffers all at once.
 enum SnapshotSplitter {
-    /// The frames, in order, that carry `message` (which must hold a snapshot).
-    static func frames(for message: Message, streamID: UInt64, chunkBytes: Int) -> [ByteBuffer] {
-        precondition(chunkBytes > 0, "snapshot chunks need a positive size")
+    /// The first frame: the message without its image, and the image's size.
+    static func beginFrame(for message: Message, streamID: UInt64) -> ByteBuffer {
         guard let snapshot = message.snapshot else { preconditionFailure("not a snapshot message") }
         var header = message
         header.snapshot?.data = []
-        let image = snapshot.data
-        var frames = [FrameCodec.encode(
-            kind: .snapshotBegin,
-            payload: SnapshotBegin(streamID: streamID, totalBytes: UInt64(image.count), header: header).encoded())]
+        let begin = SnapshotBegin(streamID: streamID, totalBytes: UInt64(snapshot.data.count), header: header)
+        return FrameCodec.encode(kind: .snapshotBegin, payload: begin.encoded())
+    }
+
+    /// The chunk frame starting at `offset`, and the offset after it.
+    static func chunkFrame(image: [UInt8], offset: Int, chunkBytes: Int, streamID: UInt64) -> (frame: ByteBuffer, end: Int) {
+        precondition(chunkBytes > 0, "snapshot chunks need a positive size")
+        precondition(offset < image.count, "no image bytes left at offset \(offset)")
+        let end = min(offset + chunkBytes, image.count)
+        var bytes = ByteBufferAllocator().buffer(capacity: end - offset)
+        bytes.writeBytes(image[offset..<end])
+        let chunk = SnapshotChunk(streamID: streamID, offset: UInt64(offset), bytes: bytes)
+        return (FrameCodec.encode(kind: .snapshotChunk, payload: chunk.encoded()), end)
+    }
+
+    /// All frames, in order, that carry `message` (tests and tools).
+    static func frames(for message: Message, streamID: UInt64, chunkBytes: Int) -> [ByteBuffer] {
+        let image = message.snapshot?.data ?? []
+        var frames = [beginFrame(for: message, streamID: streamID)]
         var offset = 0
         while offset < image.count {
-            let end = min(offset + chunkBytes, image.count)
-            var bytes = ByteBufferAllocator().buffer(capacity: end - offset)
-            bytes.writeBytes(image[offset..<end])
-            let chunk = SnapshotChunk(streamID: streamID, offset: UInt64(offset), bytes: bytes)
-            frames.append(FrameCodec.encode(kind: .snapshotChunk, payload: chunk.encoded()))
+            let (frame, end) = chunkFrame(image: image, offset: offset, chunkBytes: chunkBytes, streamID: streamID)
+            frames.append(frame)
             offset = end
         }
         return frames

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import Raft
@@ -45,8 +46,18 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
     ///   - attributes: sent to each peer in the handshake (it emits ``PeerEvent/peerAttributes(_:_:)``).
     ///   - listenHost, listenPort: where peers connect to us; port 0 picks a free port (``boundPort``).
     ///   - peers: the other members and where they listen; our own id, if present, is ignored.
-    public init(selfID: NodeID, clusterID: UInt64, attributes: MemberAttributes, listenHost: String, listenPort: Int,
-                peers: [NodeID: PeerAddress], config: TransportConfig = .init(), logger: Logger) {
+    public convenience init(selfID: NodeID, clusterID: UInt64, attributes: MemberAttributes, listenHost: String,
+                            listenPort: Int, peers: [NodeID: PeerAddress], config: TransportConfig = .init(),
+                            logger: Logger) {
+        self.init(selfID: selfID, clusterID: clusterID, attributes: attributes, listenHost: listenHost,
+                  listenPort: listenPort, peers: peers, config: config, logger: logger,
+                  metricsFactory: MetricsSystem.factory)
+    }
+
+    /// As the public initializer, with the metrics going to `metricsFactory` instead of the
+    /// process-wide bootstrapped one (tests observe them without bootstrapping `MetricsSystem`).
+    init(selfID: NodeID, clusterID: UInt64, attributes: MemberAttributes, listenHost: String, listenPort: Int,
+         peers: [NodeID: PeerAddress], config: TransportConfig, logger: Logger, metricsFactory: any MetricsFactory) {
         precondition(selfID != .none, "a transport needs a non-zero member id")
         config.validate()
         let (events, continuation) = AsyncStream.makeStream(
@@ -55,7 +66,7 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
         logger[metadataKey: "member"] = "\(selfID)"
         self.events = events
         self.context = TransportContext(selfID: selfID, clusterID: clusterID, attributes: attributes, config: config,
-                                        logger: logger, continuation: continuation)
+                                        logger: logger, metricsFactory: metricsFactory, continuation: continuation)
         self.listenHost = listenHost
         self.listenPort = listenPort
         self.group = MultiThreadedEventLoopGroup.singleton
@@ -73,6 +84,9 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
 
     /// The port the listener is bound to, once ``start()`` returned.
     public var boundPort: Int? { state.withLock { $0.boundPort } }
+
+    /// Connections peers hold open to us (accepted, handshake done or pending).
+    var inboundConnectionCount: Int { context.inboundCount }
 
     /// Counters: bytes, messages, frames, drops, connected peers.
     public var stats: TransportStats { context.stats }
@@ -109,7 +123,9 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
 
     /// Queues messages for their destinations; never blocks or waits. A message for an unknown
     /// peer, or one that does not fit its peer's queue, is dropped and reported as
-    /// ``PeerEvent/unreachable(_:)`` (snapshot messages also as a failed ``PeerEvent/snapshotStatus(_:succeeded:)``).
+    /// ``PeerEvent/unreachable(_:)`` (at most once per ``TransportConfig/unreachableReportInterval``
+    /// per peer); a dropped snapshot message is also reported as a failed
+    /// ``PeerEvent/snapshotStatus(_:succeeded:)``.
     public func send(_ messages: [PeerMessage]) {
         guard !messages.isEmpty else { return }
         var byPeer: [NodeID: [PeerMessage]] = [:]
@@ -126,7 +142,7 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
             }
             guard dropped.messages > 0 else { continue }
             context.recordDropped(to: peer, messages: dropped.messages)
-            context.emit(.unreachable(peer))
+            context.reportUnreachable(peer)
             for _ in 0..<dropped.snapshots { context.emit(.snapshotStatus(peer, succeeded: false)) }
         }
     }

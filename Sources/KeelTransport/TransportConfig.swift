@@ -1,22 +1,5 @@
 import Raft
 
-/// Where a peer listens for other members.
-public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
-    /// Host name or IP address.
-    public var host: String
-    /// TCP port.
-    public var port: Int
-
-    /// Creates an address.
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    /// `host:port`.
-    public var description: String { "\(host):\(port)" }
-}
-
 /// The limits and timings of a ``TCPPeerTransport``. Every queue, batch and retry is bounded here.
 public struct TransportConfig: Sendable {
     /// Messages waiting for one peer; beyond it new messages are dropped (Raft retries).
@@ -41,12 +24,17 @@ public struct TransportConfig: Sendable {
     public var reconnectDelayMax: Duration = .seconds(5)
     /// How long one TCP connect may take.
     public var connectTimeout: Duration = .seconds(3)
+    /// Connections peers may hold open to us at once (each member needs one); beyond it new
+    /// ones are closed at once, so a connection flood cannot exhaust descriptors or memory.
+    public var inboundConnectionsMax = 256
     /// How long an accepted connection may stay silent before sending its handshake.
     public var handshakeTimeout: Duration = .seconds(5)
     /// Interval of round-trip probes on each outbound connection.
     public var pingInterval: Duration = .seconds(1)
     /// A connection that has answered no probe for this long is closed and redialled.
     public var pongTimeout: Duration = .seconds(10)
+    /// Shortest time between two ``PeerEvent/unreachable(_:)`` reports for the same peer.
+    public var unreachableReportInterval: Duration = .milliseconds(100)
     /// Events buffered for the consumer of ``TCPPeerTransport/events``; beyond it events are
     /// dropped and counted.
     public var eventsBufferedMax = 16384
@@ -61,49 +49,13 @@ public struct TransportConfig: Sendable {
         precondition(snapshotsQueuedMax > 0, "snapshotsQueuedMax must be positive")
         precondition(batchBytesMax > 0 && batchBytesMax <= PeerSender.messageBytesMax, "batchBytesMax must fit a frame")
         precondition(batchMessagesMax > 0, "batchMessagesMax must be positive")
-        precondition(snapshotChunkBytes > 0 && snapshotChunkBytes <= PeerSender.messageBytesMax,
+        precondition(snapshotChunkBytes > 0
+                     && snapshotChunkBytes <= PeerSender.messageBytesMax - PeerSender.snapshotFrameOverheadBytes,
                      "snapshotChunkBytes must fit a frame")
         precondition(reconnectDelayBase > .zero && reconnectDelayBase <= reconnectDelayMax,
                      "reconnect delays must satisfy 0 < base <= max")
         precondition(pingInterval > .zero && pongTimeout > pingInterval, "pongTimeout must exceed pingInterval")
         precondition(eventsBufferedMax > 0, "eventsBufferedMax must be positive")
+        precondition(inboundConnectionsMax > 0, "inboundConnectionsMax must be positive")
     }
-}
-
-/// A snapshot of the transport's counters, for tests and status pages.
-public struct TransportStats: Sendable, Hashable {
-    /// Counters per peer (peers that were ever configured or connected to us).
-    public var peers: [NodeID: PeerStats] = [:]
-    /// Events dropped because the consumer of ``TCPPeerTransport/events`` fell behind.
-    public var eventsDropped: UInt64 = 0
-
-    /// Peers whose outbound connection has completed its handshake and answered a probe.
-    public var connectedPeers: Set<NodeID> { Set(peers.filter { $0.value.connected }.keys) }
-}
-
-/// Counters for one peer.
-public struct PeerStats: Sendable, Hashable {
-    /// Frame bytes written to the peer (all frame kinds).
-    public var sentBytes: UInt64 = 0
-    /// Frame bytes read from the peer's connections to us.
-    public var receivedBytes: UInt64 = 0
-    /// Messages written to the peer.
-    public var messagesSent: UInt64 = 0
-    /// Message frames written (a frame may carry several messages: batching).
-    public var messageFramesSent: UInt64 = 0
-    /// Snapshot image chunk frames written (a snapshot is a begin frame plus these).
-    public var snapshotChunksSent: UInt64 = 0
-    /// Messages received from the peer.
-    public var messagesReceived: UInt64 = 0
-    /// Messages for the peer dropped: queue full, too large, peer unknown or removed.
-    public var messagesDropped: UInt64 = 0
-    /// Whether our outbound connection is up and answered a probe.
-    public var connected = false
-    /// Outbound connections established (handshake written).
-    public var connectionsOpened: UInt64 = 0
-    /// The last measured round-trip time of a probe.
-    public var lastRoundTrip: Duration?
-
-    /// Zero counters.
-    public init() {}
 }

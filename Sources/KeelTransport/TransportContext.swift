@@ -22,6 +22,8 @@ final class TransportContext: Sendable {
         /// Connections peers dialled to us, so shutdown can close them (closing the listener
         /// does not close accepted connections).
         var inbound: [ObjectIdentifier: any Channel] = [:]
+        /// When each peer was last reported unreachable (``reportUnreachable(_:)``).
+        var unreachableReported: [NodeID: NIODeadline] = [:]
         var stopped = false
     }
 
@@ -32,20 +34,23 @@ final class TransportContext: Sendable {
         let dropped: Counter
         let roundTrip: Metrics.Timer
 
-        init(peer: NodeID) {
+        init(peer: NodeID, factory: any MetricsFactory) {
             let dimensions = [("peer", peer.description)]
-            sentBytes = Counter(label: "keel_peer_sent_bytes_total", dimensions: dimensions)
-            receivedBytes = Counter(label: "keel_peer_received_bytes_total", dimensions: dimensions)
-            dropped = Counter(label: "keel_peer_dropped_messages_total", dimensions: dimensions)
+            sentBytes = Counter(label: "keel_peer_sent_bytes_total", dimensions: dimensions, factory: factory)
+            receivedBytes = Counter(label: "keel_peer_received_bytes_total", dimensions: dimensions, factory: factory)
+            dropped = Counter(label: "keel_peer_dropped_messages_total", dimensions: dimensions, factory: factory)
             roundTrip = Metrics.Timer(label: "keel_peer_round_trip_time_seconds", dimensions: dimensions,
-                                      preferredDisplayUnit: .seconds)
+                                      preferredDisplayUnit: .seconds, factory: factory)
         }
     }
 
-    private let eventsDroppedCounter = Counter(label: "keel_peer_events_dropped_total")
+    private let metricsFactory: any MetricsFactory
+    private let eventsDroppedCounter: Counter
 
     init(selfID: NodeID, clusterID: UInt64, attributes: MemberAttributes, config: TransportConfig, logger: Logger,
-         continuation: AsyncStream<PeerEvent>.Continuation) {
+         metricsFactory: any MetricsFactory, continuation: AsyncStream<PeerEvent>.Continuation) {
+        self.metricsFactory = metricsFactory
+        self.eventsDroppedCounter = Counter(label: "keel_peer_events_dropped_total", factory: metricsFactory)
         self.selfID = selfID
         self.clusterID = clusterID
         self.attributes = attributes
@@ -69,14 +74,32 @@ final class TransportContext: Sendable {
 
     func finishEvents() { continuation.finish() }
 
-    /// Registers an accepted connection; returns false (the caller closes it) after shutdown.
+    /// Emits ``PeerEvent/unreachable(_:)`` at most once per
+    /// ``TransportConfig/unreachableReportInterval`` per peer: a burst of sends to a full queue
+    /// would otherwise fill the event buffer with copies of the same news and crowd out messages.
+    func reportUnreachable(_ peer: NodeID) {
+        let now = NIODeadline.now()
+        let interval = TimeAmount(config.unreachableReportInterval)
+        let due = state.withLock { state -> Bool in
+            if let last = state.unreachableReported[peer], now - last < interval { return false }
+            state.unreachableReported[peer] = now
+            return true
+        }
+        if due { emit(.unreachable(peer)) }
+    }
+
+    /// Registers an accepted connection; returns false (the caller closes it) after shutdown or
+    /// when ``TransportConfig/inboundConnectionsMax`` connections are open.
     func addInbound(_ channel: any Channel) -> Bool {
-        state.withLock { state in
-            guard !state.stopped else { return false }
+        let inboundConnectionsMax = config.inboundConnectionsMax
+        return state.withLock { state in
+            guard !state.stopped, state.inbound.count < inboundConnectionsMax else { return false }
             state.inbound[ObjectIdentifier(channel)] = channel
             return true
         }
     }
+
+    var inboundCount: Int { state.withLock { $0.inbound.count } }
 
     func removeInbound(_ channel: any Channel) {
         _ = state.withLock { $0.inbound.removeValue(forKey: ObjectIdentifier(channel)) }
@@ -104,7 +127,7 @@ final class TransportContext: Sendable {
     /// Applies `update` to a peer's counters (and creates its metrics on first use).
     private func withPeer<R>(_ peer: NodeID, _ update: (inout PeerStats, PeerMetrics) -> R) -> R {
         state.withLock { state in
-            let metrics = state.metrics[peer] ?? PeerMetrics(peer: peer)
+            let metrics = state.metrics[peer] ?? PeerMetrics(peer: peer, factory: metricsFactory)
             state.metrics[peer] = metrics
             return update(&state.stats.peers[peer, default: PeerStats()], metrics)
         }

@@ -10,7 +10,8 @@ struct KvdCommand: ParsableCommand {
         discussion: """
             With no flags, kvd runs a one-member cluster: clients on http://127.0.0.1:2379, peers on \
             http://127.0.0.1:2380, /metrics and /health on http://127.0.0.1:2381, data in ./default.kvd.
-            """
+            """,
+        version: KvdMain.version
     )
 
     @Option(name: .customLong("config-file"), help: "A YAML file with etcd's config-file keys; flags override it.")

@@ -48,7 +48,12 @@ final class GRPCDeadlineTests: XCTestCase {
         let deadline = UnaryRoute.deadline(metadata: ["grpc-timeout": "250m"], defaultTimeout: .seconds(9))
         XCTAssertGreaterThanOrEqual(deadline, before.advanced(by: .milliseconds(250)))
         XCTAssertLessThan(deadline, before.advanced(by: .seconds(1)))
-        let fallback = UnaryRoute.deadline(metadata: ["grpc-timeout": "bogus"], defaultTimeout: .seconds(9))
-        XCTAssertGreaterThanOrEqual(fallback, before.advanced(by: .seconds(9)))
+        let fallback = UnaryRoute.deadline(metadata: ["grpc-timeout": "bogus"], defaultTimeout: .seconds(9), answerMargin: .seconds(1))
+        XCTAssertGreaterThanOrEqual(fallback, before.advanced(by: .seconds(9)), "no margin off the server's own default")
+        let margin = UnaryRoute.deadline(metadata: ["grpc-timeout": "2S"], defaultTimeout: .seconds(9), answerMargin: .milliseconds(300))
+        XCTAssertGreaterThanOrEqual(margin, before.advanced(by: .milliseconds(1_700)))
+        XCTAssertLessThan(margin, before.advanced(by: .milliseconds(1_800)), "the node gives up 300 ms before the caller")
+        let short = UnaryRoute.deadline(metadata: ["grpc-timeout": "400m"], defaultTimeout: .seconds(9), answerMargin: .milliseconds(300))
+        XCTAssertGreaterThanOrEqual(short, before.advanced(by: .milliseconds(300)), "at most a quarter of a short timeout goes to the margin")
     }
 }

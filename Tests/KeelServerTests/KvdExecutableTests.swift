@@ -99,17 +99,24 @@ final class KvdExecutableTests: XCTestCase {
         XCTAssertEqual(status, 0, kvd.output)
     }
 
-    func testClientPortInUseExitsWithAClearMessage() async throws {
-        let occupied = try LoopbackPorts.Occupied()
-        let kvd = try KvdChild(
-            arguments: [
-                "--listen-client-urls", "http://127.0.0.1:\(occupied.port)", "--listen-peer-urls", "http://127.0.0.1:\(try LoopbackPorts.free())",
-                "--listen-metrics-urls", "http://127.0.0.1:\(try LoopbackPorts.free())",
-            ],
-            directory: directory)
-        let status = try await kvd.exitStatus()
-        XCTAssertEqual(status, 1, kvd.output)
-        XCTAssertTrue(kvd.output.contains("kvd: cannot listen on http://127.0.0.1:\(occupied.port) (--listen-client-urls)"), kvd.output)
-        withExtendedLifetime(occupied) {}
+    func testAPortInUseExitsWithOneLineNamingURLAndFlag() async throws {
+        for flag in ["--listen-client-urls", "--listen-peer-urls", "--listen-metrics-urls"] {
+            let occupied = try LoopbackPorts.Occupied()
+            var urls = [
+                "--listen-client-urls": "http://127.0.0.1:\(try LoopbackPorts.free())",
+                "--listen-peer-urls": "http://127.0.0.1:\(try LoopbackPorts.free())",
+                "--listen-metrics-urls": "http://127.0.0.1:\(try LoopbackPorts.free())",
+            ]
+            urls[flag] = "http://127.0.0.1:\(occupied.port)"
+            // Each run has its own peer URL, hence its own member id: its own data directory.
+            let arguments = urls.flatMap { [$0.key, $0.value] } + ["--data-dir", "data-\(flag.dropFirst(2))"]
+            let kvd = try KvdChild(arguments: arguments, directory: directory)
+            let status = try await kvd.exitStatus()
+            XCTAssertEqual(status, 1, kvd.output)
+            let lines = kvd.output.split(separator: "\n").filter { $0.hasPrefix("kvd: ") }
+            XCTAssertEqual(lines.count, 1, kvd.output)
+            XCTAssertTrue(lines.first?.hasPrefix("kvd: cannot listen on http://127.0.0.1:\(occupied.port) (\(flag))") ?? false, kvd.output)
+            withExtendedLifetime(occupied) {}
+        }
     }
 }

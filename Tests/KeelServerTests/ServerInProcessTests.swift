@@ -37,15 +37,16 @@ final class ServerInProcessTests: XCTestCase {
     /// Runs `body` against a started server whose member is leader, then shuts it down and
     /// checks that `run()` returned.
     private func withServer(
-        quorumLost: Bool = false, _ body: (KvdServer, BoundPorts, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
+        quorumLost: Bool = false, extra: [ConfigSetting: String] = [:], _ body: (KvdServer, BoundPorts, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
     ) async throws {
         let peer = try LoopbackPorts.free()
         // The second member never runs: the first can never win an election.
         let absent = try LoopbackPorts.free()
-        let config = try makeConfig(
-            peer: peer,
-            extra: quorumLost ? [.initialCluster: "solo=http://127.0.0.1:\(peer),absent=http://127.0.0.1:\(absent)"] : [:]
-        )
+        var flags = extra
+        if quorumLost {
+            flags[.initialCluster] = "solo=http://127.0.0.1:\(peer),absent=http://127.0.0.1:\(absent)"
+        }
+        let config = try makeConfig(peer: peer, extra: flags)
         let logger = Logger(label: "test")
         let server = try KvdServer(config: config, network: KvdMain.makeTransport(config: config, logger: logger), logger: logger)
         let running = Task { try await server.run() }
@@ -198,12 +199,46 @@ final class ServerInProcessTests: XCTestCase {
             let metricsPort = ports.metrics[0]
             let metrics = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/metrics") }.value
             XCTAssertEqual(metrics.status, 200)
-            for name in ["keel_proposals_committed_total", "keel_proposals_applied_total", "keel_has_leader", "keel_disk_fsync_duration_seconds"] {
+            XCTAssertTrue(metrics.body.contains(#"keel_grpc_requests_total{method="Put",code="OK"}"#), metrics.body)
+            for name in ["keel_grpc_request_duration_seconds", "keel_proposals_committed_total", "keel_proposals_applied_total", "keel_has_leader", "keel_disk_fsync_duration_seconds"] {
                 XCTAssertTrue(metrics.body.contains(name), "/metrics lacks \(name)")
             }
             let health = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/health") }.value
             XCTAssertEqual(health.status, 200)
             XCTAssertEqual(health.body, #"{"health":"true"}"#)
+        }
+    }
+
+    func testAMetricsPortInUseFailsTheRunAndReleasesTheDataDirectory() async throws {
+        let occupied = try LoopbackPorts.Occupied()
+        let config = try makeConfig(peer: try LoopbackPorts.free(), extra: [.listenMetricsURLs: "http://127.0.0.1:\(occupied.port)"])
+        let logger = Logger(label: "test")
+        let server = try KvdServer(config: config, network: KvdMain.makeTransport(config: config, logger: logger), logger: logger)
+        do {
+            try await server.run()
+            XCTFail("ran with its metrics port taken")
+        } catch let error as StartupError {
+            XCTAssertEqual(error.message.hasPrefix("cannot listen on http://127.0.0.1:\(occupied.port) (--listen-metrics-urls)"), true, error.message)
+        }
+        let boundAfterFailure = await server.boundPorts()
+        XCTAssertNil(boundAfterFailure)
+        // The storage was closed: the same data directory opens again in this process.
+        let again = try KvdServer(config: config, network: KvdMain.makeTransport(config: config, logger: logger), logger: logger)
+        await again.node.stop()
+        withExtendedLifetime(occupied) {}
+    }
+
+    func testEveryClientURLServes() async throws {
+        let first = try LoopbackPorts.free()
+        let second = try LoopbackPorts.free()
+        try await withServer(extra: [.listenClientURLs: "http://127.0.0.1:\(first),http://localhost:\(second)"]) { _, ports, client in
+            XCTAssertEqual(ports.client, [first, second])
+            _ = try await Etcdserverpb_KV.Client(wrapping: client).put(.with { $0.key = Data("both".utf8); $0.value = Data("1".utf8) })
+            let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: second), transportSecurity: .plaintext)
+            let value = try await withGRPCClient(transport: transport) { other in
+                try await Etcdserverpb_KV.Client(wrapping: other).range(.with { $0.key = Data("both".utf8) }).kvs.first?.value
+            }
+            XCTAssertEqual(value, Data("1".utf8))
         }
     }
 

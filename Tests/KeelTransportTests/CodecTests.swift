@@ -234,7 +234,7 @@ final class CodecTests: XCTestCase {
         for failures in 1...40 {
             let nominal = min(Duration.milliseconds(100) * (1 << min(failures - 1, 30)), .seconds(2))
             for _ in 0..<20 {
-                let delay = PeerSender.backoff(failures: failures, config: config, random: &random)
+                let delay = ReconnectBackoff.delay(failures: failures, config: config, random: &random)
                 XCTAssertGreaterThanOrEqual(delay, nominal / 2)
                 XCTAssertLessThanOrEqual(delay, nominal)
             }

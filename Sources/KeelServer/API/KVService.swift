@@ -42,39 +42,3 @@ struct KVService: RegistrableRPCService {
         }
     }
 }
-
-/// etcd's `etcdserverpb.Maintenance` service: only Status so far; the other methods are not
-/// registered, so gRPC answers them Unimplemented.
-struct MaintenanceService: RegistrableRPCService {
-    static let serviceName = "etcdserverpb.Maintenance"
-
-    let node: KeelNode
-    let route: UnaryRoute
-
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        let node = node
-        route.register(&router, service: Self.serviceName, method: "Status") { (_: Etcdserverpb_StatusRequest, _) in
-            StorageToProto.status(await node.status())
-        }
-    }
-}
-
-/// etcd's `etcdserverpb.Cluster` service: only MemberList so far (membership changes come with
-/// a later issue and answer Unimplemented).
-struct ClusterService: RegistrableRPCService {
-    static let serviceName = "etcdserverpb.Cluster"
-
-    let node: KeelNode
-    let route: UnaryRoute
-
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        let node = node
-        route.register(&router, service: Self.serviceName, method: "MemberList") { (_: Etcdserverpb_MemberListRequest, _) in
-            let (members, header) = await node.members()
-            var response = Etcdserverpb_MemberListResponse()
-            response.header = StorageToProto.header(header)
-            response.members = members.map(StorageToProto.member)
-            return response
-        }
-    }
-}

@@ -62,6 +62,11 @@ public final class MetricsHTTPServer: Service, Sendable {
         return MetricsHTTPServer(url: url, boundPort: port, channel: channel, routes: routes, logger: logger)
     }
 
+    /// Closes the listener of a server that will not ``run()``.
+    public func close() async {
+        try? await channel.channel.close()
+    }
+
     /// Serves until graceful shutdown (or cancellation), then closes the listener.
     public func run() async throws {
         let listener = channel.channel

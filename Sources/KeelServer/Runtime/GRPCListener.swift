@@ -10,6 +10,13 @@ final class GRPCListener: Service, Sendable {
     /// "request is too large" instead of a transport error.
     static let grpcOverheadBytes = 512 * 1024
 
+    /// Calls in flight on one client connection; HTTP/2 makes the client wait beyond. The node
+    /// bounds its own queue separately (ResourceExhausted), this bounds the handler tasks.
+    static let streamsPerConnectionMax = 1_024
+    /// etcd's `--grpc-keepalive-min-time`: the shortest interval between a client's pings on an
+    /// idle connection before the server counts them as abuse (grpc-swift's default is 5 min).
+    static let clientPingIntervalMin: Duration = .seconds(5)
+
     let url: ServerURL
     let server: GRPCServer<HTTP2ServerTransport.Posix>
 
@@ -18,7 +25,11 @@ final class GRPCListener: Service, Sendable {
         let transport = HTTP2ServerTransport.Posix(
             address: url.isIPv6 ? .ipv6(host: url.host, port: url.port) : .ipv4(host: url.listenHost, port: url.port),
             transportSecurity: .plaintext,
-            config: .defaults { $0.rpc.maxRequestPayloadSize = maxRequestBytes + Self.grpcOverheadBytes }
+            config: .defaults {
+                $0.rpc.maxRequestPayloadSize = maxRequestBytes + Self.grpcOverheadBytes
+                $0.http2.maxConcurrentStreams = Self.streamsPerConnectionMax
+                $0.connection.keepalive.clientBehavior.minPingIntervalWithoutCalls = Self.clientPingIntervalMin
+            }
         )
         server = GRPCServer(transport: transport, services: services)
     }

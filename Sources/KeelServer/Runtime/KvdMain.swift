@@ -8,6 +8,9 @@ extension TCPPeerTransport: LifecyclePeerNetwork {}
 
 /// The kvd process: configuration, logging, metrics, the server, and exit codes.
 public enum KvdMain {
+    /// The server version reported by `kvd --version` and the Status call.
+    public static let version = KeelNode.version
+
     /// Exit code for a configuration kvd refuses.
     public static let exitCodeBadConfig: Int32 = 2
     /// Exit code for a failure to start or a failure while running.

@@ -13,6 +13,12 @@ public struct BoundPorts: Sendable, Hashable {
     public var metrics: [Int]
 }
 
+/// What ``KvdServer/shutdown()`` and ``KvdServer/run(shutdownSignals:)`` share.
+private struct RunState {
+    var group: ServiceGroup?
+    var shutdownRequested = false
+}
+
 /// A kvd member: the peer network, the node, the gRPC listeners and the metrics listeners, run
 /// as one service group that shuts down gracefully in reverse order (listeners stop accepting,
 /// then the node stops and closes its storage, then the peer network closes).
@@ -21,14 +27,17 @@ public final class KvdServer: Sendable {
     /// calls in flight are bounded by their own deadlines, which default to a few seconds.
     public static let gracefulShutdownDurationMax: Duration = .seconds(15)
 
+    /// Time allowed for an answer to travel back to a caller on top of the node's tick
+    /// granularity (see ``UnaryRoute/answerMargin``).
+    public static let answerTravelAllowance: Duration = .milliseconds(50)
+
     /// The configuration it runs with.
     public let config: ServerConfig
     /// The node.
     public let node: KeelNode
     private let network: any LifecyclePeerNetwork
     private let logger: Logger
-    private let group = Mutex<ServiceGroup?>(nil)
-    private let shutdownRequested = Mutex(false)
+    private let state = Mutex(RunState())
     private let readyStream: AsyncStream<BoundPorts>
     private let readyContinuation: AsyncStream<BoundPorts>.Continuation
 
@@ -62,23 +71,15 @@ public final class KvdServer: Sendable {
     /// - Throws: ``StartupError`` when a listener cannot bind; the other services are then stopped.
     public func run(shutdownSignals: [UnixSignal] = []) async throws {
         defer { readyContinuation.finish() }
-        let routes = MetricsRoutes(registry: MetricsBootstrap.registry) { [node] in
-            let status = await node.status()
-            return status.leader == .none ? HealthReport(healthy: false, reason: "RAFT NO LEADER") : HealthReport(healthy: true)
+        let metricsServers: [MetricsHTTPServer]
+        do {
+            metricsServers = try await bindMetrics()
+        } catch {
+            // The node opened its storage in init; close it, since no service will.
+            await node.stop()
+            throw error
         }
-        var metricsServers: [MetricsHTTPServer] = []
-        for url in config.listenMetricsURLs {
-            metricsServers.append(try await MetricsHTTPServer.bind(url: url, routes: routes, logger: logger))
-        }
-        let route = UnaryRoute(defaultTimeout: config.nodeConfig.requestTimeout)
-        let services: [any RegistrableRPCService] = [
-            KVService(node: node, validation: RequestValidation(), route: route),
-            MaintenanceService(node: node, route: route),
-            ClusterService(node: node, route: route),
-        ]
-        let grpcListeners = config.listenClientURLs.map {
-            GRPCListener(url: $0, services: services, maxRequestBytes: config.maxRequestBytes)
-        }
+        let grpcListeners = makeGRPCListeners()
         let all: [any Service] =
             [PeerNetworkService(network: network, url: config.listenPeerURL), NodeService(node: node)] + grpcListeners + metricsServers
         var groupConfig = ServiceGroupConfiguration(
@@ -87,38 +88,79 @@ public final class KvdServer: Sendable {
         )
         groupConfig.maximumGracefulShutdownDuration = Self.gracefulShutdownDurationMax
         let serviceGroup = ServiceGroup(configuration: groupConfig)
-        let shutdownEarly = group.withLock { stored in
-            stored = serviceGroup
-            return shutdownRequested.withLock { $0 }
+        let shutdownEarly = state.withLock { state in
+            state.group = serviceGroup
+            return state.shutdownRequested
         }
-        if shutdownEarly { return }
+        if shutdownEarly {
+            for server in metricsServers { await server.close() }
+            await node.stop()
+            return
+        }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { [readyContinuation, logger, config, metricsServers] in
-                var client: [Int] = []
-                for listener in grpcListeners {
-                    guard let port = try? await listener.boundPort() else { return }
-                    client.append(port)
-                }
-                let ports = BoundPorts(client: client, metrics: metricsServers.map(\.boundPort))
-                logger.info(
-                    "kvd ready",
-                    metadata: [
-                        "name": "\(config.name)", "member": "\(String(config.nodeConfig.selfID.rawValue, radix: 16))",
-                        "client-ports": "\(ports.client)", "metrics-ports": "\(ports.metrics)",
-                    ])
-                readyContinuation.yield(ports)
-            }
+            tasks.addTask { await self.reportReady(grpcListeners: grpcListeners, metricsServers: metricsServers) }
             // The group's end (shutdown or a failure) ends the readiness wait as well.
             defer { tasks.cancelAll() }
             try await serviceGroup.run()
         }
     }
 
-    /// Starts a graceful shutdown, as SIGTERM does.
+    /// Binds every metrics listener, or none: on a failure the ones bound are closed.
+    private func bindMetrics() async throws(StartupError) -> [MetricsHTTPServer] {
+        let routes = MetricsRoutes(registry: MetricsBootstrap.registry) { [node] in
+            let status = await node.status()
+            return status.leader == .none ? HealthReport(healthy: false, reason: "RAFT NO LEADER") : HealthReport(healthy: true)
+        }
+        var servers: [MetricsHTTPServer] = []
+        do {
+            for url in config.listenMetricsURLs {
+                servers.append(try await MetricsHTTPServer.bind(url: url, routes: routes, logger: logger))
+            }
+        } catch {
+            for server in servers { await server.close() }
+            throw error
+        }
+        return servers
+    }
+
+    /// One gRPC listener per client URL, each serving the etcd services.
+    private func makeGRPCListeners() -> [GRPCListener] {
+        let nodeConfig = config.nodeConfig
+        let route = UnaryRoute(
+            defaultTimeout: nodeConfig.requestTimeout, answerMargin: nodeConfig.tickInterval * 2 + Self.answerTravelAllowance
+        )
+        let services: [any RegistrableRPCService] = [
+            KVService(node: node, validation: RequestValidation(), route: route),
+            MaintenanceService(node: node, route: route),
+            ClusterService(node: node, route: route),
+        ]
+        return config.listenClientURLs.map {
+            GRPCListener(url: $0, services: services, maxRequestBytes: config.maxRequestBytes)
+        }
+    }
+
+    /// Publishes the bound ports once every gRPC listener is bound (never, if one fails).
+    private func reportReady(grpcListeners: [GRPCListener], metricsServers: [MetricsHTTPServer]) async {
+        var client: [Int] = []
+        for listener in grpcListeners {
+            guard let port = try? await listener.boundPort() else { return }
+            client.append(port)
+        }
+        let ports = BoundPorts(client: client, metrics: metricsServers.map(\.boundPort))
+        logger.info(
+            "kvd ready",
+            metadata: [
+                "name": "\(config.name)", "member": "\(String(node.id.rawValue, radix: 16))",
+                "client-ports": "\(ports.client)", "metrics-ports": "\(ports.metrics)",
+            ])
+        readyContinuation.yield(ports)
+    }
+
+    /// Starts a graceful shutdown, as SIGTERM does (also before ``run(shutdownSignals:)`` got going).
     public func shutdown() async {
-        let running = group.withLock { stored in
-            shutdownRequested.withLock { $0 = true }
-            return stored
+        let running = state.withLock { state in
+            state.shutdownRequested = true
+            return state.group
         }
         await running?.triggerGracefulShutdown()
     }

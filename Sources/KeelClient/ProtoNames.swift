@@ -1,0 +1,41 @@
+public import KeelProto
+
+// Short public names for etcd's generated messages, so users of KeelClient need not import
+// KeelProto or spell out etcd's package prefix.
+
+/// etcd's `RangeRequest`.
+public typealias RangeRequest = Etcdserverpb_RangeRequest
+/// etcd's `RangeResponse`.
+public typealias RangeResponse = Etcdserverpb_RangeResponse
+/// etcd's `PutRequest`.
+public typealias PutRequest = Etcdserverpb_PutRequest
+/// etcd's `PutResponse`.
+public typealias PutResponse = Etcdserverpb_PutResponse
+/// etcd's `DeleteRangeRequest`.
+public typealias DeleteRangeRequest = Etcdserverpb_DeleteRangeRequest
+/// etcd's `DeleteRangeResponse`.
+public typealias DeleteRangeResponse = Etcdserverpb_DeleteRangeResponse
+/// etcd's `TxnRequest`.
+public typealias TxnRequest = Etcdserverpb_TxnRequest
+/// etcd's `TxnResponse`.
+public typealias TxnResponse = Etcdserverpb_TxnResponse
+/// etcd's `Compare`.
+public typealias Compare = Etcdserverpb_Compare
+/// etcd's `RequestOp`.
+public typealias RequestOp = Etcdserverpb_RequestOp
+/// etcd's `ResponseOp`.
+public typealias ResponseOp = Etcdserverpb_ResponseOp
+/// etcd's `CompactionRequest`.
+public typealias CompactionRequest = Etcdserverpb_CompactionRequest
+/// etcd's `CompactionResponse`.
+public typealias CompactionResponse = Etcdserverpb_CompactionResponse
+/// etcd's `StatusResponse`.
+public typealias StatusResponse = Etcdserverpb_StatusResponse
+/// etcd's `MemberListResponse`.
+public typealias MemberListResponse = Etcdserverpb_MemberListResponse
+/// etcd's `Member`.
+public typealias Member = Etcdserverpb_Member
+/// etcd's `ResponseHeader`.
+public typealias ResponseHeader = Etcdserverpb_ResponseHeader
+/// etcd's `mvccpb.KeyValue`.
+public typealias KeyValue = Mvccpb_KeyValue

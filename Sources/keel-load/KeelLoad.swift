@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import KeelClient
+
+/// keel-load: a bounded concurrent put load against a running cluster; prints puts per second and latencies.
+@main
+struct KeelLoad: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keel-load",
+        abstract: "Puts values from concurrent clients for a bounded count and time; prints puts/s and latency.")
+
+    @Option(help: "Comma-separated endpoints (default: $KVCTL_ENDPOINTS, else 127.0.0.1:2379).")
+    var endpoints: String?
+    @Option(help: "Concurrent clients, each with its own connections (1...\(Self.clientsMax)).")
+    var clients = 16
+    @Option(name: .customLong("value-bytes"), help: "Size of each value in bytes (0...\(Self.valueBytesMax)).")
+    var valueBytes = 256
+    @Option(help: "Puts in all (1...\(Self.countMax)); the run stops at the count or the duration, whichever comes first.")
+    var count = 10_000
+    @Option(help: "Longest run (Go syntax: 30s, 2m; at most 10m).")
+    var duration = "30s"
+    @Option(help: "Distinct keys written (1...\(Self.countMax)).")
+    var keys = 1000
+    @Option(name: .customLong("key-prefix"), help: "Prefix of every key written.")
+    var keyPrefix = "keel-load/"
+    @Option(name: .customLong("command-timeout"), help: "Timeout of one put (Go syntax).")
+    var commandTimeout = "5s"
+
+    static let clientsMax = 1024
+    static let valueBytesMax = 16 << 20
+    static let countMax = 10_000_000
+    static let durationMax: Duration = .seconds(600)
+
+    func validate() throws {
+        guard (1...Self.clientsMax).contains(clients) else { throw ValidationError("--clients must be in 1...\(Self.clientsMax)") }
+        guard (0...Self.valueBytesMax).contains(valueBytes) else {
+            throw ValidationError("--value-bytes must be in 0...\(Self.valueBytesMax)")
+        }
+        guard (1...Self.countMax).contains(count) else { throw ValidationError("--count must be in 1...\(Self.countMax)") }
+        guard (1...Self.countMax).contains(keys) else { throw ValidationError("--keys must be in 1...\(Self.countMax)") }
+    }
+
+    func run() async throws {
+        let runLimit = try GoDuration.parse(duration)
+        guard runLimit > .zero, runLimit <= Self.durationMax else {
+            throw ValidationError("--duration must be positive and at most \(EtcdctlPrinter.goDuration(Self.durationMax))")
+        }
+        let endpointText = endpoints ?? ProcessInfo.processInfo.environment["KVCTL_ENDPOINTS"] ?? "127.0.0.1:2379"
+        let configuration = KeelClientConfiguration(
+            endpoints: try Endpoint.parseList(endpointText), commandTimeout: try GoDuration.parse(commandTimeout))
+        let value = Data(repeating: UInt8(ascii: "v"), count: valueBytes)
+        let budget = PutBudget(count: count, runLimit: runLimit)
+        print("keel-load: \(clients) clients, \(valueBytes)-byte values, up to \(count) puts or \(duration) against \(endpointText)")
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        let results = try await withThrowingTaskGroup(of: ClientResult.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    try await KeelClient.withClient(configuration) { client in
+                        var result = ClientResult()
+                        while let sequence = budget.next() {
+                            let request = EtcdctlRequests.put(
+                                key: Data("\(keyPrefix)\(sequence % keys)".utf8), value: value)
+                            let putStart = clock.now
+                            do {
+                                _ = try await client.put(request)
+                                result.latencies.append(putStart.duration(to: clock.now))
+                            } catch let error as KeelClientError {
+                                result.failures[error.message, default: 0] += 1
+                            }
+                        }
+                        return result
+                    }
+                }
+            }
+            var all = ClientResult()
+            for try await result in group {
+                all.latencies += result.latencies
+                all.failures.merge(result.failures, uniquingKeysWith: +)
+            }
+            return all
+        }
+        let elapsed = start.duration(to: clock.now)
+        print(Report(results: results, elapsed: elapsed).text, terminator: "")
+        if results.latencies.isEmpty { throw ExitCode.failure }
+    }
+}
+
+/// What one client measured.
+struct ClientResult: Sendable {
+    var latencies: [Duration] = []
+    /// Failed puts by error message.
+    var failures: [String: Int] = [:]
+}
+
+/// Hands out put sequence numbers until the count is reached or the run time is over.
+///
+/// `@unchecked Sendable`: `issued` is the only mutable state, and every access holds `lock`.
+final class PutBudget: @unchecked Sendable {
+    private let lock = NSLock()
+    private var issued = 0
+    private let count: Int
+    private let deadline: ContinuousClock.Instant
+
+    init(count: Int, runLimit: Duration) {
+        self.count = count
+        self.deadline = ContinuousClock.now.advanced(by: runLimit)
+    }
+
+    func next() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard issued < count, ContinuousClock.now < deadline else { return nil }
+        issued += 1
+        return issued - 1
+    }
+}
+
+/// The printed summary.
+struct Report {
+    var results: ClientResult
+    var elapsed: Duration
+
+    var text: String {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let sorted = results.latencies.sorted()
+        let failed = results.failures.values.reduce(0, +)
+        var out = "puts: \(sorted.count) ok, \(failed) failed in \(String(format: "%.3f", seconds)) s\n"
+        out += "puts/s: \(String(format: "%.1f", Double(sorted.count) / max(seconds, 1e-9)))\n"
+        if !sorted.isEmpty {
+            func quantile(_ q: Double) -> String {
+                milliseconds(sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.down)))])
+            }
+            out += "latency ms: p50 \(quantile(0.5))  p99 \(quantile(0.99))  max \(milliseconds(sorted[sorted.count - 1]))\n"
+        }
+        for (message, number) in results.failures.sorted(by: { $0.value > $1.value }).prefix(Self.failureKindsShownMax) {
+            out += "failed \(number)x: \(message)\n"
+        }
+        return out
+    }
+
+    /// How many kinds of failure the summary lists.
+    static let failureKindsShownMax = 5
+
+    private func milliseconds(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
+        return String(format: "%.2f", value)
+    }
+}

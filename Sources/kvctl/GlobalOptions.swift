@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import KeelClient
+
+extension OutputFormat: ExpressibleByArgument {}
+
+/// The flags every command takes, named as etcdctl names them.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "Comma-separated gRPC endpoints (default: $KVCTL_ENDPOINTS, else 127.0.0.1:2379).")
+    var endpoints: String?
+
+    @Option(name: [.customShort("w"), .customLong("write-out")], help: "Output format: simple, json or table.")
+    var writeOut: OutputFormat = .simple
+
+    @Option(help: "How long to wait for a connection to one endpoint (Go syntax: 2s, 500ms).")
+    var dialTimeout: String = "2s"
+
+    @Option(help: "How long one command may take in all (Go syntax: 5s).")
+    var commandTimeout: String = "5s"
+
+    /// The environment variable that holds endpoints when `--endpoints` is not given.
+    static let endpointsVariable = "KVCTL_ENDPOINTS"
+    /// etcd's client port on this machine.
+    static let endpointsDefault = "127.0.0.1:2379"
+    /// Flags of this group that take a value as the next word when written without "=".
+    static let valueFlags: Set<String> = ["--endpoints", "-w", "--write-out", "--dial-timeout", "--command-timeout"]
+    /// Commands that take a second word (`member list`).
+    static let twoWordCommands: Set<String> = ["member", "endpoint"]
+
+    /// The endpoint list as given (what status and health print), from the flag, the environment or the default.
+    func endpointTexts() throws -> [String] {
+        let text = endpoints ?? ProcessInfo.processInfo.environment[Self.endpointsVariable] ?? Self.endpointsDefault
+        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !items.isEmpty else { throw CommandFailure(message: "no endpoint given in \"\(text)\"", exitCode: 128) }
+        // The client drops repeats, so the texts must too, to stay in step with its endpoints.
+        var seen: Set<Endpoint> = []
+        var texts: [String] = []
+        for item in items {
+            do {
+                if seen.insert(try Endpoint(parsing: item)).inserted { texts.append(item) }
+            } catch {
+                throw CommandFailure(error)
+            }
+        }
+        return texts
+    }
+
+    /// The client configuration these flags describe.
+    func clientConfiguration() throws -> KeelClientConfiguration {
+        let endpoints = try Endpoint.parseList(endpointTexts().joined(separator: ","))
+        let dial = try GoDuration.parse(dialTimeout)
+        let command = try GoDuration.parse(commandTimeout)
+        guard dial > .zero, command > .zero else {
+            throw CommandFailure(message: "--dial-timeout and --command-timeout must be positive", exitCode: 128)
+        }
+        return KeelClientConfiguration(endpoints: endpoints, dialTimeout: dial, commandTimeout: command)
+    }
+
+    /// Runs `body` with a client made from these flags, turning every failure into a ``CommandFailure``.
+    func withClient(_ body: (KeelClient) async throws -> Void) async throws {
+        do {
+            let configuration = try clientConfiguration()
+            try await KeelClient.withClient(configuration) { client in try await body(client) }
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+
+    /// Moves global flags written before the command to just after it (see ``KVCtl/main()``).
+    static func movingGlobalsAfterCommand(_ arguments: [String]) -> [String] {
+        var globals: [String] = []
+        var index = 0
+        while index < arguments.count, arguments[index].hasPrefix("-"), arguments[index] != "--" {
+            let word = arguments[index]
+            globals.append(word)
+            if valueFlags.contains(word), index + 1 < arguments.count {
+                globals.append(arguments[index + 1])
+                index += 1
+            }
+            index += 1
+        }
+        guard !globals.isEmpty, index < arguments.count else { return arguments }
+        var rest = Array(arguments[index...])
+        let pathLength = twoWordCommands.contains(rest[0]) && rest.count > 1 ? 2 : 1
+        rest.insert(contentsOf: globals, at: pathLength)
+        return rest
+    }
+}

@@ -1,0 +1,180 @@
+import KeelNode
+import KeelStorage
+import Raft
+import XCTest
+
+/// Three-node clusters: elections, linearizable reads, forwarding, leader loss, restarts, snapshots.
+final class ClusterTests: XCTestCase {
+    func testThreeNodesElectALeaderAndServeLinearizablePutGet() async throws {
+        try await withCluster(size: 3) { cluster in
+            let leader = try await cluster.waitForLeader()
+            try await cluster.node(leader).put("color", "blue")
+            // A linearizable read on any node, followers included (read index from the leader),
+            // sees the acknowledged write at once: no waiting for replication.
+            for id in cluster.ids {
+                let value = try await cluster.node(id).get("color")
+                XCTAssertEqual(value, "blue", "node \(id)")
+            }
+            for id in cluster.ids {
+                let members = await cluster.node(id).members().members
+                XCTAssertEqual(Set(members.map(\.id)), Set(cluster.ids))
+                try await cluster.eventually("client URLs of every peer known to \(id)") {
+                    await cluster.node(id).members().members.allSatisfy { !$0.clientURLs.isEmpty }
+                }
+            }
+        }
+    }
+
+    func testWriteToFollowerIsForwardedAndAnswered() async throws {
+        try await withCluster(size: 3) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let follower = cluster.ids.first { $0 != leader }!
+            let response = try await cluster.node(follower).put("forwarded", "yes")
+            XCTAssertGreaterThan(response.revision, 0)
+            let (txn, header) = try await cluster.node(follower).txn(
+                TxnRequest(
+                    compare: [Compare(key: bytes("forwarded"), target: .value(bytes("yes")), result: .equal)],
+                    success: [.put(PutRequest(key: bytes("forwarded"), value: bytes("twice"), prevKv: true))]), deadline: cluster.deadline)
+            XCTAssertTrue(txn.succeeded)
+            XCTAssertEqual(header.memberID, follower.rawValue, "answered by the follower that was asked")
+            guard case .put(let put) = txn.responses.first else { return XCTFail("expected a put response, got \(txn.responses)") }
+            XCTAssertEqual(put.prevKv.map { text($0.value) }, "yes")
+            let onLeader = try await cluster.node(leader).get("forwarded")
+            XCTAssertEqual(onLeader, "twice")
+        }
+    }
+
+    func testSerializableReadServesLocalStateWithoutAQuorum() async throws {
+        try await withCluster(size: 3) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let follower = cluster.ids.first { $0 != leader }!
+            try await cluster.node(leader).put("local", "1")
+            try await cluster.eventually("the follower applied the write") { try await cluster.node(follower).get("local", serializable: true) == "1" }
+            cluster.hub.isolate(follower)
+            try await cluster.node(leader).put("local", "2")
+            // Cut off, the follower still answers serializable reads from its own (stale) state...
+            let stale = try await cluster.node(follower).get("local", serializable: true)
+            XCTAssertEqual(stale, "1")
+            // ...while a linearizable read cannot be served.
+            let follow = cluster.node(follower)
+            let shortDeadline = ContinuousClock.now + .seconds(1)
+            let error = await expectKeelError(.unavailable) {
+                try await follow.range(RangeRequest(key: bytes("local")), serializable: false, deadline: shortDeadline)
+            }
+            XCTAssertNotNil(error)
+        }
+    }
+
+    func testStoppingTheLeaderElectsANewOneAndWritesContinue() async throws {
+        try await withCluster(size: 3) { cluster in
+            let old = try await cluster.waitForLeader()
+            try await cluster.node(old).put("before", "1")
+            await cluster.stop(old)
+            let survivors = cluster.ids.filter { $0 != old }
+            let new = try await cluster.waitForLeader(among: survivors)
+            XCTAssertNotEqual(new, old)
+            try await cluster.node(new).put("after", "2")
+            for id in survivors {
+                let before = try await cluster.node(id).get("before")
+                let after = try await cluster.node(id).get("after")
+                XCTAssertEqual(before, "1")
+                XCTAssertEqual(after, "2")
+            }
+        }
+    }
+
+    func testStoppingTheLeaderGracefullyHandsLeadershipOver() async throws {
+        try await withCluster(size: 3) { cluster in
+            let old = try await cluster.waitForLeader()
+            try await cluster.node(old).put("before", "1")
+            // stop() without cutting the network first: the leader transfers leadership (§3.10).
+            await cluster.node(old).stop()
+            var leaders: [NodeID] = []
+            for id in cluster.ids where id != old { leaders.append(await cluster.node(id).status().leader) }
+            XCTAssertTrue(
+                leaders.contains { $0 != old && $0 != .none }, "a survivor leads as soon as stop returns: \(leaders)")
+            cluster.hub.remove(old)
+            cluster.nodes[old] = nil
+            let new = try await cluster.waitForLeader()
+            try await cluster.node(new).put("after", "2")
+        }
+    }
+
+    func testRestartedNodeCatchesUpFromTheLog() async throws {
+        try await withCluster(size: 3) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let follower = cluster.ids.first { $0 != leader }!
+            try await cluster.node(leader).put("k", "0")
+            await cluster.stop(follower)
+            for index in 1...20 { try await cluster.node(leader).put("k", "\(index)") }
+            let restarted = try await cluster.start(follower)
+            // Its own log replays on start; the rest arrives from the leader.
+            try await cluster.eventually("the restarted node applied every write") { try await restarted.get("k", serializable: true) == "20" }
+            let value = try await restarted.get("k")
+            XCTAssertEqual(value, "20")
+            let installed = await restarted.snapshotsInstalled
+            XCTAssertEqual(installed, 0, "caught up from the log, not a snapshot")
+        }
+    }
+
+    func testLaggingNodeCatchesUpThroughASnapshot() async throws {
+        try await withCluster(size: 3, configure: { $0.snapshotEntries = 5 }) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let lagging = cluster.ids.first { $0 != leader }!
+            try await cluster.node(leader).put("start", "s")
+            try await cluster.eventually("the follower applied the first write") { try await cluster.node(lagging).get("start", serializable: true) == "s" }
+            cluster.hub.isolate(lagging)
+            for index in 1...30 { try await cluster.node(leader).put("key\(index % 7)", "\(index)") }
+            let taken = await cluster.node(leader).snapshotsTaken
+            XCTAssertGreaterThan(taken, 0, "the leader compacted its log")
+            cluster.hub.heal()
+            let node = cluster.node(lagging)
+            try await cluster.eventually("the lagging node caught up") { try await node.get("key2", serializable: true) == "30" }
+            let installed = await node.snapshotsInstalled
+            XCTAssertGreaterThan(installed, 0, "caught up through a snapshot: the entries it missed were compacted")
+            let (all, _) = try await node.range(RangeRequest.prefix(bytes("key")), serializable: true, deadline: cluster.deadline)
+            XCTAssertEqual(all.kvs.map { text($0.value) }, ["28", "29", "30", "24", "25", "26", "27"])
+            // And it keeps following: a new write reaches it through the log.
+            try await cluster.node(leader).put("after", "snapshot")
+            try await cluster.eventually("a write after the snapshot arrives") { try await node.get("after", serializable: true) == "snapshot" }
+            // A restart of the snapshotted node starts from its snapshot.
+            await cluster.stop(lagging)
+            let restarted = try await cluster.start(lagging)
+            let value = try await restarted.get("key2", serializable: true)
+            XCTAssertEqual(value, "30")
+        }
+    }
+
+    /// A restarted leader must send laggards a snapshot that is exactly its state at the snapshot
+    /// index (it re-snapshots on start: `RestoredState.snapshotData`).
+    func testWholeClusterRestartKeepsDataAndARestartedLeaderSendsACorrectSnapshot() async throws {
+        try await withCluster(size: 3, configure: { $0.snapshotEntries = 5 }) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let lagging = cluster.ids.first { $0 != leader }!
+            try await cluster.node(leader).put("early", "e")
+            try await cluster.eventually("every node applied the first write") {
+                try await cluster.node(lagging).get("early", serializable: true) == "e"
+            }
+            cluster.hub.isolate(lagging)
+            for index in 1...20 { try await cluster.node(leader).put("key\(index % 4)", "\(index)") }
+            for id in cluster.ids { await cluster.stop(id) }
+            cluster.hub.heal()
+            let others = cluster.ids.filter { $0 != lagging }
+            for id in others { try await cluster.start(id) }
+            let newLeader = try await cluster.waitForLeader(among: others)
+            let kept = try await cluster.node(newLeader).get("key0")
+            XCTAssertEqual(kept, "20", "acknowledged writes survive a restart of the whole cluster")
+            try await cluster.node(newLeader).put("late", "l")
+            let node = try await cluster.start(lagging)
+            try await cluster.eventually("the laggard caught up from the restarted leader") {
+                try await node.get("late", serializable: true) == "l"
+            }
+            let installed = await node.snapshotsInstalled
+            XCTAssertGreaterThan(installed, 0)
+            let (all, _) = try await node.range(RangeRequest.prefix(bytes("key")), serializable: true, deadline: cluster.deadline)
+            XCTAssertEqual(all.kvs.map { text($0.value) }, ["20", "17", "18", "19"])
+            let early = try await node.get("early", serializable: true)
+            XCTAssertEqual(early, "e")
+        }
+    }
+}
