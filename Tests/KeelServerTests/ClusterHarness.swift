@@ -160,8 +160,9 @@ final class ClusterHarness {
         _ arguments: [String], on selected: [ClusterNode]? = nil, stdin: Data? = nil,
         timeLimitSeconds: Double = commandTimeLimitSeconds
     ) throws -> ClusterCommandResult {
+        // After the subcommand: kvctl's flags belong to its subcommands.
         try ClusterCommand.run(
-            binaries.ctl, ["--endpoints=\(endpoints(selected))"] + arguments, stdin: stdin,
+            binaries.ctl, arguments + ["--endpoints=\(endpoints(selected))"], stdin: stdin,
             timeLimitSeconds: timeLimitSeconds, scratch: directory)
     }
 
