@@ -81,6 +81,16 @@ final class ClusterScriptTests: XCTestCase {
             timeLimitSeconds: 15, scratch: FileManager.default.temporaryDirectory)
     }
 
+    /// Polls `condition` until it holds or `seconds` pass; returns whether it held.
+    private func eventually(within seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if try condition() { return true }
+            usleep(50_000)
+        } while Date() < deadline
+        return false
+    }
+
     func testStartStatusKillRestartStopAndClean() throws {
         let started = try script(["start"])
         XCTAssertEqual(started.status, 0, started.transcript)
@@ -100,11 +110,18 @@ final class ClusterScriptTests: XCTestCase {
 
         let killed = try script(["kill", "node2"])
         XCTAssertEqual(killed.status, 0, killed.transcript)
-        XCTAssertFalse(isRunning(try XCTUnwrap(firstPids["node2"])), "node2 survived kill")
+        let node2 = try XCTUnwrap(firstPids["node2"])
+        XCTAssertTrue(eventually(within: 5) { !isRunning(node2) }, "node2 survived kill")
         let status = try script(["status"])
         XCTAssertTrue(status.stdout.contains("node2  stopped"), status.transcript)
         XCTAssertTrue(status.stdout.contains("node1  running"), status.transcript)
-        XCTAssertEqual(try etcdctl(["put", "while", "down"], node: 1).stdout, "OK\n")
+        // node2 may have led: the other two first elect a new leader.
+        var write: ClusterCommandResult?
+        XCTAssertTrue(
+            try eventually(within: 30) {
+                write = try etcdctl(["put", "while", "down"], node: 1)
+                return write?.stdout == "OK\n"
+            }, "no write after node2 was killed: \(write?.transcript ?? "")")
 
         let restarted = try script(["restart", "node2"])
         XCTAssertEqual(restarted.status, 0, restarted.transcript)
@@ -113,13 +130,11 @@ final class ClusterScriptTests: XCTestCase {
         XCTAssertTrue(isRunning(newPid))
         // It caught up with the write it missed: a serializable read answers from its own state.
         var read: ClusterCommandResult?
-        let deadline = Date().addingTimeInterval(30)
-        repeat {
-            read = try etcdctl(["get", "while", "--consistency=s", "--print-value-only"], node: 2)
-            if read?.stdout == "down\n" { break }
-            usleep(100_000)
-        } while Date() < deadline
-        XCTAssertEqual(read?.stdout, "down\n", read?.transcript ?? "")
+        XCTAssertTrue(
+            try eventually(within: 30) {
+                read = try etcdctl(["get", "while", "--consistency=s", "--print-value-only"], node: 2)
+                return read?.stdout == "down\n"
+            }, "node2 did not catch up: \(read?.transcript ?? "")")
 
         let unknown = try script(["kill", "node9"])
         XCTAssertEqual(unknown.status, 1)
@@ -128,7 +143,9 @@ final class ClusterScriptTests: XCTestCase {
         let lastPids = pids()
         let stopped = try script(["stop"])
         XCTAssertEqual(stopped.status, 0, stopped.transcript)
-        for (name, pid) in lastPids { XCTAssertFalse(isRunning(pid), "\(name) (pid \(pid)) still runs after stop") }
+        for (name, pid) in lastPids {
+            XCTAssertTrue(eventually(within: 5) { !isRunning(pid) }, "\(name) (pid \(pid)) still runs after stop")
+        }
         let stoppedAgain = try script(["stop"])
         XCTAssertEqual(stoppedAgain.status, 0, stoppedAgain.transcript)
 
