@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+
+/// etcd's own etcdctl 3.4 against a three-node kvd cluster prints what it prints against etcd 3.4:
+/// each section of Fixtures/etcdctl/commands.txt runs on a fresh cluster and every command's output
+/// is compared, after ``EtcdctlNormalizer``, with etcd's recorded answer in Fixtures/etcdctl/golden
+/// (cluster/record-etcdctl-golden re-records it).
+final class EtcdctlCompatibilityTests: XCTestCase {
+    static let electionTimeLimitSeconds = 30.0
+    /// etcdctl's own deadline for one command, as in the recording.
+    static let commandTimeout = "5s"
+
+    private var harness: ClusterHarness?
+
+    override func tearDown() {
+        harness?.shutdown()
+        harness = nil
+        super.tearDown()
+    }
+
+    func testKeyValueCommandsPrintWhatTheyPrintAgainstEtcd() throws {
+        _ = try runSection("kv")
+    }
+
+    func testMemberListAndEndpointStatusPrintWhatTheyPrintAgainstEtcd() throws {
+        _ = try runSection("cluster")
+    }
+
+    func testBadRequestsGetEtcdsErrorsAndChangeNothing() throws {
+        let (outputs, base) = try runSection("errors")
+        // Spelled out beyond the golden comparison: after the empty keys, the oversized value and
+        // the malformed transactions, the store holds what the two puts before them wrote, at the
+        // revision they left.
+        let after = try XCTUnwrap(outputs["get-after-errors"])
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
+        let header = try XCTUnwrap(json["header"] as? [String: Any])
+        XCTAssertEqual((header["revision"] as? NSNumber)?.int64Value ?? 0, base + 2, "a refused request changed the revision")
+        let kvs = try XCTUnwrap(json["kvs"] as? [[String: Any]])
+        XCTAssertEqual(kvs.compactMap { $0["key"] as? String }, [Data("keep".utf8).base64EncodedString()])
+        XCTAssertEqual(kvs.compactMap { $0["value"] as? String }, [Data("again".utf8).base64EncodedString()])
+    }
+
+    /// Every command of commands.txt has its recorded answer, so a new command cannot go unchecked.
+    func testEveryCommandHasARecordedAnswer() throws {
+        let fixtures = try EtcdctlFixtures.load()
+        XCTAssertEqual(Set(fixtures.sections), ["kv", "cluster", "errors"], "a new section needs its own test method here")
+        for command in fixtures.commands {
+            XCTAssertNoThrow(try fixtures.golden(command), "\(command.section)/\(command.name) has no golden output")
+        }
+        XCTAssertEqual(Set(fixtures.goldenAddresses.values).count, 6, "three nodes, client and peer address each")
+    }
+
+    /// Runs one section on a fresh cluster and compares every command with etcd's answer. Returns
+    /// the raw outputs by command name and the section's base revision.
+    private func runSection(_ section: String) throws -> ([String: ClusterCommandResult], Int64) {
+        let fixtures = try EtcdctlFixtures.load()
+        let commands = fixtures.commands.filter { $0.section == section }
+        XCTAssertFalse(commands.isEmpty, "no commands in section [\(section)]")
+
+        let cluster = try ClusterHarness(nodesCount: 3, binaries: try ClusterBinaries.locate(), testName: name)
+        harness = cluster
+        try cluster.startAll()
+        _ = try cluster.waitForLeader(timeLimitSeconds: Self.electionTimeLimitSeconds)
+        let base = try baseRevision(cluster)
+        let goldenBase = try XCTUnwrap(fixtures.goldenBaseRevisions[section], "golden/recording.txt: no base revision for [\(section)]")
+
+        var ourAddresses: [String: String] = [:]
+        for node in cluster.nodes {
+            ourAddresses[node.clientAddress] = "{\(node.name).client}"
+            ourAddresses["127.0.0.1:\(node.peerPort)"] = "{\(node.name).peer}"
+        }
+        let ours = EtcdctlNormalizer(addresses: ourAddresses, baseRevision: base)
+        let theirs = EtcdctlNormalizer(addresses: fixtures.goldenAddresses, baseRevision: goldenBase)
+
+        var outputs: [String: ClusterCommandResult] = [:]
+        for command in commands {
+            let (arguments, stdin) = try command.expanded(baseRevision: base, fixtures: EtcdctlFixtures.directory)
+            let targets = command.usesAllEndpoints ? cluster.nodes : [cluster.nodes[0]]
+            let result = try cluster.etcdctl(
+                ["--command-timeout=\(Self.commandTimeout)"] + arguments, on: targets, stdin: stdin)
+            outputs[command.name] = result
+            let golden = try fixtures.golden(command)
+            let expected = theirs.normalize(command, stdout: golden.stdout, stderr: golden.stderr, status: golden.status)
+            let actual = ours.normalize(command, stdout: result.stdout, stderr: result.stderr, status: result.status ?? -1)
+            XCTAssertEqual(
+                actual, expected,
+                "\(section)/\(command.name): etcdctl \(command.tokens.joined(separator: " ")) printed something else "
+                    + "against kvd than against etcd.\n=== against kvd (normalized)\n\(actual)\n=== against etcd (normalized)\n\(expected)")
+        }
+        return (outputs, base)
+    }
+
+    /// The revision of the fresh cluster: the base of `{rev+N}`. Go's JSON leaves out a zero.
+    private func baseRevision(_ cluster: ClusterHarness) throws -> Int64 {
+        let probe = try cluster.etcdctl(["get", "keel-golden-probe", "-w", "json"], on: [cluster.nodes[0]])
+        guard probe.succeeded, let object = try? JSONSerialization.jsonObject(with: Data(probe.stdout.utf8)) as? [String: Any],
+            let header = object["header"] as? [String: Any]
+        else { throw ClusterTestError("cannot read the cluster's revision: \(probe.transcript)\n\(cluster.logTails())") }
+        return (header["revision"] as? NSNumber)?.int64Value ?? 0
+    }
+}

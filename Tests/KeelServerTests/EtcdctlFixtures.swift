@@ -1,0 +1,149 @@
+import Foundation
+
+/// One etcdctl invocation of Fixtures/etcdctl/commands.txt (the format is described there).
+struct EtcdctlFixtureCommand {
+    var section: String
+    var name: String
+    /// The arguments as written, placeholders not yet expanded.
+    var tokens: [String]
+
+    var usesAllEndpoints: Bool { tokens.contains("{all-endpoints}") }
+    var writeOut: String {
+        if let i = tokens.firstIndex(where: { $0 == "-w" || $0 == "--write-out" }), i + 1 < tokens.count { return tokens[i + 1] }
+        if let token = tokens.first(where: { $0.hasPrefix("--write-out=") }) { return String(token.dropFirst("--write-out=".count)) }
+        return "simple"
+    }
+    var verb: String { tokens.prefix(2).joined(separator: " ") }
+
+    /// The arguments and standard input for a run whose section started at `baseRevision`.
+    func expanded(baseRevision: Int64, fixtures: URL) throws -> (arguments: [String], stdin: Data?) {
+        var arguments: [String] = []
+        var stdin: Data?
+        for token in tokens {
+            if token == "''" {
+                arguments.append("")
+            } else if token == "{all-endpoints}" {
+                continue  // the runner passes every endpoint
+            } else if token.hasPrefix("{rev+"), token.hasSuffix("}"), let offset = Int64(token.dropFirst(5).dropLast()) {
+                arguments.append(String(baseRevision + offset))
+            } else if token.hasPrefix("<input/") {
+                stdin = try Data(contentsOf: fixtures.appendingPathComponent(String(token.dropFirst())))
+            } else if token.hasPrefix("<generated:"), let count = Int(token.dropFirst("<generated:".count)) {
+                stdin = Data(repeating: UInt8(ascii: "x"), count: count)
+            } else {
+                arguments.append(token)
+            }
+        }
+        return (arguments, stdin)
+    }
+}
+
+/// What etcdctl printed against etcd, as cluster/record-etcdctl-golden stored it.
+struct EtcdctlGolden {
+    var stdout: String
+    var stderr: String
+    var status: Int32
+}
+
+/// Fixtures/etcdctl: the commands, etcd's recorded answers and how they were recorded.
+struct EtcdctlFixtures {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/etcdctl")
+
+    var commands: [EtcdctlFixtureCommand]
+    /// Recorded address ("127.0.0.1:41011") to its placeholder ("{node1.client}").
+    var goldenAddresses: [String: String]
+    /// Each section's revision on etcd's fresh cluster.
+    var goldenBaseRevisions: [String: Int64]
+    /// Section to command name to etcd's answer.
+    var goldens: [String: [String: EtcdctlGolden]]
+
+    var sections: [String] {
+        var seen: [String] = []
+        for command in commands where !seen.contains(command.section) { seen.append(command.section) }
+        return seen
+    }
+
+    static func load() throws -> EtcdctlFixtures {
+        let commands = try parseCommands(try String(contentsOf: directory.appendingPathComponent("commands.txt"), encoding: .utf8))
+        let recording = try String(contentsOf: directory.appendingPathComponent("golden/recording.txt"), encoding: .utf8)
+        var addresses: [String: String] = [:]
+        var bases: [String: Int64] = [:]
+        for line in recording.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ").map(String.init)
+            switch (parts.first, parts.count) {
+            case ("address", 3): addresses[parts[2]] = parts[1]
+            case ("base-revision", 3):
+                guard let revision = Int64(parts[2]) else { throw ClusterTestError("golden/recording.txt: bad revision in '\(line)'") }
+                bases[parts[1]] = revision
+            default: throw ClusterTestError("golden/recording.txt: cannot read '\(line)'")
+            }
+        }
+        var goldens: [String: [String: EtcdctlGolden]] = [:]
+        for section in Set(commands.map(\.section)) {
+            let url = directory.appendingPathComponent("golden/\(section).txt")
+            goldens[section] = try parseGolden(try Data(contentsOf: url), file: url.lastPathComponent)
+        }
+        return EtcdctlFixtures(commands: commands, goldenAddresses: addresses, goldenBaseRevisions: bases, goldens: goldens)
+    }
+
+    static func parseCommands(_ text: String) throws -> [EtcdctlFixtureCommand] {
+        var commands: [EtcdctlFixtureCommand] = []
+        var section: String?
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = String(rawLine)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("["), line.hasSuffix("]") {
+                section = String(line.dropFirst().dropLast())
+                continue
+            }
+            guard let section, let colon = line.range(of: ": ") else {
+                throw ClusterTestError("commands.txt line \(number + 1): expected 'name: arguments' inside a [section]: \(line)")
+            }
+            let tokens = line[colon.upperBound...].split(separator: " ").map(String.init)
+            commands.append(EtcdctlFixtureCommand(section: section, name: String(line[..<colon.lowerBound]), tokens: tokens))
+        }
+        return commands
+    }
+
+    /// Reads `=== NAME exit STATUS`, `--- stdout BYTES`, the bytes, a newline, `--- stderr BYTES`, the
+    /// bytes, a newline; repeated. Byte counts keep the outputs exact, trailing newlines included.
+    static func parseGolden(_ data: Data, file: String) throws -> [String: EtcdctlGolden] {
+        let bytes = [UInt8](data)
+        var cursor = 0
+        func line() throws -> String {
+            guard let end = bytes[cursor...].firstIndex(of: UInt8(ascii: "\n")) else {
+                throw ClusterTestError("\(file): truncated at byte \(cursor)")
+            }
+            defer { cursor = end + 1 }
+            return String(decoding: bytes[cursor..<end], as: UTF8.self)
+        }
+        func block(_ label: String) throws -> String {
+            let header = try line()
+            let prefix = "--- \(label) "
+            guard header.hasPrefix(prefix), let count = Int(header.dropFirst(prefix.count)), cursor + count < bytes.count else {
+                throw ClusterTestError("\(file): expected '\(prefix)BYTES' at byte \(cursor), found '\(header)'")
+            }
+            defer { cursor += count + 1 }
+            return String(decoding: bytes[cursor..<(cursor + count)], as: UTF8.self)
+        }
+        var result: [String: EtcdctlGolden] = [:]
+        while cursor < bytes.count {
+            let header = try line().split(separator: " ").map(String.init)
+            guard header.count == 4, header[0] == "===", header[2] == "exit", let status = Int32(header[3]) else {
+                throw ClusterTestError("\(file): expected '=== NAME exit STATUS', found '\(header.joined(separator: " "))'")
+            }
+            let stdout = try block("stdout")
+            let stderr = try block("stderr")
+            result[header[1]] = EtcdctlGolden(stdout: stdout, stderr: stderr, status: status)
+        }
+        return result
+    }
+
+    func golden(_ command: EtcdctlFixtureCommand) throws -> EtcdctlGolden {
+        guard let golden = goldens[command.section]?[command.name] else {
+            throw ClusterTestError("golden/\(command.section).txt has no answer for \(command.name)")
+        }
+        return golden
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+
+/// What an etcdctl run printed, with what legitimately differs between two clusters replaced by
+/// placeholders, so a run against kvd compares equal to the one recorded against etcd exactly when
+/// etcdctl saw the same answers.
+///
+/// Replaced: member and cluster ids and the leader's id (`<id>`; they hash names, URLs and the
+/// time), Raft terms and indexes (`<raft>`; etcd also logs configuration entries), database sizes
+/// (`<size>`), the server version (`<version>`), whether an endpoint is the leader (`<leader?>`; it
+/// depends on who won the election), durations (`<duration>`), log timestamps and etcdctl's
+/// internal client names, and each node's addresses (`{node1.client}`). Revisions become relative to
+/// the revision of the section's fresh cluster (`rev+3`), so they must advance exactly as etcd's do
+/// (a header that etcd fills without a revision is Go's omitted zero: revision 0).
+/// Members are sorted by name and health lines by text, because their order follows the ids or the
+/// timing. Everything else — keys, values, counts, versions of keys, booleans, error codes and
+/// messages, exit status — must match as printed.
+struct EtcdctlNormalized: Equatable, CustomStringConvertible {
+    var stdout: String
+    var stderr: String
+    var status: Int32
+
+    var description: String { "exit \(status)\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)" }
+}
+
+struct EtcdctlNormalizer {
+    /// Recorded address ("127.0.0.1:41011") to its placeholder ("{node1.client}").
+    var addresses: [String: String]
+    /// The revision of the section's cluster before its first command.
+    var baseRevision: Int64
+
+    static let idKeys: Set<String> = ["cluster_id", "member_id", "ID", "leader"]
+    static let raftKeys: Set<String> = ["raft_term", "raftTerm", "raftIndex", "raftAppliedIndex"]
+    static let sizeKeys: Set<String> = ["dbSize", "dbSizeInUse"]
+    static let revisionKeys: Set<String> = ["revision", "create_revision", "mod_revision", "compact_revision"]
+
+    func normalize(_ command: EtcdctlFixtureCommand, stdout: String, stderr: String, status: Int32) -> EtcdctlNormalized {
+        var out = replacingAddresses(stdout)
+        var err = replacingAddresses(stderr)
+        switch (command.verb, command.writeOut) {
+        case (_, "json"): out = normalizeJSONText(out, headersCarryRevision: command.verb != "member list")
+        case ("member list", "simple"): out = sortedLines(replacingFields(out, separator: ", ", fields: [0: "<id>"]))
+        case ("member list", "table"): out = normalizeTable(out, fields: [0: "<id>"], sortRows: true)
+        case ("endpoint status", "simple"): out = replacingFields(out, separator: ", ", fields: Self.statusFields)
+        case ("endpoint status", "table"): out = normalizeTable(out, fields: Self.statusFields, sortRows: false)
+        default: break
+        }
+        if command.tokens.first == "compaction" { out = replacingCompactedRevision(out) }
+        err = normalizeLogLines(err)
+        if command.verb == "endpoint health" {
+            out = sortedLines(replacingDurations(out))
+            err = sortedLines(replacingDurations(err))
+        }
+        return EtcdctlNormalized(stdout: out, stderr: err, status: status)
+    }
+
+    /// `endpoint status` columns: endpoint, id, version, db size, is leader, is learner, raft term,
+    /// raft index, raft applied index, errors.
+    static let statusFields = [1: "<id>", 2: "<version>", 3: "<size>", 4: "<leader?>", 6: "<raft>", 7: "<raft>", 8: "<raft>"]
+
+    func relativeRevision(_ revision: Int64) -> String {
+        let offset = revision - baseRevision
+        return offset >= 0 ? "rev+\(offset)" : "rev\(offset)"
+    }
+
+    // MARK: text
+
+    func replacingAddresses(_ text: String) -> String {
+        replacingMatches(of: #"127\.0\.0\.1:[0-9]+"#, in: text) { addresses[$0] ?? "{unknown-address \($0)}" }
+    }
+
+    func replacingDurations(_ text: String) -> String {
+        replacingMatches(of: #"took = [0-9.]+[a-zµ]+"#, in: text) { _ in "took = <duration>" }
+    }
+
+    func replacingCompactedRevision(_ text: String) -> String {
+        replacingMatches(of: #"compacted revision [0-9]+"#, in: text) { match in
+            "compacted revision " + relativeRevision(Int64(match.split(separator: " ").last ?? "") ?? -1)
+        }
+    }
+
+    func replacingMatches(of pattern: String, in text: String, with replacement: (String) -> String) -> String {
+        guard let regex = try? NSRegularExpression(pattern: pattern) else { preconditionFailure("bad pattern \(pattern)") }
+        let source = text as NSString
+        var result = ""
+        var cursor = 0
+        for match in regex.matches(in: text, range: NSRange(location: 0, length: source.length)) {
+            result += source.substring(with: NSRange(location: cursor, length: match.range.location - cursor))
+            result += replacement(source.substring(with: match.range))
+            cursor = match.range.location + match.range.length
+        }
+        return result + source.substring(from: cursor)
+    }
+
+    func sortedLines(_ text: String) -> String {
+        text.split(separator: "\n").map(String.init).sorted().joined(separator: "\n")
+    }
+
+    func replacingFields(_ text: String, separator: String, fields: [Int: String]) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            guard !line.isEmpty else { return String(line) }
+            var cells = line.components(separatedBy: separator)
+            for (index, placeholder) in fields where index < cells.count { cells[index] = placeholder }
+            return cells.joined(separator: separator)
+        }.joined(separator: "\n")
+    }
+
+    /// Tables pad their columns to the widest cell, which depends on the ids: borders collapse to
+    /// one dash per column and cells are trimmed. The first row is the column names.
+    func normalizeTable(_ text: String, fields: [Int: String], sortRows: Bool) -> String {
+        var header: [String] = []
+        var rows: [String] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("+") {
+                header.append(line.replacingOccurrences(of: #"-+"#, with: "-", options: .regularExpression))
+                continue
+            }
+            var cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            if header.count == 1 {
+                header.append(cells.joined(separator: " | "))
+                continue
+            }
+            for (index, placeholder) in fields where index < cells.count { cells[index] = placeholder }
+            rows.append(cells.joined(separator: " | "))
+        }
+        if sortRows { rows.sort() }
+        return (header + rows).joined(separator: "\n")
+    }
+
+    /// etcdctl's client logs one JSON line per failed attempt; its time and internal client name vary.
+    func normalizeLogLines(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard line.hasPrefix("{"), let data = line.data(using: .utf8),
+                var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            else { return String(line) }
+            if object["ts"] != nil { object["ts"] = "<ts>" }
+            if object["target"] != nil { object["target"] = "<target>" }
+            return Self.serialize(object) ?? String(line)
+        }.joined(separator: "\n")
+    }
+
+    // MARK: JSON
+
+    /// `headersCarryRevision`: etcd fills the revision of every response header except the Cluster
+    /// service's (member list), and Go's JSON leaves a zero out; so where a header carries one, an
+    /// absent revision is revision 0 (a fresh cluster whose first revision is 0, not etcd's 1).
+    func normalizeJSONText(_ text: String, headersCarryRevision: Bool) -> String {
+        guard let data = text.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) else {
+            return text
+        }
+        return Self.serialize(normalizeJSON(object, key: nil, headersCarryRevision: headersCarryRevision)) ?? text
+    }
+
+    func normalizeJSON(_ value: Any, key: String?, headersCarryRevision: Bool) -> Any {
+        if var dictionary = value as? [String: Any] {
+            if key == "header", headersCarryRevision, dictionary["member_id"] != nil, dictionary["revision"] == nil {
+                dictionary["revision"] = NSNumber(value: 0)
+            }
+            var result: [String: Any] = [:]
+            for (childKey, child) in dictionary {
+                result[childKey] = normalizeJSON(child, key: childKey, headersCarryRevision: headersCarryRevision)
+            }
+            return result
+        }
+        if let array = value as? [Any] {
+            let items = array.map { normalizeJSON($0, key: nil, headersCarryRevision: headersCarryRevision) }
+            guard key == "members" else { return items }
+            return items.sorted { (($0 as? [String: Any])?["name"] as? String ?? "") < (($1 as? [String: Any])?["name"] as? String ?? "") }
+        }
+        guard let key else { return value }
+        if value is String {
+            return key == "version" ? "<version>" : value
+        }
+        guard let number = value as? NSNumber else { return value }
+        if Self.idKeys.contains(key) { return "<id>" }
+        if Self.raftKeys.contains(key) { return "<raft>" }
+        if Self.sizeKeys.contains(key) { return "<size>" }
+        if Self.revisionKeys.contains(key) { return relativeRevision(number.int64Value) }
+        return value
+    }
+
+    static func serialize(_ object: Any) -> String? {
+        guard JSONSerialization.isValidJSONObject(object),
+            let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+            let text = String(data: data, encoding: .utf8)
+        else { return nil }
+        return text
+    }
+}
