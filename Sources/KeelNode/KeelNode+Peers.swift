@@ -31,6 +31,9 @@ extension KeelNode {
         var refusal: (ProposalRejection.Reason, String)?
         if proposal.data.count > config.maxRequestBytes + EntryEnvelope.headerBytes {
             refusal = (.other, KeelError.requestTooLarge.message)
+        } else if EntryEnvelope(decoding: proposal.data) == nil {
+            // Every replica would halt on it (an envelope version this node cannot read).
+            refusal = (.other, "etcdserver: unsupported entry envelope version")
         } else if raft.status.role != .leader {
             refusal = (.notLeader, "etcdserver: not leader")
         } else {

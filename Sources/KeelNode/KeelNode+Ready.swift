@@ -68,7 +68,8 @@ extension KeelNode {
         for job in readJobs { reads[job.id]?.inFlight = true }
         let work = ReadyWork(
             node: id, snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState, committed: committed, reads: readJobs,
-            snapshotEntries: config.snapshotEntries, beforeAppend: beforeAppend)
+            snapshotEntries: config.snapshotEntries, snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+            pendingImage: pendingImage?.metadata, beforeAppend: beforeAppend)
         let outcome: ReadyOutcome
         switch await worker.perform({ try work.run(on: $0) }) {
         case .success(let done): outcome = done
@@ -86,14 +87,33 @@ extension KeelNode {
         }
         for job in readJobs { reads[job.id]?.inFlight = false }
         raft.advance(rd)
-        if let snapshot = outcome.snapshot {
-            // Ignored by the core if it meanwhile took a newer snapshot from the leader.
-            raft.compact(upTo: snapshot.index, snapshotData: snapshot.data)
-            snapshotsTaken += 1
-        }
+        compactToImage(outcome, installed: rd.snapshot?.metadata.index)
         // Deadlines are checked on ticks only: scanning every waiter per Ready would cost O(waiters)
         // per fsync under load.
         observeLeader()
+    }
+
+    /// The core's contract: `compact(upTo: X, snapshotData:)` takes the image of the state at X.
+    /// Compacting right away to the applied index would leave no catch-up entries, and an image
+    /// at an older index cannot be made later (the state machine only moves forward). So the
+    /// image taken at X is kept here until `snapshotCatchUpEntries` more entries are applied; the
+    /// storage thread then compacts the stored log through X and the core compacts to X with
+    /// that same image. Until then the core keeps (and sends) its previous image, still exact for
+    /// its own index. The price is holding a second image in memory meanwhile.
+    private func compactToImage(_ outcome: ReadyOutcome, installed: LogIndex?) {
+        if let image = outcome.image {
+            pendingImage = image
+            snapshotsTaken += 1
+        }
+        if let installed, let pending = pendingImage, pending.metadata.index <= installed {
+            // A leader's snapshot replaced the state machine and log: the image is out of date.
+            pendingImage = nil
+        }
+        guard let compacted = outcome.compacted, let image = pendingImage, image.metadata.index == compacted.index else { return }
+        pendingImage = nil
+        // Ignored by the core if it meanwhile took a newer snapshot from the leader.
+        raft.compact(upTo: image.metadata.index, snapshotData: image.data)
+        logCompactions += 1
     }
 
     private func record(_ outcome: ReadyOutcome, installedSnapshot: Bool) {

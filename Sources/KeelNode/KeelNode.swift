@@ -35,6 +35,10 @@ public actor KeelNode {
     var serializableReadsInFlight = 0
     var lastRequestID: UInt64
     var knownLeader: NodeID = .none
+    /// The term of `knownLeader`: the same leader in a new term dropped its pending reads too.
+    var knownTerm: Term = .zero
+    /// Ticks fired since start; read-index retries are timed in ticks.
+    var tickCount: UInt64 = 0
     var appliedIndex: LogIndex
     var revision: Int64
     var compactedRevision: Int64
@@ -56,8 +60,13 @@ public actor KeelNode {
     /// Ready cycles that wrote (and fsynced) the Raft log: with group commit, fewer than the writes
     /// they carried.
     public internal(set) var syncedWriteCount = 0
-    /// Snapshots this node took of its own state machine (each compacts the log).
+    /// Snapshots this node took of its own state machine (each is compacted to once
+    /// `snapshotCatchUpEntries` more entries applied).
     public internal(set) var snapshotsTaken = 0
+    /// Times this node compacted its log (core and storage) to one of its snapshots.
+    public internal(set) var logCompactions = 0
+    /// The image taken last, waiting for catch-up entries before the log is compacted to it.
+    var pendingImage: SnapshotImage?
     /// Snapshots this node installed from a leader.
     public internal(set) var snapshotsInstalled = 0
 
@@ -147,8 +156,9 @@ public actor KeelNode {
     }
 
     /// Hands leadership to another voter if this node leads (bounded by one election timeout),
-    /// then stops ticking, fails every waiting request with `.unavailable("etcdserver: server stopped")`
-    /// and closes the storage once the Ready being written is done.
+    /// then stops ticking and closes the storage once the Ready being written is done. Waiting reads
+    /// fail with `.unavailable("etcdserver: server stopped")`; waiting writes with `.unknownOutcome`,
+    /// since each was already proposed to (or forwarded to) a leader that may still commit it.
     public func stop() async {
         guard !stopped else { return }
         await handOffLeadership()
@@ -160,7 +170,7 @@ public actor KeelNode {
         wakeReadyLoop()
         await readyTask?.value
         readyTask = nil
-        failAll(KeelError.stopped)
+        failAll(KeelError.stopped, writeError: KeelError.stoppedOutcomeUnknown)
         await worker.close()
         logger.info("keel node stopped", metadata: ["member": "\(DataDirectory.hex(id.rawValue))"])
     }
@@ -202,7 +212,9 @@ public actor KeelNode {
     func tick(_ count: Int) {
         guard running, halted == nil else { return }
         for _ in 0..<count { raft.tick() }
+        tickCount &+= UInt64(count)
         observeLeader()
+        retryReadIndexes()
         expireWaiters(now: clock.now)
         wakeReadyLoop()
     }
@@ -247,19 +259,41 @@ public actor KeelNode {
         ResponseHeader(clusterID: clusterID, memberID: id.rawValue, revision: revision, raftTerm: raft.status.term.rawValue)
     }
 
-    /// Notices a new (or lost) leader: metrics, waiting requests, reads whose leader went away.
+    /// A read-index request (or its answer) lost on the way is not re-sent by the core nor by the
+    /// transport (which drops when full or reconnecting): reads still without a read index are
+    /// asked again every `readIndexRetryTicks` (etcd's readIndexRetryTime, 500 ms). A duplicated
+    /// answer is harmless: only the first read index is kept.
+    func retryReadIndexes() {
+        guard raft.status.leader != .none else { return }
+        for (readID, waiter) in reads where waiter.index == nil && tickCount &- waiter.askedAtTick >= Self.readIndexRetryTicks {
+            reads[readID]?.askedAtTick = tickCount
+            try? raft.readIndex(context: ReadContext.encode(readID))
+        }
+    }
+
+    /// Ticks between two read-index requests for the same read (5 x 100 ms by default, as etcd).
+    static let readIndexRetryTicks: UInt64 = 5
+
+    /// Notices a new (or lost) leader, or a new term: metrics, waiting requests, reads whose leader
+    /// went away.
     func observeLeader() {
-        let leader = raft.status.leader
-        guard leader != knownLeader else { return }
-        logger.info("leader changed", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "leader": "\(DataDirectory.hex(leader.rawValue))"])
+        let status = raft.status
+        let leader = status.leader
+        guard leader != knownLeader || (leader != .none && status.term != knownTerm) else { return }
+        knownTerm = status.term
+        if leader != knownLeader {
+            logger.info("leader changed", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "leader": "\(DataDirectory.hex(leader.rawValue))"])
+        }
+        let leaderChanged = leader != knownLeader
         knownLeader = leader
         metrics.hasLeader.record(leader == .none ? 0 : 1)
         guard leader != .none else { return }
-        metrics.leaderChanges.increment()
+        if leaderChanged { metrics.leaderChanges.increment() }
         for (_, waiter) in leaderWaiters { waiter.continuation.resume(returning: true) }
         leaderWaiters = [:]
-        // A new leader drops the old one's pending reads (core note): ask the new one.
+        // A new leader, or the same one in a new term, dropped the pending reads (core note): ask again.
         for (readID, waiter) in reads where waiter.index == nil {
+            reads[readID]?.askedAtTick = tickCount
             try? raft.readIndex(context: ReadContext.encode(readID))
         }
     }
@@ -271,6 +305,6 @@ public actor KeelNode {
         // Info, as libraries log (STYLE.md); the failure also reaches every caller and status().errors.
         logger.info("keel node halted", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "error": "\(error)"])
         halted = failure
-        failAll(failure)
+        failAll(failure, writeError: KeelError(.unknownOutcome, failure.message + "; the request may still be applied"))
     }
 }
