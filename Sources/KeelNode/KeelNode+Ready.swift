@@ -69,7 +69,8 @@ extension KeelNode {
         let work = ReadyWork(
             node: id, snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState, committed: committed, reads: readJobs,
             snapshotEntries: config.snapshotEntries, snapshotCatchUpEntries: config.snapshotCatchUpEntries,
-            pendingImage: pendingImage?.metadata, beforeAppend: beforeAppend)
+            pendingImage: pendingImage?.metadata, imageBuilding: imageTask != nil, beforeImageRead: beforeImageRead,
+            beforeAppend: beforeAppend)
         let outcome: ReadyOutcome
         switch await worker.perform({ try work.run(on: $0) }) {
         case .success(let done): outcome = done
@@ -101,10 +102,7 @@ extension KeelNode {
     /// that same image. Until then the core keeps (and sends) its previous image, still exact for
     /// its own index. The price is holding a second image in memory meanwhile.
     private func compactToImage(_ outcome: ReadyOutcome, installed: LogIndex?) {
-        if let image = outcome.image {
-            pendingImage = image
-            snapshotsTaken += 1
-        }
+        if let source = outcome.imageSource { buildImage(source) }
         if let installed, let pending = pendingImage, pending.metadata.index <= installed {
             // A leader's snapshot replaced the state machine and log: the image is out of date.
             pendingImage = nil
@@ -114,6 +112,28 @@ extension KeelNode {
         // Ignored by the core if it meanwhile took a newer snapshot from the leader.
         raft.compact(upTo: image.metadata.index, snapshotData: image.data)
         logCompactions += 1
+    }
+
+    /// Reads the image off the actor and off the storage thread; the Ready loop keeps going.
+    private func buildImage(_ source: ImageSource) {
+        imageTask = Task {
+            let result = await ImageBuilder.build(source)
+            self.imageBuilt(result)
+        }
+    }
+
+    private func imageBuilt(_ result: Result<SnapshotImage, any Error>) {
+        imageTask = nil
+        switch result {
+        case .failure(let error):
+            // The storage could not be read: as any storage failure.
+            if halted == nil && !stopped { halt(error) }
+        case .success(let image):
+            // A leader's snapshot may have overtaken it meanwhile.
+            guard image.metadata.index > raft.log.snapshot.index else { return }
+            pendingImage = image
+            snapshotsTaken += 1
+        }
     }
 
     private func record(_ outcome: ReadyOutcome, installedSnapshot: Bool) {

@@ -67,6 +67,12 @@ public actor KeelNode {
     public internal(set) var logCompactions = 0
     /// The image taken last, waiting for catch-up entries before the log is compacted to it.
     var pendingImage: SnapshotImage?
+    /// The image being read, if any (at most one at a time).
+    var imageTask: Task<Void, Never>?
+    /// Test hook (see ``ImageSource/beforeRead``).
+    var beforeImageRead: (@Sendable () -> Void)?
+
+    func setBeforeImageRead(_ hook: (@Sendable () -> Void)?) { beforeImageRead = hook }
     /// Snapshots this node installed from a leader.
     public internal(set) var snapshotsInstalled = 0
 
@@ -170,6 +176,8 @@ public actor KeelNode {
         wakeReadyLoop()
         await readyTask?.value
         readyTask = nil
+        // The image reader holds the database open: let it finish before closing.
+        await imageTask?.value
         failAll(KeelError.stopped, writeError: KeelError.stoppedOutcomeUnknown)
         await worker.close()
         logger.info("keel node stopped", metadata: ["member": "\(DataDirectory.hex(id.rawValue))"])

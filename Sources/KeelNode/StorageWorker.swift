@@ -65,6 +65,10 @@ struct ReadyWork: Sendable {
     /// The image taken earlier whose log compaction waits for `snapshotCatchUpEntries` more
     /// applied entries; no new image is taken meanwhile.
     var pendingImage: SnapshotMetadata?
+    /// An image is being read off this thread; no new one is opened meanwhile.
+    var imageBuilding: Bool
+    /// Test hook (see ``ImageSource/beforeRead``).
+    var beforeImageRead: (@Sendable () -> Void)?
     /// Test hook: runs on the storage thread before entries are written (a slow disk).
     var beforeAppend: (@Sendable () -> Void)?
 }
@@ -90,8 +94,8 @@ struct ReadyOutcome: Sendable {
     var synced = false
     var syncNanoseconds: Int64 = 0
     var applyNanoseconds: Int64 = 0
-    /// A state-machine image taken after applying (not yet compacted to).
-    var image: SnapshotImage?
+    /// A view of the state machine opened after applying, for an image read off this thread.
+    var imageSource: ImageSource?
     /// The stored log was compacted through this snapshot: the core should compact to it too.
     var compacted: SnapshotMetadata?
 }
@@ -143,18 +147,19 @@ extension ReadyWork {
         outcome.appliedIndex = machine.appliedIndex
         outcome.revision = machine.revision
         outcome.compactedRevision = machine.compactedRevision
-        var pending = pendingImage
-        if pending == nil {
+        if pendingImage == nil && !imageBuilding {
             let sinceSnapshot = machine.appliedIndex.rawValue - min(machine.appliedIndex.rawValue, storage.log.snapshotMetadata.index.rawValue)
             if sinceSnapshot >= snapshotEntries, machine.appliedTerm != .zero {
-                let image = try Self.takeImage(storage)
-                outcome.image = image
-                pending = image.metadata
+                // Only the RocksDB snapshot is taken here; the image is read elsewhere (N4).
+                outcome.imageSource = ImageSource(
+                    writer: machine.makeSnapshot(),
+                    metadata: SnapshotMetadata(index: machine.appliedIndex, term: machine.appliedTerm, confState: machine.membership),
+                    beforeRead: beforeImageRead)
             }
         }
         // Compact only through an image at least `snapshotCatchUpEntries` behind the applied index:
         // the entries after it stay for followers a little behind.
-        if let pending, machine.appliedIndex.rawValue >= pending.index.rawValue &+ snapshotCatchUpEntries,
+        if let pending = pendingImage, machine.appliedIndex.rawValue >= pending.index.rawValue &+ snapshotCatchUpEntries,
             pending.index > storage.log.snapshotMetadata.index
         {
             try storage.log.compact(through: pending)

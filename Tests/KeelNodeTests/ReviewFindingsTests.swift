@@ -119,6 +119,29 @@ final class ReviewFindingsTests: XCTestCase {
         }
     }
 
+    /// N4: the snapshot image is read off the Ready pipeline, so a slow read (a large state
+    /// machine; here a hook sleeping 1 s, several election timeouts) costs no leadership and does
+    /// not stall writes.
+    func testLeaderKeepsLeadershipWhileItsSnapshotImageIsRead() async throws {
+        try await withCluster(size: 3, configure: { $0.snapshotEntries = 5 }) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let node = cluster.node(leader)
+            for id in cluster.ids { await cluster.node(id).setBeforeImageRead { usleep(1_000_000) } }
+            var leaders: Set<NodeID> = []
+            for index in 0..<20 {
+                do { try await node.put("k", "\(index)") } catch { leaders.insert(.none) }
+                for id in cluster.ids { leaders.insert(await cluster.node(id).status().leader) }
+            }
+            try await cluster.eventually("the leader took its snapshot") {
+                for id in cluster.ids { leaders.insert(await cluster.node(id).status().leader) }
+                return await node.snapshotsTaken > 0
+            }
+            XCTAssertEqual(leaders, [leader], "leadership changed while the image was read")
+            let value = try await node.get("k")
+            XCTAssertEqual(value, "19")
+        }
+    }
+
     /// Minor: a leader refuses a forwarded entry it could not decode (an unknown envelope
     /// version): committed, it would halt every replica.
     func testForwardedEntryOfUnknownEnvelopeVersionIsRefused() async throws {
