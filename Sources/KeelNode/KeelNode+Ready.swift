@@ -29,7 +29,17 @@ extension KeelNode {
         let rd = raft.ready()
         var early: [PeerMessage] = []
         var late: [PeerMessage] = []
+        var heldBack: [NodeID] = []
         for message in rd.messages {
+            if imageMissing, message.type == .installSnapshot, let snapshot = message.snapshot, snapshot.data.isEmpty,
+                snapshot.metadata.index > LogIndex(1)
+            {
+                // No image for the core's snapshot yet (see `restore`): compact to the restart image
+                // first; the core retries once told this one failed.
+                heldBack.append(message.to)
+                compactPendingNow = true
+                continue
+            }
             // Thesis §10.2.1: the leader may send its appends before writing them to its own disk;
             // its own copy counts towards commitment only after `advance` (the core's rule). A
             // heartbeat carries nothing that needs this node's disk (its term was persisted when
@@ -68,7 +78,7 @@ extension KeelNode {
         for job in readJobs { reads[job.id]?.inFlight = true }
         let work = ReadyWork(
             node: id, snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState, committed: committed, reads: readJobs,
-            snapshotEntries: config.snapshotEntries, snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+            snapshotEntries: config.snapshotEntries, snapshotCatchUpEntries: compactPendingNow ? 0 : config.snapshotCatchUpEntries,
             pendingImage: pendingImage?.metadata, imageBuilding: imageTask != nil, beforeImageRead: beforeImageRead,
             beforeAppend: beforeAppend)
         let outcome: ReadyOutcome
@@ -89,6 +99,7 @@ extension KeelNode {
         for job in readJobs { reads[job.id]?.inFlight = false }
         raft.advance(rd)
         compactToImage(outcome, installed: rd.snapshot?.metadata.index)
+        for peer in heldBack { raft.reportSnapshot(peer, succeeded: false) }
         // Deadlines are checked on ticks only: scanning every waiter per Ready would cost O(waiters)
         // per fsync under load.
         observeLeader()
@@ -103,15 +114,38 @@ extension KeelNode {
     /// its own index. The price is holding a second image in memory meanwhile.
     private func compactToImage(_ outcome: ReadyOutcome, installed: LogIndex?) {
         if let source = outcome.imageSource { buildImage(source) }
-        if let installed, let pending = pendingImage, pending.metadata.index <= installed {
-            // A leader's snapshot replaced the state machine and log: the image is out of date.
-            pendingImage = nil
+        if let installed {
+            // The core holds the leader's image now.
+            imageMissing = false
+            compactPendingNow = false
+            // A leader's snapshot replaced the state machine and log: an older image is out of date.
+            if let pending = pendingImage, pending.metadata.index <= installed { pendingImage = nil }
         }
         guard let compacted = outcome.compacted, let image = pendingImage, image.metadata.index == compacted.index else { return }
         pendingImage = nil
         // Ignored by the core if it meanwhile took a newer snapshot from the leader.
         raft.compact(upTo: image.metadata.index, snapshotData: image.data)
         logCompactions += 1
+        imageMissing = false
+        compactPendingNow = false
+    }
+
+    /// After a restart (``restore(_:)``): reads the image at the applied index off the pipeline.
+    func readRestartImage() {
+        let worker = worker
+        imageTask = Task {
+            let opened = await worker.perform { storage in
+                let machine = storage.stateMachine
+                return ImageSource(
+                    writer: machine.makeSnapshot(),
+                    metadata: SnapshotMetadata(index: machine.appliedIndex, term: machine.appliedTerm, confState: machine.membership),
+                    beforeRead: nil)
+            }
+            switch opened {
+            case .success(let source): self.imageBuilt(await ImageBuilder.build(source))
+            case .failure(let error): self.imageBuilt(.failure(error))
+            }
+        }
     }
 
     /// Reads the image off the actor and off the storage thread; the Ready loop keeps going.

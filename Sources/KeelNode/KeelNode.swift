@@ -67,6 +67,11 @@ public actor KeelNode {
     public internal(set) var logCompactions = 0
     /// The image taken last, waiting for catch-up entries before the log is compacted to it.
     var pendingImage: SnapshotImage?
+    /// The core resumed from a stored snapshot without its image (see ``restore(_:)``): until the
+    /// log is compacted to a new image, snapshots the core wants to send are held back.
+    var imageMissing: Bool
+    /// Set when a snapshot was held back: the next Ready compacts to the pending image at once.
+    var compactPendingNow = false
     /// The image being read, if any (at most one at a time).
     var imageTask: Task<Void, Never>?
     /// Test hook (see ``ImageSource/beforeRead``).
@@ -96,12 +101,13 @@ public actor KeelNode {
         let path = config.dataDirectory + "/" + DataDirectory.databaseFolder
         let storage: NodeStorage
         let restored: RestoredState
+        let imageMissing: Bool
         do {
             storage = try NodeStorage(directory: path, options: options)
             if DataDirectory.isFresh(storage) && config.isNewCluster {
                 try DataDirectory.bootstrap(storage, voters: config.members.filter { !$0.isLearner }.map(\.id))
             }
-            restored = try Self.restore(storage)
+            (restored, imageMissing) = try Self.restore(storage)
         } catch {
             throw KeelError(.failedPrecondition, "cannot open the storage in \(path): \(error)")
         }
@@ -121,6 +127,7 @@ public actor KeelNode {
         revision = storage.stateMachine.revision
         compactedRevision = storage.stateMachine.compactedRevision
         worker = StorageWorker(storage: storage)
+        self.imageMissing = imageMissing
         // Random start: ids of an earlier life of this node may still be in the log being replayed.
         lastRequestID = UInt64.random(in: 1...(UInt64.max >> 1))
         logger.info(
@@ -135,22 +142,39 @@ public actor KeelNode {
     /// snapshot is taken first (compacting the log), so the snapshot bytes handed to the core are
     /// exactly the state at the snapshot index: a restarted leader must be able to send laggards
     /// a correct image (``Raft/RestoredState/snapshotData``).
-    static func restore(_ storage: NodeStorage) throws -> RestoredState {
+    ///
+    /// The state machine usually applied past the stored snapshot S, and its image at S is gone
+    /// (the state machine only moves forward). Re-snapshotting at the applied index would drop the
+    /// catch-up entries after S and read the whole state before starting. So the core resumes from
+    /// S with no image (`imageMissing`): ``start()`` reads the image at the applied index off the
+    /// pipeline, and a snapshot the core wants to send meanwhile is held back until the log is
+    /// compacted to that image (``readyCycle()``). Only when nothing was applied past S is the
+    /// image taken here, being exactly the state at S. The founding snapshot (index 1) has an
+    /// empty image by definition.
+    static func restore(_ storage: NodeStorage) throws -> (state: RestoredState, imageMissing: Bool) {
         var snapshotData: [UInt8] = []
-        if storage.log.snapshotMetadata.index > .zero {
-            snapshotData = try ReadyWork.takeSnapshot(storage).data
+        var imageMissing = false
+        let stored = storage.log.snapshotMetadata.index
+        if stored > LogIndex(1) {
+            if storage.stateMachine.appliedIndex > stored {
+                imageMissing = true
+            } else {
+                snapshotData = try ReadyWork.takeImage(storage).data
+            }
         }
         let restart = try storage.restartState()
         let snapshot = restart.snapshotMetadata.index == .zero ? nil : restart.snapshotMetadata
-        return RestoredState(
+        let state = RestoredState(
             hardState: restart.hardState, snapshot: snapshot, entries: restart.entries, confState: restart.confState,
             applied: restart.appliedIndex, snapshotData: snapshotData)
+        return (state, imageMissing)
     }
 
     /// Starts the tick loop (monotonic clock), the Ready loop and consumption of `network.events`.
     public func start() {
         guard !running, !stopped else { return }
         running = true
+        if imageMissing { readRestartImage() }
         readyTask = Task { await self.runReadyLoop() }
         let interval = config.tickInterval
         tasks.append(Task { await self.runTicker(interval: interval) })

@@ -148,7 +148,7 @@ final class ClusterTests: XCTestCase {
     /// A restarted leader must send laggards a snapshot that is exactly its state at the snapshot
     /// index (it re-snapshots on start: `RestoredState.snapshotData`).
     func testWholeClusterRestartKeepsDataAndARestartedLeaderSendsACorrectSnapshot() async throws {
-        try await withCluster(size: 3, configure: { $0.snapshotEntries = 5 }) { cluster in
+        try await withCluster(size: 3, configure: { $0.snapshotEntries = 5; $0.snapshotCatchUpEntries = 2 }) { cluster in
             let leader = try await cluster.waitForLeader()
             let lagging = cluster.ids.first { $0 != leader }!
             try await cluster.node(leader).put("early", "e")

@@ -119,6 +119,33 @@ final class ReviewFindingsTests: XCTestCase {
         }
     }
 
+    /// N2 on restart: a restarted node resumes from its stored snapshot with the catch-up entries
+    /// after it (not from a new snapshot at its applied index), so a follower two entries behind
+    /// a restarted leader still gets entries.
+    func testRestartedLeaderKeepsCatchUpEntries() async throws {
+        try await withCluster(size: 3, configure: { $0.snapshotEntries = 5; $0.snapshotCatchUpEntries = 3 }) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let follower = cluster.ids.first { $0 != leader }!
+            for index in 1...12 { try await cluster.node(leader).put("k", "\(index)") }
+            try await cluster.eventually("the follower applied the writes") { try await cluster.node(follower).get("k", serializable: true) == "12" }
+            let compactions = await cluster.node(leader).logCompactions
+            XCTAssertGreaterThan(compactions, 0, "precondition: the leader compacted its log")
+            await cluster.stop(follower)
+            try await cluster.node(leader).put("k", "13")
+            try await cluster.node(leader).put("k", "14")
+            let others = cluster.ids.filter { $0 != follower }
+            for id in others { await cluster.stop(id) }
+            for id in others { try await cluster.start(id) }
+            let newLeader = try await cluster.waitForLeader(among: others)
+            let (applied, core, _) = await cluster.node(newLeader).compactionState()
+            XCTAssertLessThan(core, applied, "the restarted leader kept entries behind its snapshot")
+            let node = try await cluster.start(follower)
+            try await cluster.eventually("the follower caught up") { try await node.get("k", serializable: true) == "14" }
+            let installed = await node.snapshotsInstalled
+            XCTAssertEqual(installed, 0, "two entries behind a restarted leader, yet it was sent the whole state machine")
+        }
+    }
+
     /// N4: the snapshot image is read off the Ready pipeline, so a slow read (a large state
     /// machine; here a hook sleeping 1 s, several election timeouts) costs no leadership and does
     /// not stall writes.
