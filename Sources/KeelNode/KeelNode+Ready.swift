@@ -37,6 +37,7 @@ extension KeelNode {
                 // No image for the core's snapshot yet (see `restore`): compact to the restart image
                 // first; the core retries once told this one failed.
                 heldBack.append(message.to)
+                snapshotsHeldBack += 1
                 compactPendingNow = true
                 continue
             }

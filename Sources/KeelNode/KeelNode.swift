@@ -72,6 +72,8 @@ public actor KeelNode {
     var imageMissing: Bool
     /// Set when a snapshot was held back: the next Ready compacts to the pending image at once.
     var compactPendingNow = false
+    /// Snapshots held back for want of an image (tests check the restart path is taken).
+    var snapshotsHeldBack = 0
     /// The image being read, if any (at most one at a time).
     var imageTask: Task<Void, Never>?
     /// Test hook (see ``ImageSource/beforeRead``).

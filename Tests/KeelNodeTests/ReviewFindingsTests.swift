@@ -146,6 +146,33 @@ final class ReviewFindingsTests: XCTestCase {
         }
     }
 
+    /// N2 on restart: a restarted leader has no image for its stored snapshot; it holds back the
+    /// snapshot a laggard needs, compacts to the image it read at its applied index, and sends
+    /// that one (exactly its state: the laggard ends with every write).
+    func testRestartedLeaderSendsItsRestartImageToALaggard() async throws {
+        try await withCluster(size: 3, configure: { $0.snapshotEntries = 5; $0.snapshotCatchUpEntries = 2 }) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let lagging = cluster.ids.first { $0 != leader }!
+            try await cluster.node(leader).put("early", "e")
+            try await cluster.eventually("the laggard applied the first write") { try await cluster.node(lagging).get("early", serializable: true) == "e" }
+            cluster.hub.isolate(lagging)
+            for index in 1...20 { try await cluster.node(leader).put("key\(index % 4)", "\(index)") }
+            for id in cluster.ids { await cluster.stop(id) }
+            cluster.hub.heal()
+            let others = cluster.ids.filter { $0 != lagging }
+            for id in others { try await cluster.start(id) }
+            let newLeader = try await cluster.waitForLeader(among: others)
+            let node = try await cluster.start(lagging)
+            try await cluster.eventually("the laggard caught up") { try await node.get("key0", serializable: true) == "20" }
+            let heldBack = await cluster.node(newLeader).snapshotsHeldBack
+            XCTAssertGreaterThan(heldBack, 0, "the restarted leader had no image for its stored snapshot")
+            let installed = await node.snapshotsInstalled
+            XCTAssertGreaterThan(installed, 0)
+            let (all, _) = try await node.range(RangeRequest.prefix(bytes("key")), serializable: true, deadline: cluster.deadline)
+            XCTAssertEqual(all.kvs.map { text($0.value) }, ["20", "17", "18", "19"])
+        }
+    }
+
     /// N4: the snapshot image is read off the Ready pipeline, so a slow read (a large state
     /// machine; here a hook sleeping 1 s, several election timeouts) costs no leadership and does
     /// not stall writes.
