@@ -181,10 +181,7 @@ public actor KeelNode {
         let interval = config.tickInterval
         tasks.append(Task { await self.runTicker(interval: interval) })
         let events = network.events
-        tasks.append(
-            Task {
-                for await event in events { self.handle(event) }
-            })
+        tasks.append(Task { await self.consume(events) })
     }
 
     /// Hands leadership to another voter if this node leads (bounded by one election timeout),

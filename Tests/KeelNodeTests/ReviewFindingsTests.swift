@@ -196,6 +196,29 @@ final class ReviewFindingsTests: XCTestCase {
         }
     }
 
+    /// Minor: a snapshot whose image does not decode is dropped before the core sees it, instead
+    /// of being adopted by the core and then halting the node when storage refuses it.
+    func testUndecodableSnapshotIsDroppedWithoutHaltingTheFollower() async throws {
+        try await withCluster(size: 3) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let follower = cluster.ids.first { $0 != leader }!
+            try await cluster.node(leader).put("k", "1")
+            try await cluster.eventually("the follower applied the write") { try await cluster.node(follower).get("k", serializable: true) == "1" }
+            let status = await cluster.node(leader).status()
+            let metadata = SnapshotMetadata(
+                index: LogIndex(status.raftAppliedIndex + 100), term: Term(status.raftTerm), confState: ConfState(voters: Set(cluster.ids)))
+            let bad = Message(
+                type: .installSnapshot, from: leader, to: follower, term: Term(status.raftTerm),
+                snapshot: Snapshot(metadata: metadata, data: [0, 0, 0, 1, 0, 0, 0, 3, 1, 2, 3]))
+            cluster.hub.deliver(from: leader, [.raft(bad)])
+            try await cluster.node(leader).put("k", "2")
+            try await cluster.eventually("the follower applied the next write") { try await cluster.node(follower).get("k", serializable: true) == "2" }
+            let errors = await cluster.node(follower).status().errors
+            XCTAssertEqual(errors, [], "the follower took no harm")
+            XCTAssertNotNil(KeelNode.invalidSnapshot(bad), "the image is indeed undecodable")
+        }
+    }
+
     /// Minor: a leader refuses a forwarded entry it could not decode (an unknown envelope
     /// version): committed, it would halt every replica.
     func testForwardedEntryOfUnknownEnvelopeVersionIsRefused() async throws {
