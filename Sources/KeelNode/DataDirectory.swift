@@ -37,6 +37,18 @@ enum DataDirectory {
         } catch {
             throw KeelError(.failedPrecondition, "cannot write \(path): \(error)")
         }
+        // Durable before the database is created next to it: after a power loss a populated db/
+        // beside an empty or missing identity file would be refused as another member's.
+        try sync(path)
+        try sync(directory)
+    }
+
+    /// fsync(2) of a file or a directory (a directory's entry for a renamed file).
+    static func sync(_ path: String) throws(KeelError) {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw KeelError(.failedPrecondition, "cannot open \(path) to sync it: errno \(errno)") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw KeelError(.failedPrecondition, "cannot sync \(path): errno \(errno)") }
     }
 
     /// Whether the storage holds no Raft state at all (a node that never ran).

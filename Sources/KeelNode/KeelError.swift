@@ -40,6 +40,8 @@ public struct KeelError: Error, Sendable, Hashable, CustomStringConvertible {
 
     static let noLeader = KeelError(.unavailable, "etcdserver: no leader")
     static let stopped = KeelError(.unavailable, "etcdserver: server stopped")
+    /// A write already handed to a leader when this node stopped: the leader may still commit it.
+    static let stoppedOutcomeUnknown = KeelError(.unknownOutcome, "etcdserver: server stopped; the request may still be applied")
     static let tooManyRequests = KeelError(.resourceExhausted, "etcdserver: too many requests")
     static let timedOut = KeelError(.unknownOutcome, "etcdserver: request timed out")
     static let timedOutLeaderLost = KeelError(

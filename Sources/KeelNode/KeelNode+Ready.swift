@@ -29,7 +29,18 @@ extension KeelNode {
         let rd = raft.ready()
         var early: [PeerMessage] = []
         var late: [PeerMessage] = []
+        var heldBack: [NodeID] = []
         for message in rd.messages {
+            if imageMissing, message.type == .installSnapshot, let snapshot = message.snapshot, snapshot.data.isEmpty,
+                snapshot.metadata.index > LogIndex(1)
+            {
+                // No image for the core's snapshot yet (see `restore`): compact to the restart image
+                // first; the core retries once told this one failed.
+                heldBack.append(message.to)
+                snapshotsHeldBack += 1
+                compactPendingNow = true
+                continue
+            }
             // Thesis §10.2.1: the leader may send its appends before writing them to its own disk;
             // its own copy counts towards commitment only after `advance` (the core's rule). A
             // heartbeat carries nothing that needs this node's disk (its term was persisted when
@@ -68,7 +79,9 @@ extension KeelNode {
         for job in readJobs { reads[job.id]?.inFlight = true }
         let work = ReadyWork(
             node: id, snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState, committed: committed, reads: readJobs,
-            snapshotEntries: config.snapshotEntries, beforeAppend: beforeAppend)
+            snapshotEntries: config.snapshotEntries, snapshotCatchUpEntries: compactPendingNow ? 0 : config.snapshotCatchUpEntries,
+            pendingImage: pendingImage?.metadata, imageBuilding: imageTask != nil, beforeImageRead: beforeImageRead,
+            beforeAppend: beforeAppend)
         let outcome: ReadyOutcome
         switch await worker.perform({ try work.run(on: $0) }) {
         case .success(let done): outcome = done
@@ -86,14 +99,76 @@ extension KeelNode {
         }
         for job in readJobs { reads[job.id]?.inFlight = false }
         raft.advance(rd)
-        if let snapshot = outcome.snapshot {
-            // Ignored by the core if it meanwhile took a newer snapshot from the leader.
-            raft.compact(upTo: snapshot.index, snapshotData: snapshot.data)
-            snapshotsTaken += 1
-        }
+        compactToImage(outcome, installed: rd.snapshot?.metadata.index)
+        for peer in heldBack { raft.reportSnapshot(peer, succeeded: false) }
         // Deadlines are checked on ticks only: scanning every waiter per Ready would cost O(waiters)
         // per fsync under load.
         observeLeader()
+    }
+
+    /// The core's contract: `compact(upTo: X, snapshotData:)` takes the image of the state at X.
+    /// Compacting right away to the applied index would leave no catch-up entries, and an image
+    /// at an older index cannot be made later (the state machine only moves forward). So the
+    /// image taken at X is kept here until `snapshotCatchUpEntries` more entries are applied; the
+    /// storage thread then compacts the stored log through X and the core compacts to X with
+    /// that same image. Until then the core keeps (and sends) its previous image, still exact for
+    /// its own index. The price is holding a second image in memory meanwhile.
+    private func compactToImage(_ outcome: ReadyOutcome, installed: LogIndex?) {
+        if let source = outcome.imageSource { buildImage(source) }
+        if let installed {
+            // The core holds the leader's image now.
+            imageMissing = false
+            compactPendingNow = false
+            // A leader's snapshot replaced the state machine and log: an older image is out of date.
+            if let pending = pendingImage, pending.metadata.index <= installed { pendingImage = nil }
+        }
+        guard let compacted = outcome.compacted, let image = pendingImage, image.metadata.index == compacted.index else { return }
+        pendingImage = nil
+        // Ignored by the core if it meanwhile took a newer snapshot from the leader.
+        raft.compact(upTo: image.metadata.index, snapshotData: image.data)
+        logCompactions += 1
+        imageMissing = false
+        compactPendingNow = false
+    }
+
+    /// After a restart (``restore(_:)``): reads the image at the applied index off the pipeline.
+    func readRestartImage() {
+        let worker = worker
+        imageTask = Task {
+            let opened = await worker.perform { storage in
+                let machine = storage.stateMachine
+                return ImageSource(
+                    writer: machine.makeSnapshot(),
+                    metadata: SnapshotMetadata(index: machine.appliedIndex, term: machine.appliedTerm, confState: machine.membership),
+                    beforeRead: nil)
+            }
+            switch opened {
+            case .success(let source): self.imageBuilt(await ImageBuilder.build(source))
+            case .failure(let error): self.imageBuilt(.failure(error))
+            }
+        }
+    }
+
+    /// Reads the image off the actor and off the storage thread; the Ready loop keeps going.
+    private func buildImage(_ source: ImageSource) {
+        imageTask = Task {
+            let result = await ImageBuilder.build(source)
+            self.imageBuilt(result)
+        }
+    }
+
+    private func imageBuilt(_ result: Result<SnapshotImage, any Error>) {
+        imageTask = nil
+        switch result {
+        case .failure(let error):
+            // The storage could not be read: as any storage failure.
+            if halted == nil && !stopped { halt(error) }
+        case .success(let image):
+            // A leader's snapshot may have overtaken it meanwhile.
+            guard image.metadata.index > raft.log.snapshot.index else { return }
+            pendingImage = image
+            snapshotsTaken += 1
+        }
     }
 
     private func record(_ outcome: ReadyOutcome, installedSnapshot: Bool) {

@@ -35,7 +35,7 @@ extension KeelNode {
         }
         wakeReadyLoop()
         let result = await withCheckedContinuation {
-            reads[readID] = ReadWaiter(continuation: $0, request: request, deadline: deadline)
+            reads[readID] = ReadWaiter(continuation: $0, request: request, deadline: deadline, askedAtTick: tickCount)
         }
         let response = try result.get()
         return (response, header(revision: response.revision))

@@ -35,6 +35,10 @@ public actor KeelNode {
     var serializableReadsInFlight = 0
     var lastRequestID: UInt64
     var knownLeader: NodeID = .none
+    /// The term of `knownLeader`: the same leader in a new term dropped its pending reads too.
+    var knownTerm: Term = .zero
+    /// Ticks fired since start; read-index retries are timed in ticks.
+    var tickCount: UInt64 = 0
     var appliedIndex: LogIndex
     var revision: Int64
     var compactedRevision: Int64
@@ -56,8 +60,26 @@ public actor KeelNode {
     /// Ready cycles that wrote (and fsynced) the Raft log: with group commit, fewer than the writes
     /// they carried.
     public internal(set) var syncedWriteCount = 0
-    /// Snapshots this node took of its own state machine (each compacts the log).
+    /// Snapshots this node took of its own state machine (each is compacted to once
+    /// `snapshotCatchUpEntries` more entries applied).
     public internal(set) var snapshotsTaken = 0
+    /// Times this node compacted its log (core and storage) to one of its snapshots.
+    public internal(set) var logCompactions = 0
+    /// The image taken last, waiting for catch-up entries before the log is compacted to it.
+    var pendingImage: SnapshotImage?
+    /// The core resumed from a stored snapshot without its image (see ``restore(_:)``): until the
+    /// log is compacted to a new image, snapshots the core wants to send are held back.
+    var imageMissing: Bool
+    /// Set when a snapshot was held back: the next Ready compacts to the pending image at once.
+    var compactPendingNow = false
+    /// Snapshots held back for want of an image (tests check the restart path is taken).
+    var snapshotsHeldBack = 0
+    /// The image being read, if any (at most one at a time).
+    var imageTask: Task<Void, Never>?
+    /// Test hook (see ``ImageSource/beforeRead``).
+    var beforeImageRead: (@Sendable () -> Void)?
+
+    func setBeforeImageRead(_ hook: (@Sendable () -> Void)?) { beforeImageRead = hook }
     /// Snapshots this node installed from a leader.
     public internal(set) var snapshotsInstalled = 0
 
@@ -81,12 +103,13 @@ public actor KeelNode {
         let path = config.dataDirectory + "/" + DataDirectory.databaseFolder
         let storage: NodeStorage
         let restored: RestoredState
+        let imageMissing: Bool
         do {
             storage = try NodeStorage(directory: path, options: options)
             if DataDirectory.isFresh(storage) && config.isNewCluster {
                 try DataDirectory.bootstrap(storage, voters: config.members.filter { !$0.isLearner }.map(\.id))
             }
-            restored = try Self.restore(storage)
+            (restored, imageMissing) = try Self.restore(storage)
         } catch {
             throw KeelError(.failedPrecondition, "cannot open the storage in \(path): \(error)")
         }
@@ -106,6 +129,7 @@ public actor KeelNode {
         revision = storage.stateMachine.revision
         compactedRevision = storage.stateMachine.compactedRevision
         worker = StorageWorker(storage: storage)
+        self.imageMissing = imageMissing
         // Random start: ids of an earlier life of this node may still be in the log being replayed.
         lastRequestID = UInt64.random(in: 1...(UInt64.max >> 1))
         logger.info(
@@ -120,35 +144,50 @@ public actor KeelNode {
     /// snapshot is taken first (compacting the log), so the snapshot bytes handed to the core are
     /// exactly the state at the snapshot index: a restarted leader must be able to send laggards
     /// a correct image (``Raft/RestoredState/snapshotData``).
-    static func restore(_ storage: NodeStorage) throws -> RestoredState {
+    ///
+    /// The state machine usually applied past the stored snapshot S, and its image at S is gone
+    /// (the state machine only moves forward). Re-snapshotting at the applied index would drop the
+    /// catch-up entries after S and read the whole state before starting. So the core resumes from
+    /// S with no image (`imageMissing`): ``start()`` reads the image at the applied index off the
+    /// pipeline, and a snapshot the core wants to send meanwhile is held back until the log is
+    /// compacted to that image (``readyCycle()``). Only when nothing was applied past S is the
+    /// image taken here, being exactly the state at S. The founding snapshot (index 1) has an
+    /// empty image by definition.
+    static func restore(_ storage: NodeStorage) throws -> (state: RestoredState, imageMissing: Bool) {
         var snapshotData: [UInt8] = []
-        if storage.log.snapshotMetadata.index > .zero {
-            snapshotData = try ReadyWork.takeSnapshot(storage).data
+        var imageMissing = false
+        let stored = storage.log.snapshotMetadata.index
+        if stored > LogIndex(1) {
+            if storage.stateMachine.appliedIndex > stored {
+                imageMissing = true
+            } else {
+                snapshotData = try ReadyWork.takeImage(storage).data
+            }
         }
         let restart = try storage.restartState()
         let snapshot = restart.snapshotMetadata.index == .zero ? nil : restart.snapshotMetadata
-        return RestoredState(
+        let state = RestoredState(
             hardState: restart.hardState, snapshot: snapshot, entries: restart.entries, confState: restart.confState,
             applied: restart.appliedIndex, snapshotData: snapshotData)
+        return (state, imageMissing)
     }
 
     /// Starts the tick loop (monotonic clock), the Ready loop and consumption of `network.events`.
     public func start() {
         guard !running, !stopped else { return }
         running = true
+        if imageMissing { readRestartImage() }
         readyTask = Task { await self.runReadyLoop() }
         let interval = config.tickInterval
         tasks.append(Task { await self.runTicker(interval: interval) })
         let events = network.events
-        tasks.append(
-            Task {
-                for await event in events { self.handle(event) }
-            })
+        tasks.append(Task { await self.consume(events) })
     }
 
     /// Hands leadership to another voter if this node leads (bounded by one election timeout),
-    /// then stops ticking, fails every waiting request with `.unavailable("etcdserver: server stopped")`
-    /// and closes the storage once the Ready being written is done.
+    /// then stops ticking and closes the storage once the Ready being written is done. Waiting reads
+    /// fail with `.unavailable("etcdserver: server stopped")`; waiting writes with `.unknownOutcome`,
+    /// since each was already proposed to (or forwarded to) a leader that may still commit it.
     public func stop() async {
         guard !stopped else { return }
         await handOffLeadership()
@@ -160,7 +199,9 @@ public actor KeelNode {
         wakeReadyLoop()
         await readyTask?.value
         readyTask = nil
-        failAll(KeelError.stopped)
+        // The image reader holds the database open: let it finish before closing.
+        await imageTask?.value
+        failAll(KeelError.stopped, writeError: KeelError.stoppedOutcomeUnknown)
         await worker.close()
         logger.info("keel node stopped", metadata: ["member": "\(DataDirectory.hex(id.rawValue))"])
     }
@@ -202,7 +243,9 @@ public actor KeelNode {
     func tick(_ count: Int) {
         guard running, halted == nil else { return }
         for _ in 0..<count { raft.tick() }
+        tickCount &+= UInt64(count)
         observeLeader()
+        retryReadIndexes()
         expireWaiters(now: clock.now)
         wakeReadyLoop()
     }
@@ -247,19 +290,41 @@ public actor KeelNode {
         ResponseHeader(clusterID: clusterID, memberID: id.rawValue, revision: revision, raftTerm: raft.status.term.rawValue)
     }
 
-    /// Notices a new (or lost) leader: metrics, waiting requests, reads whose leader went away.
+    /// A read-index request (or its answer) lost on the way is not re-sent by the core nor by the
+    /// transport (which drops when full or reconnecting): reads still without a read index are
+    /// asked again every `readIndexRetryTicks` (etcd's readIndexRetryTime, 500 ms). A duplicated
+    /// answer is harmless: only the first read index is kept.
+    func retryReadIndexes() {
+        guard raft.status.leader != .none else { return }
+        for (readID, waiter) in reads where waiter.index == nil && tickCount &- waiter.askedAtTick >= Self.readIndexRetryTicks {
+            reads[readID]?.askedAtTick = tickCount
+            try? raft.readIndex(context: ReadContext.encode(readID))
+        }
+    }
+
+    /// Ticks between two read-index requests for the same read (5 x 100 ms by default, as etcd).
+    static let readIndexRetryTicks: UInt64 = 5
+
+    /// Notices a new (or lost) leader, or a new term: metrics, waiting requests, reads whose leader
+    /// went away.
     func observeLeader() {
-        let leader = raft.status.leader
-        guard leader != knownLeader else { return }
-        logger.info("leader changed", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "leader": "\(DataDirectory.hex(leader.rawValue))"])
+        let status = raft.status
+        let leader = status.leader
+        guard leader != knownLeader || (leader != .none && status.term != knownTerm) else { return }
+        knownTerm = status.term
+        if leader != knownLeader {
+            logger.info("leader changed", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "leader": "\(DataDirectory.hex(leader.rawValue))"])
+        }
+        let leaderChanged = leader != knownLeader
         knownLeader = leader
         metrics.hasLeader.record(leader == .none ? 0 : 1)
         guard leader != .none else { return }
-        metrics.leaderChanges.increment()
+        if leaderChanged { metrics.leaderChanges.increment() }
         for (_, waiter) in leaderWaiters { waiter.continuation.resume(returning: true) }
         leaderWaiters = [:]
-        // A new leader drops the old one's pending reads (core note): ask the new one.
+        // A new leader, or the same one in a new term, dropped the pending reads (core note): ask again.
         for (readID, waiter) in reads where waiter.index == nil {
+            reads[readID]?.askedAtTick = tickCount
             try? raft.readIndex(context: ReadContext.encode(readID))
         }
     }
@@ -271,6 +336,6 @@ public actor KeelNode {
         // Info, as libraries log (STYLE.md); the failure also reaches every caller and status().errors.
         logger.info("keel node halted", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "error": "\(error)"])
         halted = failure
-        failAll(failure)
+        failAll(failure, writeError: KeelError(.unknownOutcome, failure.message + "; the request may still be applied"))
     }
 }

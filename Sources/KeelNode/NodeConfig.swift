@@ -23,6 +23,10 @@ public struct NodeConfig: Sendable {
     public var electionTimeoutTicks: Int = 10
     /// A snapshot is taken (and the log compacted) after this many entries applied since the last one.
     public var snapshotEntries: UInt64 = 10_000
+    /// Entries kept in the log behind a snapshot (etcd's SnapshotCatchUpEntries): the log is
+    /// compacted to a snapshot only once this many entries were applied after it, so a follower a
+    /// little behind (restarted, paused, the slowest under load) gets entries, not the whole image.
+    public var snapshotCatchUpEntries: UInt64 = NodeConfig.snapshotCatchUpEntriesDefault
     /// Proposals (and, separately, linearizable reads) waiting for an outcome beyond this number are
     /// refused with ``KeelError/Code/resourceExhausted``.
     public var pendingProposalsMax: Int = 4096
@@ -32,6 +36,9 @@ public struct NodeConfig: Sendable {
     public var maxRequestBytes: Int = 1_572_864
     /// The client URLs this node serves, reported to clients in the member list.
     public var clientURLs: [String] = []
+
+    /// etcd's SnapshotCatchUpEntries.
+    public static let snapshotCatchUpEntriesDefault: UInt64 = 5000
 
     /// Creates a configuration with etcd's default timings and limits.
     public init(

@@ -61,8 +61,22 @@ struct ReadyWork: Sendable {
     var committed: [Committed]
     var reads: [Read]
     var snapshotEntries: UInt64
+    var snapshotCatchUpEntries: UInt64
+    /// The image taken earlier whose log compaction waits for `snapshotCatchUpEntries` more
+    /// applied entries; no new image is taken meanwhile.
+    var pendingImage: SnapshotMetadata?
+    /// An image is being read off this thread; no new one is opened meanwhile.
+    var imageBuilding: Bool
+    /// Test hook (see ``ImageSource/beforeRead``).
+    var beforeImageRead: (@Sendable () -> Void)?
     /// Test hook: runs on the storage thread before entries are written (a slow disk).
     var beforeAppend: (@Sendable () -> Void)?
+}
+
+/// A state-machine image and the log position it is the state of.
+struct SnapshotImage: Sendable {
+    var metadata: SnapshotMetadata
+    var data: [UInt8]
 }
 
 /// What the storage thread did with a ``ReadyWork``.
@@ -80,8 +94,10 @@ struct ReadyOutcome: Sendable {
     var synced = false
     var syncNanoseconds: Int64 = 0
     var applyNanoseconds: Int64 = 0
-    /// A snapshot taken after applying: the core should compact to it.
-    var snapshot: (index: LogIndex, data: [UInt8])?
+    /// A view of the state machine opened after applying, for an image read off this thread.
+    var imageSource: ImageSource?
+    /// The stored log was compacted through this snapshot: the core should compact to it too.
+    var compacted: SnapshotMetadata?
 }
 
 extension ReadyWork {
@@ -109,9 +125,16 @@ extension ReadyWork {
                 continue
             }
             let envelope = EntryEnvelope(decoding: entry.data)
+            if envelope == nil && !entry.data.isEmpty && entry.index > machine.appliedIndex {
+                // Written by a newer (or broken) node: applying the bytes as a bare command would make
+                // this replica diverge from the ones that understand them. Halt until upgraded.
+                throw StorageError(
+                    .unsupportedVersion,
+                    "entry \(entry.index) has an envelope of version \(entry.data[0]) (\(entry.data.count) bytes); this node reads version \(EntryEnvelope.version)")
+            }
             // Entries at or below the applied index are skipped (apply returns nil): a snapshot
             // installed after this Ready was taken already contains them (core note R1).
-            guard let result = try machine.apply(index: entry.index, term: entry.term, entryData: envelope?.command ?? entry.data) else {
+            guard let result = try machine.apply(index: entry.index, term: entry.term, entryData: envelope?.command ?? []) else {
                 continue
             }
             if envelope != nil { outcome.appliedCommands += 1 }
@@ -124,20 +147,41 @@ extension ReadyWork {
         outcome.appliedIndex = machine.appliedIndex
         outcome.revision = machine.revision
         outcome.compactedRevision = machine.compactedRevision
-        let sinceSnapshot = machine.appliedIndex.rawValue - min(machine.appliedIndex.rawValue, storage.log.snapshotMetadata.index.rawValue)
-        if sinceSnapshot >= snapshotEntries, machine.appliedTerm != .zero {
-            outcome.snapshot = try Self.takeSnapshot(storage)
+        if pendingImage == nil && !imageBuilding {
+            let sinceSnapshot = machine.appliedIndex.rawValue - min(machine.appliedIndex.rawValue, storage.log.snapshotMetadata.index.rawValue)
+            if sinceSnapshot >= snapshotEntries, machine.appliedTerm != .zero {
+                // Only the RocksDB snapshot is taken here; the image is read elsewhere (N4).
+                outcome.imageSource = ImageSource(
+                    writer: machine.makeSnapshot(),
+                    metadata: SnapshotMetadata(index: machine.appliedIndex, term: machine.appliedTerm, confState: machine.membership),
+                    beforeRead: beforeImageRead)
+            }
+        }
+        // Compact only through an image at least `snapshotCatchUpEntries` behind the applied index:
+        // the entries after it stay for followers a little behind.
+        if let pending = pendingImage, machine.appliedIndex.rawValue >= pending.index.rawValue &+ snapshotCatchUpEntries,
+            pending.index > storage.log.snapshotMetadata.index
+        {
+            try storage.log.compact(through: pending)
+            outcome.compacted = pending
         }
         return outcome
     }
 
-    /// A state-machine image at the applied index, and the log compacted up to it.
-    static func takeSnapshot(_ storage: NodeStorage) throws -> (index: LogIndex, data: [UInt8]) {
+    /// A state-machine image at the applied index. Does not compact anything.
+    static func takeImage(_ storage: NodeStorage) throws -> SnapshotImage {
         let machine = storage.stateMachine
         let data = SnapshotData.encode(try machine.makeSnapshot().allChunks())
         let metadata = SnapshotMetadata(index: machine.appliedIndex, term: machine.appliedTerm, confState: machine.membership)
-        if metadata.index > storage.log.snapshotMetadata.index { try storage.log.compact(through: metadata) }
-        return (metadata.index, data)
+        return SnapshotImage(metadata: metadata, data: data)
+    }
+
+    /// A state-machine image at the applied index, and the log compacted up to it (restart only:
+    /// the core is handed exactly this image for this index).
+    static func takeSnapshot(_ storage: NodeStorage) throws -> (index: LogIndex, data: [UInt8]) {
+        let image = try takeImage(storage)
+        if image.metadata.index > storage.log.snapshotMetadata.index { try storage.log.compact(through: image.metadata) }
+        return (image.metadata.index, image.data)
     }
 
     private func install(_ snapshot: Snapshot, on storage: NodeStorage) throws {

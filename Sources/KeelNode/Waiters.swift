@@ -17,6 +17,9 @@ struct ReadWaiter {
     var deadline: ContinuousClock.Instant
     /// Known once the leader confirmed it (thesis §6.4 step 3).
     var index: LogIndex?
+    /// The tick (``KeelNode/tickCount``) of the last read-index request for it: nothing in the core
+    /// or the transport re-sends a lost one, so the node asks again after `readIndexRetryTicks`.
+    var askedAtTick: UInt64
     /// Handed to the storage thread, which may serve it now.
     var inFlight = false
 }
@@ -61,8 +64,10 @@ extension KeelNode {
         }
     }
 
-    func failAll(_ error: KeelError) {
-        for requestID in Array(proposals.keys) { completeProposal(requestID, .failure(error)) }
+    /// Answers every waiter. `writeError` goes to proposals: each was already proposed to (or
+    /// forwarded to) a leader, so it may still commit; its caller must not be told "safe to retry".
+    func failAll(_ error: KeelError, writeError: KeelError) {
+        for requestID in Array(proposals.keys) { completeProposal(requestID, .failure(writeError)) }
         for readID in Array(reads.keys) { completeRead(readID, .failure(error)) }
         for (_, waiter) in leaderWaiters { waiter.continuation.resume(returning: false) }
         leaderWaiters = [:]
