@@ -122,7 +122,9 @@ public struct MemberAttributes: Sendable, Hashable {
 public protocol PeerNetwork: Sendable {
     /// Queues messages for their destinations and returns at once: it never blocks the caller.
     /// A message that cannot be queued (unknown peer, queue full) is dropped and reported as
-    /// ``PeerEvent/unreachable(_:)``; Raft retries.
+    /// ``PeerEvent/unreachable(_:)``; Raft retries. A conforming network never re-sends a message
+    /// on its own (after a reconnect, say): a forwarded proposal delivered twice would be proposed,
+    /// and applied, twice.
     func send(_ messages: [PeerMessage])
     /// Everything the network reports, in arrival order. Consumed by one task.
     var events: AsyncStream<PeerEvent> { get }

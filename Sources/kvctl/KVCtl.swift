@@ -64,6 +64,7 @@ struct CommandFailure: Error {
 
 /// Writes a command's output to standard output and standard error.
 func emit(_ output: CommandOutput) {
-    if !output.stdout.isEmpty { FileHandle.standardOutput.write(Data(output.stdout.utf8)) }
-    if !output.stderr.isEmpty { FileHandle.standardError.write(Data(output.stderr.utf8)) }
+    // A reader that went away (`kvctl get … | head`) is not an error worth a crash: stop writing.
+    if !output.stdout.isEmpty { try? FileHandle.standardOutput.write(contentsOf: Data(output.stdout.utf8)) }
+    if !output.stderr.isEmpty { try? FileHandle.standardError.write(contentsOf: Data(output.stderr.utf8)) }
 }

@@ -53,10 +53,14 @@ enum StorageToProto {
 
     /// A Txn's response. `request` is the protobuf request, whose ranges' revision filters (which
     /// storage does not know) are applied here to the matching responses of the branch that ran.
-    /// Every operation response carries the Txn's header, as etcd's do.
+    /// The operation responses inside it carry a header with the revision only: etcd fills the
+    /// cluster id, member id and raft term of the outermost header alone (recorded from etcd 3.4 in
+    /// Tests/KeelServerTests/Fixtures/etcdctl).
     static func txn(_ response: TxnResponse, request: Etcdserverpb_TxnRequest, header: Etcdserverpb_ResponseHeader) -> Etcdserverpb_TxnResponse {
         var proto = Etcdserverpb_TxnResponse()
         proto.header = header
+        var header = Etcdserverpb_ResponseHeader()
+        header.revision = proto.header.revision
         proto.succeeded = response.succeeded
         let branch = (response.succeeded ? request.success : request.failure).filter { $0.request != nil }
         for (index, op) in response.responses.enumerated() {
