@@ -57,17 +57,19 @@ let package = Package(
             pkgConfig: "rocksdb",
             providers: [.apt(["librocksdb-dev"])]
         ),
-        .target(name: "KeelStorage", dependencies: ["Raft", "CRocksDB"]),
+        // CRC-32C, shared by the stored records, snapshot streams and peer frames.
+        .target(name: "KeelChecksum"),
+        .target(name: "KeelStorage", dependencies: ["Raft", "CRocksDB", "KeelChecksum"]),
         .executableTarget(name: "storage-bench", dependencies: ["KeelStorage"]),
         // The child process that the crash-safety test kills with SIGKILL.
         .executableTarget(name: "storage-crash-writer", dependencies: ["KeelStorage"]),
-        .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "Raft"]),
+        .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelChecksum", "Raft"]),
 
         // Peer transport: Raft messages in length-prefixed frames over TCP (SwiftNIO).
         .target(
             name: "KeelTransport",
             dependencies: [
-                "Raft",
+                "Raft", "KeelChecksum",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -77,7 +79,7 @@ let package = Package(
         .testTarget(
             name: "KeelTransportTests",
             dependencies: [
-                "KeelTransport", "Raft",
+                "KeelTransport", "KeelChecksum", "Raft",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

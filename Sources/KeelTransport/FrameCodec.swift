@@ -1,4 +1,5 @@
 import NIOCore
+import KeelChecksum
 
 /// Turns payloads into frames and a byte stream back into frames (see ``WireFormat``).
 enum FrameCodec {
@@ -56,8 +57,8 @@ enum FrameCodec {
     }
 
     private static func checksum(kind: UInt8, payload: ByteBuffer) -> UInt32 {
-        let crc = CRC32C.update(0, CollectionOfOne(kind))
-        return payload.withUnsafeReadableBytes { CRC32C.checksum($0, continuing: crc) }
+        let crc = CRC32C.update(0, [kind])
+        return payload.withUnsafeReadableBytes { CRC32C.update(crc, $0) }
     }
 
     private static func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }

@@ -2,6 +2,7 @@ import Raft
 import XCTest
 
 @testable import KeelStorage
+import KeelChecksum
 
 final class EncodingTests: XCTestCase {
     func testCRC32CMatchesTheStandardCheckValue() {

@@ -3,6 +3,7 @@ import Raft
 import XCTest
 
 @testable import KeelTransport
+import KeelChecksum
 
 final class CodecTests: XCTestCase {
     func testCRC32CMatchesTheCastagnoliCheckValue() {

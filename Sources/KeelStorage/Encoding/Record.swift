@@ -1,3 +1,5 @@
+import KeelChecksum
+
 /// The frame around every value KeelStorage stores: `[format version u8][payload][crc32c u32]`, the
 /// checksum covering version and payload. A flipped bit fails the checksum and is reported with the
 /// record's name instead of being decoded into a plausible but wrong value.

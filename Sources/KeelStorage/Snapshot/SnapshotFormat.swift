@@ -1,4 +1,5 @@
 import Raft
+import KeelChecksum
 
 /// The stream format of a state-machine snapshot.
 ///

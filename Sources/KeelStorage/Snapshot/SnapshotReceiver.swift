@@ -1,3 +1,5 @@
+import KeelChecksum
+
 /// Collects and checks the chunks of a snapshot stream. Nothing touches the store until the whole
 /// stream has arrived and passed every check; then ``KVStateMachine/restore(from:)`` replaces the
 /// state in one atomic write.

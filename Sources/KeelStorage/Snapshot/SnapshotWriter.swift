@@ -1,4 +1,5 @@
 import Raft
+import KeelChecksum
 
 /// Streams a consistent point-in-time image of a state machine as checksummed chunks.
 ///

@@ -1,9 +1,10 @@
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum iSCSI, ext4 and RocksDB use.
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum iSCSI, ext4 and RocksDB use,
+/// and the one Keel puts on its stored records, snapshot streams and peer frames.
 /// Detects every burst error up to 32 bits, so a flipped bit in a stored record cannot pass.
 ///
 /// Computed eight bytes at a time with eight lookup tables ("slicing-by-8"), because the log's
 /// append path checksums every entry and a byte-at-a-time loop showed up in the benchmark profile.
-enum CRC32C {
+public enum CRC32C {
     private static let polynomial: UInt32 = 0x82F6_3B78
     /// `tables[k][b]` is the CRC of byte `b` followed by `k` zero bytes.
     private static let tables: [UInt32] = {
@@ -23,7 +24,7 @@ enum CRC32C {
     }()
 
     /// Extends a running checksum (start with 0) over more bytes.
-    static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var value = ~crc
         tables.withUnsafeBufferPointer { table in
             var offset = 0
@@ -47,27 +48,30 @@ enum CRC32C {
     }
 
     /// Extends a running checksum over an array or a slice of one.
-    static func update<C: ContiguousCollection>(_ crc: UInt32, _ bytes: C) -> UInt32 where C.Element == UInt8 {
+    public static func update<C: ContiguousCollection>(_ crc: UInt32, _ bytes: C) -> UInt32 where C.Element == UInt8 {
         bytes.withUnsafeBytesOfContiguousStorage { update(crc, $0) }
     }
 
     /// The checksum of some bytes.
-    static func checksum<C: ContiguousCollection>(_ bytes: C) -> UInt32 where C.Element == UInt8 { update(0, bytes) }
+    public static func checksum<C: ContiguousCollection>(_ bytes: C) -> UInt32 where C.Element == UInt8 { update(0, bytes) }
 }
 
 /// Collections whose elements are stored contiguously, so checksums can run over raw memory.
-protocol ContiguousCollection: Collection {
+public protocol ContiguousCollection: Collection {
+    /// Calls `body` with the elements' bytes.
     func withUnsafeBytesOfContiguousStorage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
 }
 
 extension Array: ContiguousCollection {
-    func withUnsafeBytesOfContiguousStorage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    /// Calls `body` with the array's bytes.
+    public func withUnsafeBytesOfContiguousStorage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try withUnsafeBytes(body)
     }
 }
 
 extension ArraySlice: ContiguousCollection {
-    func withUnsafeBytesOfContiguousStorage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    /// Calls `body` with the slice's bytes.
+    public func withUnsafeBytesOfContiguousStorage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try withUnsafeBytes(body)
     }
 }
