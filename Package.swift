@@ -58,9 +58,12 @@ let package = Package(
             providers: [.apt(["librocksdb-dev"])]
         ),
         // CRC-32C, shared by the stored records, snapshot streams and peer frames.
-        .target(name: "KeelChecksum"),
+        .target(name: "KeelChecksum", dependencies: ["CKeelCRC32C"]),
+        // The CPU's CRC-32C instruction, which Swift cannot emit itself.
+        .target(name: "CKeelCRC32C"),
+        .testTarget(name: "KeelChecksumTests", dependencies: ["KeelChecksum"]),
         .target(name: "KeelStorage", dependencies: ["Raft", "CRocksDB", "KeelChecksum"]),
-        .executableTarget(name: "storage-bench", dependencies: ["KeelStorage"]),
+        .executableTarget(name: "storage-bench", dependencies: ["KeelStorage", "CRocksDB"]),
         // The child process that the crash-safety test kills with SIGKILL.
         .executableTarget(name: "storage-crash-writer", dependencies: ["KeelStorage"]),
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelChecksum", "Raft"]),

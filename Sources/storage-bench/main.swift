@@ -3,10 +3,12 @@
 //   swift run --scratch-path .build-c -c release storage-bench [directory]
 //
 // For batch sizes of 1, 16 and 256 entries of 256 bytes it measures, in the same run and on the
-// same disk, (a) RaftLogStore.append of the batch with a hard state, synced, and (b) a bare loop
-// of write() + fdatasync() of the same payload bytes to an append-only file: the baseline. Rounds
-// alternate between the two so that noise from other processes hits both alike; the median round
-// is reported. Then MVCC puts (unsynced applies, as a Raft host does, and synced embedded puts)
+// same disk, (a) RaftLogStore.append of the batch with a hard state, synced, (b) one synced
+// RocksDB put of as many bytes as the log writes for the batch, with no Keel code in the way: the
+// floor under any log kept in RocksDB, and (c) a bare loop of write() + fdatasync() of the same
+// payload bytes to an append-only file: the physical limit. Rounds alternate between the three so
+// that noise from other processes hits all alike; the median round is reported, and CPU time is
+// the calling thread's (user + system). Then MVCC puts (unsynced applies, as a Raft host does, and synced embedded puts)
 // and point reads.
 import Foundation
 import Glibc
@@ -69,46 +71,73 @@ defer { try? FileManager.default.removeItem(atPath: root) }
 
 print("storage-bench: directory \(root), \(entryBytes)-byte entries, median of \(roundsCount) rounds of \(roundSeconds) s")
 print("")
-print("synced log appends (entries/s)")
-print("batch   keel log   write+fdatasync   ratio   appends/s   fdatasyncs/s   keel CPU µs/append: user  system")
+print("synced log appends (entries/s); ratios against write+fdatasync")
+print("batch   keel log   rocksdb put   write+fdatasync   keel   rocksdb   fdatasyncs/s   CPU µs per append: keel  rocksdb  bare")
+
+/// One way of making a batch durable, measured in alternating rounds with the others.
+final class Contender {
+    let name: String
+    let body: (Int) throws -> Void
+    var rates: [Double] = []
+    var operations = 0
+    var cpuTotal = 0.0
+
+    init(_ name: String, body: @escaping (Int) throws -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    func round(batch: Int) throws {
+        let before = cpuSeconds()
+        rates.append(try rate(unit: batch) {
+            operations += 1
+            try body(batch)
+        })
+        let after = cpuSeconds()
+        cpuTotal += (after.user - before.user) + (after.system - before.system)
+    }
+
+    var cpuMicrosecondsPerOperation: Double { 1e6 * cpuTotal / Double(operations) }
+}
 
 let payload = [UInt8](repeating: 0xAB, count: entryBytes)
 do {
     let storage = try NodeStorage(directory: root + "/log")
     let log = storage.log
+    let rocks = try RawRocksDB(path: root + "/rocksdb")
     let baselinePath = root + "/baseline"
     let descriptor = open(baselinePath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
     guard descriptor >= 0 else { fail("cannot open \(baselinePath)") }
     defer { close(descriptor) }
     let term = Term(1)
+    var rocksKey: UInt64 = 0
     for batch in batchSizes {
         let bytes = [UInt8](repeating: 0xAB, count: batch * entryBytes)
-        var keel: [Double] = []
-        var bare: [Double] = []
-        var keelAppends = 0
-        var keelCPU = (user: 0.0, system: 0.0)
-        for _ in 0..<roundsCount {
-            let before = cpuSeconds()
-            keel.append(try rate(unit: batch) {
-                keelAppends += 1
-                let first = log.lastIndex.advanced(by: 1)
-                let entries = (0..<batch).map { Entry(term: term, index: first.advanced(by: Int64($0)), data: payload) }
-                try log.append(entries, hardState: HardState(term: term, vote: NodeID(1), commit: first))
-            })
-            let after = cpuSeconds()
-            keelCPU.user += after.user - before.user
-            keelCPU.system += after.system - before.system
-            bare.append(rate(unit: batch) {
-                let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-                guard written == bytes.count, fdatasync(descriptor) == 0 else { fail("baseline write failed: errno \(errno)") }
-            })
+        // What the log writes for this batch, so RocksDB alone moves the same bytes.
+        let segmentBytes = [UInt8](repeating: 0xAB, count: batch * (entryBytes + RaftLogStore.entryOverheadBytes))
+        let keel = Contender("keel log") { batch in
+            let first = log.lastIndex.advanced(by: 1)
+            let entries = (0..<batch).map { Entry(term: term, index: first.advanced(by: Int64($0)), data: payload) }
+            try log.append(entries, hardState: HardState(term: term, vote: NodeID(1), commit: first))
         }
-        let keelRate = median(keel)
-        let bareRate = median(bare)
+        let rocksdb = Contender("rocksdb put") { _ in
+            rocksKey += 1
+            try rocks.syncedPut(key: rocksKey, value: segmentBytes)
+        }
+        let bare = Contender("write+fdatasync") { _ in
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            guard written == bytes.count, fdatasync(descriptor) == 0 else { fail("baseline write failed: errno \(errno)") }
+        }
+        for _ in 0..<roundsCount {
+            for contender in [keel, rocksdb, bare] { try contender.round(batch: batch) }
+        }
+        let keelRate = median(keel.rates)
+        let rocksRate = median(rocksdb.rates)
+        let bareRate = median(bare.rates)
         print(String(
-            format: "%5d %10.0f %17.0f %6.0f%% %11.0f %14.0f %26.0f %7.0f", batch, keelRate, bareRate,
-            100 * keelRate / bareRate, keelRate / Double(batch), bareRate / Double(batch),
-            1e6 * keelCPU.user / Double(keelAppends), 1e6 * keelCPU.system / Double(keelAppends)))
+            format: "%5d %10.0f %13.0f %17.0f %5.0f%% %8.0f%% %14.0f %24.0f %8.0f %5.0f", batch, keelRate, rocksRate, bareRate,
+            100 * keelRate / bareRate, 100 * rocksRate / bareRate, bareRate / Double(batch),
+            keel.cpuMicrosecondsPerOperation, rocksdb.cpuMicrosecondsPerOperation, bare.cpuMicrosecondsPerOperation))
     }
 } catch {
     fail("\(error)")

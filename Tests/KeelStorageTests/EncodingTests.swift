@@ -5,30 +5,6 @@ import XCTest
 import KeelChecksum
 
 final class EncodingTests: XCTestCase {
-    func testCRC32CMatchesTheStandardCheckValue() {
-        // The check value of CRC-32C for "123456789" (RFC 3720, appendix B.4).
-        XCTAssertEqual(CRC32C.checksum(bytes("123456789")), 0xE306_9283)
-        XCTAssertEqual(CRC32C.update(CRC32C.checksum(bytes("1234")), bytes("56789")), 0xE306_9283)
-    }
-
-    func testSlicedCRC32CAgreesWithTheBitwiseDefinitionAtEveryLengthAndAlignment() {
-        func reference(_ bytes: ArraySlice<UInt8>) -> UInt32 {
-            var crc: UInt32 = 0xFFFF_FFFF
-            for byte in bytes {
-                crc ^= UInt32(byte)
-                for _ in 0..<8 { crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
-            }
-            return ~crc
-        }
-        var generator = SystemRandomNumberGenerator()
-        let data = (0..<300).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        for start in 0..<9 {
-            for end in stride(from: start, through: data.count, by: 7) {
-                XCTAssertEqual(CRC32C.checksum(data[start..<end]), reference(data[start..<end]), "\(start)..<\(end)")
-            }
-        }
-    }
-
     func testEveryBitFlipInAnEntryRecordIsDetected() throws {
         let entry = Entry(term: Term(3), index: LogIndex(7), kind: .normal, data: bytes("payload"))
         let encoded = RaftCoding.encode(entry)

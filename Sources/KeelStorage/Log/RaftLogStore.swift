@@ -30,6 +30,9 @@ public final class RaftLogStore {
     /// Invariant: contiguous, starting at `firstIndex`, ending at `lastIndex`.
     private var segments: [ClosedRange<LogIndex>] = []
 
+    /// Bytes the log stores per entry besides the entry's data (term, index, kind, length).
+    public static var entryOverheadBytes: Int { LogSegmentCoding.entryOverheadBytes }
+
     /// The first index still in the log (one past the snapshot).
     public var firstIndex: LogIndex { snapshotMetadata.index.advanced(by: 1) }
 
