@@ -240,6 +240,31 @@ final class MVCCTests: XCTestCase {
         XCTAssertEqual(try store.get("max")?.value.count, 1_572_864)
     }
 
+    func testEveryRequestNamingAnEmptyKeyIsRefusedAndChangesNothing() throws {
+        let store = try KeelStore.open(directory: makeTemporaryDirectory(self))
+        try store.put("a", "1")
+        let revision = store.revision
+        let applied = try store.range(RangeRequest(key: bytes("a"))).revision
+        let empty: [UInt8] = []
+        let refused: [(String, () throws -> Void)] = [
+            ("put", { try store.put(PutRequest(key: empty, value: bytes("v"))) }),
+            ("range", { _ = try store.range(RangeRequest(key: empty)) }),
+            ("range from the start", { _ = try store.range(RangeRequest(key: empty, rangeEnd: [0])) }),
+            ("delete", { try store.delete(DeleteRangeRequest(key: empty, rangeEnd: [0])) }),
+            ("txn compare", { _ = try store.txn(TxnRequest(compare: [Compare(key: empty, target: .version(0), result: .equal)])) }),
+            ("txn range", { _ = try store.txn(TxnRequest(success: [.range(RangeRequest(key: empty))])) }),
+            ("txn delete", { _ = try store.txn(TxnRequest(failure: [.deleteRange(DeleteRangeRequest(key: empty))])) }),
+            ("nested txn put", { _ = try store.txn(TxnRequest(success: [.txn(TxnRequest(success: [.put(PutRequest(key: empty, value: []))]))])) }),
+        ]
+        for (name, request) in refused {
+            let error = assertStorageError(.emptyKey) { try request() }
+            XCTAssertEqual(error?.message, "etcdserver: key is not provided", name)
+        }
+        XCTAssertEqual(store.revision, revision)
+        XCTAssertEqual(try store.range(RangeRequest(key: bytes("a"))).revision, applied)
+        XCTAssertEqual(try store.get("a").map { text($0.value) }, "1")
+    }
+
     func testTheValueLimitIsConfigurable() throws {
         var options = StorageOptions()
         options.valueBytesMax = 10

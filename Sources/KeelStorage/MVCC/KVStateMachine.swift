@@ -160,7 +160,8 @@ public final class KVStateMachine {
 
     /// Serves a read outside the log (a serializable read in etcd's terms), at the applied state.
     public func range(_ request: RangeRequest) throws -> RangeResponse {
-        try KVWriteTransaction(machine: self).range(request)
+        try Self.requireKey(request.key)
+        return try KVWriteTransaction(machine: self).range(request)
     }
 
     /// Checks a request the way etcd's server does before proposing it, so the embedded store can
@@ -169,8 +170,16 @@ public final class KVStateMachine {
         switch command {
         case .put(let request): try validate(request)
         case .txn(let request): try validate(request)
-        case .range, .deleteRange, .compact, .leaseGrant, .leaseRevoke: break
+        case .range(let request): try Self.requireKey(request.key)
+        case .deleteRange(let request): try Self.requireKey(request.key)
+        case .compact, .leaseGrant, .leaseRevoke: break
         }
+    }
+
+    /// etcd refuses an empty key in every request that names one (Range, Put, DeleteRange, a Txn's
+    /// compares and operations), including `""` with a range end, which would mean "from the start".
+    static func requireKey(_ key: [UInt8]) throws {
+        guard !key.isEmpty else { throw StorageError(.emptyKey, "etcdserver: key is not provided") }
     }
 
     /// etcd's check that a Txn writes no key twice (two puts, or a put inside a deleted range,
@@ -181,7 +190,7 @@ public final class KVStateMachine {
     }
 
     func validate(_ request: PutRequest) throws {
-        guard !request.key.isEmpty else { throw StorageError(.emptyKey, "etcdserver: key is not provided") }
+        try Self.requireKey(request.key)
         guard request.value.count <= valueBytesMax else {
             throw StorageError(
                 .valueTooLarge,
@@ -190,11 +199,13 @@ public final class KVStateMachine {
     }
 
     func validate(_ request: TxnRequest) throws {
+        for compare in request.compare { try Self.requireKey(compare.key) }
         for op in request.success + request.failure {
             switch op {
             case .put(let put): try validate(put)
             case .txn(let inner): try validate(inner)
-            case .range, .deleteRange: break
+            case .range(let range): try Self.requireKey(range.key)
+            case .deleteRange(let delete): try Self.requireKey(delete.key)
             }
         }
     }
