@@ -46,7 +46,8 @@ final class SingleNodeTests: XCTestCase {
         try await withCluster(size: 1, configure: { $0.maxRequestBytes = 1024 }) { cluster in
             let node = cluster.node(try await cluster.waitForLeader())
             for index in 1...4 { try await node.put("k", "v\(index)") }
-            _ = try await node.compact(revision: 3, physical: true, deadline: cluster.deadline)
+            // Revisions 2...5 (a fresh store is at 1); compacting at 4 keeps v3 and v4.
+            _ = try await node.compact(revision: 4, physical: true, deadline: cluster.deadline)
             let before = await node.status()
             let deadline = cluster.deadline
 
@@ -86,8 +87,8 @@ final class SingleNodeTests: XCTestCase {
             XCTAssertEqual(after.raftIndex, before.raftIndex, "no bad request reached the log")
             let value = try await node.get("k")
             XCTAssertEqual(value, "v4")
-            let atThree = try await node.range(RangeRequest(key: bytes("k"), revision: 3), serializable: false, deadline: deadline).0
-            XCTAssertEqual(atThree.kvs.map { text($0.value) }, ["v3"], "history from the compacted revision on is kept")
+            let atFour = try await node.range(RangeRequest(key: bytes("k"), revision: 4), serializable: false, deadline: deadline).0
+            XCTAssertEqual(atFour.kvs.map { text($0.value) }, ["v3"], "history from the compacted revision on is kept")
         }
     }
 

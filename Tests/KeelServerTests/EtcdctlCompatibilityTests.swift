@@ -63,6 +63,7 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         _ = try cluster.waitForLeader(timeLimitSeconds: Self.electionTimeLimitSeconds)
         let base = try baseRevision(cluster)
         let goldenBase = try XCTUnwrap(fixtures.goldenBaseRevisions[section], "golden/recording.txt: no base revision for [\(section)]")
+        XCTAssertEqual(base, goldenBase, "\(section): a fresh kvd cluster is not at the revision a fresh etcd cluster was at")
 
         var ourAddresses: [String: String] = [:]
         for node in cluster.nodes {

@@ -65,21 +65,6 @@ final class EtcdctlNormalizerTests: XCTestCase {
             etcdNormalizer.normalize(command, stdout: golden.stdout, stderr: "", status: 0))
     }
 
-    func testAnOmittedZeroRevisionIsAFreshClustersRevision() throws {
-        let (command, golden, etcdNormalizer) = try fixture("cluster", "endpoint-status-json")
-        var shifted = etcdNormalizer
-        shifted.baseRevision = 0
-        // etcd's fresh cluster is at revision 1; one at revision 0 has Go's JSON leave it out.
-        let omitted = golden.stdout.replacingOccurrences(of: "\"revision\":1,", with: "")
-        XCTAssertNotEqual(omitted, golden.stdout)
-        XCTAssertEqual(
-            shifted.normalize(command, stdout: omitted, stderr: "", status: 0),
-            etcdNormalizer.normalize(command, stdout: golden.stdout, stderr: "", status: 0))
-        XCTAssertNotEqual(
-            etcdNormalizer.normalize(command, stdout: omitted, stderr: "", status: 0),
-            etcdNormalizer.normalize(command, stdout: golden.stdout, stderr: "", status: 0))
-    }
-
     func testClientLogLinesKeepTheErrorCodeAndMessage() throws {
         let (command, golden, normalizer) = try fixture("errors", "put-empty-key")
         let original = normalizer.normalize(command, stdout: golden.stdout, stderr: golden.stderr, status: golden.status)

@@ -12,8 +12,9 @@ final class MVCCModelTests: XCTestCase {
     private let keys: [[UInt8]] = ["a", "a\u{0}", "ab", "b", "c", "cc"].map { Array($0.utf8) }
 
     private struct Model {
-        /// states[r] is the store at revision r; states[0] is empty.
-        var states: [[[UInt8]: KeyValue]] = [[:]]
+        /// states[r] is the store at revision r. A fresh store is at revision 1, as etcd's is, so
+        /// states[0] and states[1] are both empty.
+        var states: [[[UInt8]: KeyValue]] = [[:], [:]]
         var compacted: Int64 = 0
         var revision: Int64 { Int64(states.count - 1) }
         var current: [[UInt8]: KeyValue] { states[states.count - 1] }

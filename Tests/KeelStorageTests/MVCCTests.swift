@@ -14,23 +14,26 @@ final class MVCCTests: XCTestCase {
 
     func testPutTracksRevisionsVersionsAndPreviousValues() throws {
         let store = try openStore()
-        XCTAssertEqual(try store.put("a", "1"), 1)
-        XCTAssertEqual(try store.put("b", "1"), 2)
+        // A fresh store is at revision 1, as etcd's is, so the first write gets 2.
+        XCTAssertEqual(store.revision, 1)
+        XCTAssertEqual(try store.range(RangeRequest(key: bytes("a"))).revision, 1)
+        XCTAssertEqual(try store.put("a", "1"), 2)
+        XCTAssertEqual(try store.put("b", "1"), 3)
         let second = try store.put(PutRequest(key: bytes("a"), value: bytes("2"), prevKv: true))
-        XCTAssertEqual(second.revision, 3)
+        XCTAssertEqual(second.revision, 4)
         XCTAssertEqual(second.prevKv.map { text($0.value) }, "1")
         let a = try XCTUnwrap(store.get("a"))
-        XCTAssertEqual([a.createRevision, a.modRevision, a.version], [1, 3, 2])
+        XCTAssertEqual([a.createRevision, a.modRevision, a.version], [2, 4, 2])
         XCTAssertEqual(text(a.value), "2")
         // Deleting resets the version; re-creating gets a new create revision.
         XCTAssertEqual(try store.delete(DeleteRangeRequest(key: bytes("a"))).deleted, 1)
         XCTAssertNil(try store.get("a"))
         try store.put("a", "3")
         let recreated = try XCTUnwrap(store.get("a"))
-        XCTAssertEqual([recreated.createRevision, recreated.modRevision, recreated.version], [5, 5, 1])
+        XCTAssertEqual([recreated.createRevision, recreated.modRevision, recreated.version], [6, 6, 1])
         // A delete that matches nothing does not consume a revision.
-        XCTAssertEqual(try store.delete(DeleteRangeRequest(key: bytes("nothing"))).revision, 5)
-        XCTAssertEqual(store.revision, 5)
+        XCTAssertEqual(try store.delete(DeleteRangeRequest(key: bytes("nothing"))).revision, 6)
+        XCTAssertEqual(store.revision, 6)
     }
 
     func testRangeFormsLimitCountAndKeysOnly() throws {
@@ -89,26 +92,27 @@ final class MVCCTests: XCTestCase {
 
     func testReadsAtOlderRevisionsAndCompaction() throws {
         let store = try openStore()
-        try store.put("k", "1")  // 1
-        try store.put("k", "2")  // 2
-        try store.put("gone", "x")  // 3
-        try store.delete(DeleteRangeRequest(key: bytes("gone")))  // 4
-        try store.put("k", "3")  // 5
-        XCTAssertEqual(try store.range(RangeRequest(key: bytes("k"), revision: 1)).kvs.map { text($0.value) }, ["1"])
-        XCTAssertEqual(try store.range(RangeRequest(key: bytes("k"), revision: 4)).kvs.map { text($0.value) }, ["2"])
-        XCTAssertEqual(keys(try store.range(RangeRequest(key: bytes("g"), rangeEnd: [0], revision: 3))), ["gone", "k"])
-        XCTAssertEqual(keys(try store.range(RangeRequest(key: bytes("g"), rangeEnd: [0], revision: 4))), ["k"])
-        var error = assertStorageError(.unavailable) { try store.range(RangeRequest(key: bytes("k"), revision: 6)) }
+        try store.put("k", "1")  // 2
+        try store.put("k", "2")  // 3
+        try store.put("gone", "x")  // 4
+        try store.delete(DeleteRangeRequest(key: bytes("gone")))  // 5
+        try store.put("k", "3")  // 6
+        XCTAssertEqual(try store.range(RangeRequest(key: bytes("k"), revision: 1)).kvs, [], "revision 1 is the empty store")
+        XCTAssertEqual(try store.range(RangeRequest(key: bytes("k"), revision: 2)).kvs.map { text($0.value) }, ["1"])
+        XCTAssertEqual(try store.range(RangeRequest(key: bytes("k"), revision: 5)).kvs.map { text($0.value) }, ["2"])
+        XCTAssertEqual(keys(try store.range(RangeRequest(key: bytes("g"), rangeEnd: [0], revision: 4))), ["gone", "k"])
+        XCTAssertEqual(keys(try store.range(RangeRequest(key: bytes("g"), rangeEnd: [0], revision: 5))), ["k"])
+        var error = assertStorageError(.unavailable) { try store.range(RangeRequest(key: bytes("k"), revision: 7)) }
         XCTAssertEqual(error?.message, "mvcc: required revision is a future revision")
 
-        try store.compact(4)
-        error = assertStorageError(.compacted) { try store.range(RangeRequest(key: bytes("k"), revision: 3)) }
+        try store.compact(5)
+        error = assertStorageError(.compacted) { try store.range(RangeRequest(key: bytes("k"), revision: 4)) }
         XCTAssertEqual(error?.message, "mvcc: required revision has been compacted")
-        XCTAssertEqual(try store.range(RangeRequest(key: bytes("k"), revision: 4)).kvs.map { text($0.value) }, ["2"])
+        XCTAssertEqual(try store.range(RangeRequest(key: bytes("k"), revision: 5)).kvs.map { text($0.value) }, ["2"])
         XCTAssertEqual(try store.range(RangeRequest(key: bytes("k"))).kvs.map { text($0.value) }, ["3"])
-        assertStorageError(.compacted) { try store.compact(4) }
+        assertStorageError(.compacted) { try store.compact(5) }
         assertStorageError(.unavailable) { try store.compact(9) }
-        XCTAssertEqual(store.revision, 5, "compaction does not consume a revision")
+        XCTAssertEqual(store.revision, 6, "compaction does not consume a revision")
     }
 
     func testCompactionRemovesSupersededVersionsFromDisk() throws {
@@ -130,7 +134,7 @@ final class MVCCTests: XCTestCase {
             return count
         }
         XCTAssertEqual(try versionsOnDisk(), 7)
-        try apply(.compact(revision: 7))
+        try apply(.compact(revision: 8))
         XCTAssertEqual(try versionsOnDisk(), 1, "only k's newest version survives; d's tombstone goes too")
     }
 
@@ -143,21 +147,21 @@ final class MVCCTests: XCTestCase {
             failure: [.range(RangeRequest(key: bytes("x")))])
         let first = try store.txn(swap)
         XCTAssertTrue(first.succeeded)
-        XCTAssertEqual(first.revision, 2)
+        XCTAssertEqual(first.revision, 3)
         guard case .range(let seen) = first.responses[1] else { return XCTFail("expected a range response") }
         XCTAssertEqual(seen.kvs.map { text($0.value) }, ["2"], "a txn's read sees its own earlier write")
         let second = try store.txn(swap)
         XCTAssertFalse(second.succeeded)
-        XCTAssertEqual(second.revision, 2, "a read-only branch does not consume a revision")
+        XCTAssertEqual(second.revision, 3, "a read-only branch does not consume a revision")
 
         func holds(_ target: CompareTarget, _ result: CompareResult, key: String = "x", rangeEnd: [UInt8] = []) throws -> Bool {
             try store.txn(TxnRequest(compare: [Compare(key: bytes(key), rangeEnd: rangeEnd, target: target, result: result)])).succeeded
         }
         XCTAssertTrue(try holds(.version(2), .equal))
         XCTAssertTrue(try holds(.version(1), .greater))
-        XCTAssertTrue(try holds(.create(2), .less))
-        XCTAssertTrue(try holds(.mod(1), .notEqual))
-        XCTAssertFalse(try holds(.mod(2), .notEqual))
+        XCTAssertTrue(try holds(.create(3), .less))
+        XCTAssertTrue(try holds(.mod(2), .notEqual))
+        XCTAssertFalse(try holds(.mod(3), .notEqual))
         XCTAssertTrue(try holds(.value(bytes("10")), .greater))
         XCTAssertTrue(try holds(.lease(0), .equal))
         XCTAssertTrue(try holds(.version(0), .equal, key: "missing"), "an absent key has version 0")
@@ -188,10 +192,10 @@ final class MVCCTests: XCTestCase {
         }
         XCTAssertTrue(nested.succeeded, "nested compares see the state before the outer transaction's writes")
         XCTAssertEqual(deleted.prevKvs.map { text($0.value) }, ["stale"])
-        XCTAssertEqual(store.revision, 3, "one transaction is one revision")
+        XCTAssertEqual(store.revision, 4, "one transaction is one revision")
         XCTAssertEqual(try store.get("inner").map { text($0.value) }, "yes")
-        XCTAssertEqual(try store.get("flag")?.modRevision, 3)
-        XCTAssertEqual(try store.get("inner")?.modRevision, 3)
+        XCTAssertEqual(try store.get("flag")?.modRevision, 4)
+        XCTAssertEqual(try store.get("inner")?.modRevision, 4)
         XCTAssertNil(try store.get("old"))
         let revision = store.revision
         let put = { (key: String) in RequestOp.put(PutRequest(key: bytes(key), value: [])) }
@@ -278,7 +282,7 @@ final class MVCCTests: XCTestCase {
         }
         XCTAssertNil(try store.get("a"))
         XCTAssertEqual(try store.get("k").map { text($0.value) }, "0123456789")
-        XCTAssertEqual(store.revision, 1)
+        XCTAssertEqual(store.revision, 2)
     }
 
     func testACommandFromANewerBuildStopsApplyInsteadOfBeingRecordedAsFailed() throws {
@@ -291,7 +295,7 @@ final class MVCCTests: XCTestCase {
         XCTAssertTrue(error?.message.contains("unknown command tag 200") == true, error?.message ?? "")
         XCTAssertEqual(machine.appliedIndex, LogIndex.zero)
         XCTAssertNotNil(try machine.apply(index: LogIndex(1), entryData: KVCommand.put(PutRequest(key: bytes("k"), value: bytes("v"))).encoded()))
-        XCTAssertEqual(machine.revision, 1)
+        XCTAssertEqual(machine.revision, 2)
     }
 
     func testApplyRecordsTheIndexAtomicallyAndIgnoresReplays() throws {
@@ -304,7 +308,7 @@ final class MVCCTests: XCTestCase {
             XCTAssertNotNil(try machine.apply(index: LogIndex(2), term: Term(1), entryData: put))
             XCTAssertNil(try machine.apply(index: LogIndex(2), term: Term(1), entryData: put))
             XCTAssertNil(try machine.apply(index: LogIndex(1), term: Term(1), entryData: put))
-            XCTAssertEqual(machine.revision, 1)
+            XCTAssertEqual(machine.revision, 2)
             // A failing command is still applied (every replica fails it alike) and stores nothing.
             let failing = KVCommand.put(PutRequest(key: bytes("l"), value: bytes("v"), lease: 99)).encoded()
             let result = try XCTUnwrap(machine.apply(index: LogIndex(3), term: Term(1), entryData: failing))
@@ -315,7 +319,7 @@ final class MVCCTests: XCTestCase {
         let machine = try NodeStorage(directory: directory).stateMachine
         XCTAssertEqual(machine.appliedIndex, LogIndex(4))
         XCTAssertEqual(machine.appliedTerm, Term(1))
-        XCTAssertEqual(machine.revision, 1)
+        XCTAssertEqual(machine.revision, 2)
         XCTAssertNil(try machine.apply(index: LogIndex(2), entryData: put))
         XCTAssertEqual(try machine.range(RangeRequest(key: bytes("k"))).kvs.map { text($0.value) }, ["v"])
         XCTAssertEqual(try machine.range(RangeRequest(key: bytes("l"))).count, 0)

@@ -16,6 +16,9 @@ struct ClusterService: RegistrableRPCService {
             let (members, header) = await node.members()
             var response = Etcdserverpb_MemberListResponse()
             response.header = StorageToProto.header(header)
+            // etcd's cluster service answers from the membership store, not the key-value store, and
+            // leaves the header's revision unset; etcdctl prints what it receives.
+            response.header.revision = 0
             response.members = members.map(StorageToProto.member)
             return response
         }

@@ -45,7 +45,12 @@ public final class KVStateMachine {
     public private(set) var appliedIndex: LogIndex
     /// The term of that entry, when the host told us.
     public private(set) var appliedTerm: Term
-    /// The current revision: that of the last write transaction.
+    /// The revision of a store nothing was written to. etcd starts at 1, so a fresh store answers
+    /// revision 1 and the first write gets 2; clients and tools that compare revisions across
+    /// stores (etcdctl, watch resumption) see the same numbers from Keel as from etcd.
+    public static let initialRevision: Int64 = 1
+
+    /// The current revision: that of the last write transaction (``initialRevision`` before any).
     public private(set) var revision: Int64
     /// The revision history has been compacted to; reads below it fail.
     public private(set) var compactedRevision: Int64
@@ -57,7 +62,7 @@ public final class KVStateMachine {
         valueBytesMax = options.valueBytesMax
         syncApplies = options.syncApplies
         (appliedIndex, appliedTerm) = (.zero, .zero)
-        (revision, compactedRevision, membership) = (0, 0, ConfState())
+        (revision, compactedRevision, membership) = (Self.initialRevision, 0, ConfState())
         try reloadMeta()
     }
 
@@ -70,7 +75,7 @@ public final class KVStateMachine {
         } else {
             (appliedIndex, appliedTerm) = (.zero, .zero)
         }
-        revision = try Self.readInt(database, Self.revisionKey, what: "revision") ?? 0
+        revision = try Self.readInt(database, Self.revisionKey, what: "revision") ?? Self.initialRevision
         compactedRevision = try Self.readInt(database, Self.compactedKey, what: "compacted revision") ?? 0
         membership = try database.get(Self.metaFamily, Self.membershipKey).map(RaftCoding.decodeConfState) ?? ConfState()
     }
