@@ -1,5 +1,6 @@
 import Foundation
 public import KeelProto
+import SwiftProtobuf
 
 extension KeelClient {
     /// Reads a key or a range (`Range`). Pass `at` to ask one endpoint only (for example to read
@@ -7,14 +8,16 @@ extension KeelClient {
     public func range(_ request: Etcdserverpb_RangeRequest, at endpoint: Endpoint? = nil) async throws
         -> Etcdserverpb_RangeResponse
     {
-        try await call(.idempotent, pinned: endpoint) { grpc, options in
+        try checkSendable(request)
+        return try await call(.idempotent, pinned: endpoint) { grpc, options in
             try await Etcdserverpb_KV.Client(wrapping: grpc).range(request, options: options)
         }
     }
 
     /// Writes one key (`Put`).
     public func put(_ request: Etcdserverpb_PutRequest) async throws -> Etcdserverpb_PutResponse {
-        try await call(.mutation) { grpc, options in
+        try checkSendable(request)
+        return try await call(.mutation) { grpc, options in
             try await Etcdserverpb_KV.Client(wrapping: grpc).put(request, options: options)
         }
     }
@@ -23,14 +26,16 @@ extension KeelClient {
     public func deleteRange(_ request: Etcdserverpb_DeleteRangeRequest) async throws
         -> Etcdserverpb_DeleteRangeResponse
     {
-        try await call(.mutation) { grpc, options in
+        try checkSendable(request)
+        return try await call(.mutation) { grpc, options in
             try await Etcdserverpb_KV.Client(wrapping: grpc).deleteRange(request, options: options)
         }
     }
 
     /// Runs a transaction (`Txn`). One that only reads is retried like a read.
     public func txn(_ request: Etcdserverpb_TxnRequest) async throws -> Etcdserverpb_TxnResponse {
-        try await call(request.isReadOnly ? .idempotent : .mutation) { grpc, options in
+        try checkSendable(request)
+        return try await call(request.isReadOnly ? .idempotent : .mutation) { grpc, options in
             try await Etcdserverpb_KV.Client(wrapping: grpc).txn(request, options: options)
         }
     }
@@ -55,6 +60,18 @@ extension KeelClient {
         try await call(.idempotent, pinned: endpoint) { grpc, options in
             try await Etcdserverpb_Cluster.Client(wrapping: grpc).memberList(
                 Etcdserverpb_MemberListRequest(), options: options)
+        }
+    }
+
+    /// Refuses a request larger than ``KeelClientConfiguration/requestMessageBytesMax`` before it is
+    /// sent, with the code and text of etcd's client (grpc-go's), so the caller learns what is wrong
+    /// instead of seeing the server reset the stream.
+    func checkSendable(_ request: some SwiftProtobuf.Message) throws {
+        let limit = configuration.requestMessageBytesMax
+        let bytes: [UInt8] = try request.serializedBytes()
+        guard bytes.count <= limit else {
+            throw KeelClientError(
+                code: .resourceExhausted, message: "trying to send message larger than max (\(bytes.count) vs. \(limit))")
         }
     }
 

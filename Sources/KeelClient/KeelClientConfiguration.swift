@@ -8,8 +8,11 @@ public struct KeelClientConfiguration: Sendable {
     /// How long one call may take in all, over every endpoint it tries (etcdctl's `--command-timeout`,
     /// 5 s by default).
     public var commandTimeout: Duration
-    /// The largest request message the client sends. Kept above etcd's own request limit (1.5 MiB
-    /// by default) so that the server, not the client, rejects an oversized value, with etcd's error.
+    /// The largest request message the client sends; a larger one fails at once with
+    /// `resourceExhausted`, as in etcd's client. It sits 512 KiB above the server's default request
+    /// limit (1.5 MiB), exactly where the server's gRPC layer stops reading, so a value between the
+    /// two gets the server's "request is too large" and a larger one never leaves the client (the
+    /// server would reset the stream, which reads as Unavailable). Raise both together.
     public var requestMessageBytesMax: Int
     /// The largest response message the client accepts: a large range answer must fit.
     public var responseMessageBytesMax: Int
@@ -18,8 +21,9 @@ public struct KeelClientConfiguration: Sendable {
     public static let dialTimeoutDefault: Duration = .seconds(2)
     /// etcdctl's command timeout.
     public static let commandTimeoutDefault: Duration = .seconds(5)
-    /// 16 MiB.
-    public static let requestMessageBytesMaxDefault = 16 << 20
+    /// 2 MiB: etcd's client default (`MaxCallSendMsgSize`), and kvd's default `--max-request-bytes`
+    /// plus the 512 KiB it allows for framing.
+    public static let requestMessageBytesMaxDefault = 2 << 20
     /// 256 MiB.
     public static let responseMessageBytesMaxDefault = 256 << 20
 
