@@ -35,6 +35,40 @@ public struct KeelClientError: Error, CustomStringConvertible, Sendable {
         self.attempts = attempts
     }
 
-    /// The message alone, as etcdctl prints it after "Error: ".
+    /// The message alone.
     public var description: String { message }
+
+    /// The error as etcdctl prints it after "Error: ". etcd's client turns the server's own errors
+    /// ("etcdserver: …") into their text, and leaves any other gRPC status (an oversized request, an
+    /// unimplemented service, an internal error) in grpc-go's form, "rpc error: code = … desc = …".
+    /// Timeouts, cancellations and unreachable endpoints are this client's own account and stay text.
+    public var etcdctlDescription: String {
+        if message.hasPrefix("etcdserver: ") || [.deadlineExceeded, .cancelled, .unavailable].contains(code) {
+            return message
+        }
+        return "rpc error: code = \(Self.goName(code)) desc = \(message)"
+    }
+
+    /// grpc-go's name of a status code (`codes.Code.String()`).
+    static func goName(_ code: RPCError.Code) -> String {
+        switch code {
+        case .cancelled: "Canceled"
+        case .unknown: "Unknown"
+        case .invalidArgument: "InvalidArgument"
+        case .deadlineExceeded: "DeadlineExceeded"
+        case .notFound: "NotFound"
+        case .alreadyExists: "AlreadyExists"
+        case .permissionDenied: "PermissionDenied"
+        case .resourceExhausted: "ResourceExhausted"
+        case .failedPrecondition: "FailedPrecondition"
+        case .aborted: "Aborted"
+        case .outOfRange: "OutOfRange"
+        case .unimplemented: "Unimplemented"
+        case .internalError: "Internal"
+        case .unavailable: "Unavailable"
+        case .dataLoss: "DataLoss"
+        case .unauthenticated: "Unauthenticated"
+        default: "Code(\(code.rawValue))"
+        }
+    }
 }

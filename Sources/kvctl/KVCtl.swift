@@ -50,7 +50,7 @@ struct CommandFailure: Error {
     /// The failure of any error a command body throws.
     init(_ error: any Error) {
         switch error {
-        case let error as KeelClientError: self.init(message: error.message)
+        case let error as KeelClientError: self.init(message: error.etcdctlDescription)
         case let error as EtcdctlUsageError: self.init(message: error.message, exitCode: error.exitCode)
         case let error as TxnParseError:
             self.init(message: error.description, exitCode: EtcdctlUsageError.invalidInputExitCode)

@@ -14,6 +14,21 @@ final class RequestSizeTests: XCTestCase {
             endpoints: ports.map { Endpoint(host: "127.0.0.1", port: $0) }, requestMessageBytesMax: requestBytesMax)
     }
 
+    func testErrorsPrintAsEtcdctlPrintsThem() {
+        // Recorded from etcdctl 3.4.23 putting a 3,000,000-byte value: the client-side refusal.
+        let oversized = KeelClientError(code: .resourceExhausted, message: "trying to send message larger than max (3000010 vs. 2097152)")
+        XCTAssertEqual(
+            oversized.etcdctlDescription,
+            "rpc error: code = ResourceExhausted desc = trying to send message larger than max (3000010 vs. 2097152)")
+        let unimplemented = KeelClientError(code: .unimplemented, message: "unknown method")
+        XCTAssertEqual(unimplemented.etcdctlDescription, "rpc error: code = Unimplemented desc = unknown method")
+        // etcd's own errors are printed as their text, whatever their code.
+        let compacted = KeelClientError(code: .outOfRange, message: "etcdserver: mvcc: required revision has been compacted")
+        XCTAssertEqual(compacted.etcdctlDescription, "etcdserver: mvcc: required revision has been compacted")
+        let timeout = KeelClientError(code: .deadlineExceeded, message: "context deadline exceeded")
+        XCTAssertEqual(timeout.etcdctlDescription, "context deadline exceeded")
+    }
+
     func testTheDefaultLimitIsEtcdsClientLimit() {
         XCTAssertEqual(KeelClientConfiguration.requestMessageBytesMaxDefault, 2_097_152)
     }
