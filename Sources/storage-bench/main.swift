@@ -6,8 +6,8 @@
 // same disk, (a) RaftLogStore.append of the batch with a hard state, synced, (b) one synced
 // RocksDB put of as many bytes as the log writes for the batch, with no Keel code in the way: the
 // floor under any log kept in RocksDB, and (c) a bare loop of write() + fdatasync() of the same
-// payload bytes to an append-only file: the physical limit. Rounds alternate between the three so
-// that noise from other processes hits all alike; the median round is reported, and CPU time is
+// payload bytes to an append-only file: the physical limit. Rounds alternate between the three, in
+// a rotating order, so that noise from other processes hits all alike; the median round is reported, and CPU time is
 // the calling thread's (user + system). Then MVCC puts (unsynced applies, as a Raft host does, and synced embedded puts)
 // and point reads.
 import Foundation
@@ -19,8 +19,10 @@ import Raft
 let entryBytes = 256
 /// Entries per synced append.
 let batchSizes = [1, 16, 256]
-/// Alternating rounds per measurement; the median is reported.
-let roundsCount = 5
+/// Alternating rounds per measurement; the median is reported. The disk's speed drifts by tens of
+/// percent within a minute on this shared machine, so ratios are taken round by round (each
+/// contender against the baseline measured right after it) and their median and range printed.
+let roundsCount = 9
 /// Wall time of one round.
 let roundSeconds = 0.6
 /// Keys written and read by the MVCC measurements.
@@ -72,7 +74,7 @@ defer { try? FileManager.default.removeItem(atPath: root) }
 print("storage-bench: directory \(root), \(entryBytes)-byte entries, median of \(roundsCount) rounds of \(roundSeconds) s")
 print("")
 print("synced log appends (entries/s); ratios against write+fdatasync")
-print("batch   keel log   rocksdb put   write+fdatasync   keel   rocksdb   fdatasyncs/s   CPU µs per append: keel  rocksdb  bare")
+print("batch   keel log   rocksdb put   write+fdatasync   keel (range)        rocksdb (range)     fdatasyncs/s   CPU µs per append: keel  rocksdb  bare")
 
 /// One way of making a batch durable, measured in alternating rounds with the others.
 final class Contender {
@@ -128,15 +130,22 @@ do {
             let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
             guard written == bytes.count, fdatasync(descriptor) == 0 else { fail("baseline write failed: errno \(errno)") }
         }
-        for _ in 0..<roundsCount {
-            for contender in [keel, rocksdb, bare] { try contender.round(batch: batch) }
+        for round in 0..<roundsCount {
+            // Each round starts with a different contender, so none always follows the same one.
+            let order = [keel, rocksdb, bare]
+            for offset in 0..<order.count { try order[(round + offset) % order.count].round(batch: batch) }
         }
         let keelRate = median(keel.rates)
         let rocksRate = median(rocksdb.rates)
         let bareRate = median(bare.rates)
+        let keelRatios = zip(keel.rates, bare.rates).map { 100 * $0 / $1 }
+        let rocksRatios = zip(rocksdb.rates, bare.rates).map { 100 * $0 / $1 }
+        func ratio(_ ratios: [Double]) -> String {
+            String(format: "%3.0f%% (%3.0f–%3.0f%%)", median(ratios), ratios.min()!, ratios.max()!)
+        }
         print(String(
-            format: "%5d %10.0f %13.0f %17.0f %5.0f%% %8.0f%% %14.0f %24.0f %8.0f %5.0f", batch, keelRate, rocksRate, bareRate,
-            100 * keelRate / bareRate, 100 * rocksRate / bareRate, bareRate / Double(batch),
+            format: "%5d %10.0f %13.0f %17.0f   %@   %@ %14.0f %24.0f %8.0f %5.0f", batch, keelRate, rocksRate, bareRate,
+            ratio(keelRatios), ratio(rocksRatios), bareRate / Double(batch),
             keel.cpuMicrosecondsPerOperation, rocksdb.cpuMicrosecondsPerOperation, bare.cpuMicrosecondsPerOperation))
     }
 } catch {

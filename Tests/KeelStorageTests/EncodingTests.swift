@@ -5,6 +5,28 @@ import XCTest
 import KeelChecksum
 
 final class EncodingTests: XCTestCase {
+    func testALogSegmentIsStoredInTheDocumentedLayout() throws {
+        // [version][count u32][per entry: term u64, index u64, kind u8, length u32, data][crc32c u32],
+        // all big-endian: data already on disk must keep decoding, so the layout is pinned here.
+        let entries = [
+            Entry(term: Term(3), index: LogIndex(7), kind: .normal, data: bytes("payload")),
+            Entry(term: Term(4), index: LogIndex(8), kind: .confChange, data: []),
+        ]
+        var expected: [UInt8] = [Record.formatVersion, 0, 0, 0, 2]
+        for entry in entries {
+            expected += withUnsafeBytes(of: entry.term.rawValue.bigEndian, Array.init)
+            expected += withUnsafeBytes(of: entry.index.rawValue.bigEndian, Array.init)
+            expected.append(entry.kind.rawValue)
+            expected += withUnsafeBytes(of: UInt32(entry.data.count).bigEndian, Array.init)
+            expected += entry.data
+        }
+        expected += withUnsafeBytes(of: CRC32C.checksum(expected).bigEndian, Array.init)
+        let encoded = LogSegmentCoding.encode(entries[...])
+        XCTAssertEqual(encoded, expected)
+        XCTAssertEqual(encoded.count, 1 + 4 + 4 + entries.count * LogSegmentCoding.entryOverheadBytes + 7)
+        XCTAssertEqual(try LogSegmentCoding.decode(encoded, first: LogIndex(7)), entries)
+    }
+
     func testEveryBitFlipInAnEntryRecordIsDetected() throws {
         let entry = Entry(term: Term(3), index: LogIndex(7), kind: .normal, data: bytes("payload"))
         let encoded = RaftCoding.encode(entry)

@@ -1,3 +1,4 @@
+import KeelChecksum
 import Raft
 
 /// Encodings of the Raft value types, each inside a checksummed ``Record`` frame.
@@ -93,18 +94,37 @@ enum LogSegmentCoding {
     /// Encoded bytes per entry besides its data: term, index, kind, data length.
     static let entryOverheadBytes = 21
 
+    /// The segment's bytes: the ``Record`` frame around the entry count and the entries. Written in
+    /// one pass into one exactly sized buffer, because it runs on the synced append path for every
+    /// entry (256 entries took three appends per field and a copy of the whole segment before).
     static func encode(_ entries: ArraySlice<Entry>) -> [UInt8] {
         precondition(!entries.isEmpty, "a segment holds at least one entry")
-        let dataBytes = entries.reduce(0) { $0 + $1.data.count + entryOverheadBytes }
-        var writer = Record.begin(capacity: dataBytes + 4)
-        writer.u32(UInt32(entries.count))
-        for entry in entries {
-            writer.u64(entry.term.rawValue)
-            writer.u64(entry.index.rawValue)
-            writer.u8(entry.kind.rawValue)
-            writer.blob(entry.data)
+        let bodyBytes = 1 + 4 + entries.reduce(0) { $0 + $1.data.count + entryOverheadBytes }
+        return [UInt8](unsafeUninitializedCapacity: bodyBytes + 4) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var offset = 0
+            func store<Value: FixedWidthInteger>(_ value: Value) {
+                raw.storeBytes(of: value.bigEndian, toByteOffset: offset, as: Value.self)
+                offset += MemoryLayout<Value>.size
+            }
+            store(Record.formatVersion)
+            store(UInt32(entries.count))
+            for entry in entries {
+                store(entry.term.rawValue)
+                store(entry.index.rawValue)
+                store(entry.kind.rawValue)
+                store(UInt32(entry.data.count))
+                entry.data.withUnsafeBytes { data in
+                    if let source = data.baseAddress {
+                        raw.baseAddress!.advanced(by: offset).copyMemory(from: source, byteCount: data.count)
+                    }
+                }
+                offset += entry.data.count
+            }
+            precondition(offset == bodyBytes, "segment size computed as \(bodyBytes), wrote \(offset)")
+            store(CRC32C.update(0, UnsafeRawBufferPointer(rebasing: raw[0..<offset])))
+            initialized = offset
         }
-        return Record.seal(writer)
     }
 
     /// Decodes a segment stored at `first`, checking that its entries are contiguous from there.

@@ -23,8 +23,8 @@ enum Record {
     }
 
     /// Finishes a frame started with ``begin(capacity:)``.
-    static func seal(_ writer: ByteWriter) -> [UInt8] {
-        var writer = writer
+    static func seal(_ writer: consuming ByteWriter) -> [UInt8] {
+        // Consuming, so the checksum is appended in place instead of to a copy of the frame.
         writer.u32(CRC32C.checksum(writer.bytes))
         return writer.bytes
     }
