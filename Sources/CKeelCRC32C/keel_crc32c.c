@@ -8,9 +8,14 @@
 
 #if defined(__x86_64__)
 
+#include <cpuid.h>
+
 int keel_crc32c_hardware_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    // CPUID leaf 1 directly: __builtin_cpu_supports needs a symbol from the compiler's runtime
+    // library, which a Swift package's link line may not bring in.
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    return (ecx & bit_SSE4_2) ? 1 : 0;
 }
 
 __attribute__((target("sse4.2")))
@@ -38,20 +43,28 @@ uint32_t keel_crc32c_hardware_extend(uint32_t crc, const void *bytes, size_t cou
     return (uint32_t)value;
 }
 
-#elif defined(__aarch64__) && defined(__linux__)
+#elif defined(__aarch64__) && (defined(__linux__) || defined(__APPLE__)) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 
+#if defined(__linux__)
 #include <sys/auxv.h>
 #ifndef HWCAP_CRC32
 #define HWCAP_CRC32 (1 << 7)
 #endif
+#endif
 
 int keel_crc32c_hardware_available(void) {
+#if defined(__APPLE__)
+    return 1;  // every Apple arm64 CPU has the CRC extension (ARMv8.1 and later)
+#else
     return (getauxval(AT_HWCAP) & HWCAP_CRC32) ? 1 : 0;
+#endif
 }
 
 __attribute__((target("crc")))
 uint32_t keel_crc32c_hardware_extend(uint32_t crc, const void *bytes, size_t count) {
     const unsigned char *p = bytes;
+    // Words are loaded in the CPU's byte order, which this branch requires to be little-endian,
+    // the order the reflected CRC consumes bytes in.
     while (count >= 8) {
         uint64_t word;
         memcpy(&word, p, 8);

@@ -8,7 +8,7 @@ public struct KeelClientConfiguration: Sendable {
     /// How long one call may take in all, over every endpoint it tries (etcdctl's `--command-timeout`,
     /// 5 s by default).
     public var commandTimeout: Duration
-    /// The largest request message the client sends; a larger one fails at once with
+    /// The largest key-value request (Range, Put, DeleteRange, Txn) the client sends; a larger one fails at once with
     /// `resourceExhausted`, as in etcd's client. It sits 512 KiB above the server's default request
     /// limit (1.5 MiB), exactly where the server's gRPC layer stops reading, so a value between the
     /// two gets the server's "request is too large" and a larger one never leaves the client (the

@@ -88,7 +88,7 @@ struct ReadyOutcome: Sendable {
     /// Reads served (the others wait for a later Ready).
     var reads: [(id: UInt64, result: Result<RangeResponse, StorageError>)] = []
     var appliedIndex: LogIndex = .zero
-    var revision: Int64 = 0
+    var revision: Int64 = KVStateMachine.initialRevision
     var compactedRevision: Int64 = 0
     /// Whether a synced log write happened, and how long it took.
     var synced = false

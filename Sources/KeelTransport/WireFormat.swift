@@ -1,13 +1,16 @@
 import NIOCore
 
-/// The constants of the peer wire format, version 1.
+/// The constants of the peer wire format.
 ///
 /// A frame is `length: UInt32` (bytes after this field), then `version: UInt8`, `kind: UInt8`,
 /// `crc32c: UInt32` (over the kind byte and the payload), then the payload. All integers are
 /// big-endian. The payload layout of each kind is in ``PeerMessageCodec`` and ``FramePayload``.
 public enum WireFormat {
-    /// The format version this build writes and accepts. Bumped on any incompatible change.
-    public static let version: UInt8 = 1
+    /// The format version this build writes and accepts. Bumped on any incompatible change,
+    /// including one of what replicas compute from the log: version 2 is the first whose key-value
+    /// revisions start at 1 (etcd's numbering); a version 1 peer numbers from 0, and the two would
+    /// answer the same transaction differently.
+    public static let version: UInt8 = 2
 
     /// The largest frame (after the length prefix) a receiver accepts. Raft bounds one append at
     /// 1 MiB (`RaftConfig.messageSizeMaxBytes`) but lets a single larger entry through, so this

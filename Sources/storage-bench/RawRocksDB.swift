@@ -2,8 +2,9 @@ import CRocksDB
 import Glibc
 
 /// RocksDB with nothing of Keel's on top: the floor under any log kept in RocksDB. Opened with the
-/// settings KeelStorage uses for its own database (no compression, paranoid checks, 16 MiB memtables)
-/// so the difference to the Keel log column is Keel's own cost.
+/// settings KeelStorage's RocksDatabase uses for its own database (no compression, paranoid checks,
+/// two background jobs, and StorageOptions' default 16 MiB memtables; keep them in step) so the
+/// difference to the Keel log column is Keel's own cost.
 final class RawRocksDB {
     private let handle: OpaquePointer
     private let options: OpaquePointer

@@ -1,15 +1,16 @@
 // storage-bench: synced Raft log appends against the disk's physical limit, plus MVCC throughput.
 //
-//   swift run --scratch-path .build-c -c release storage-bench [directory]
+//   swift run -c release storage-bench [directory]
 //
 // For batch sizes of 1, 16 and 256 entries of 256 bytes it measures, in the same run and on the
 // same disk, (a) RaftLogStore.append of the batch with a hard state, synced, (b) one synced
 // RocksDB put of as many bytes as the log writes for the batch, with no Keel code in the way: the
 // floor under any log kept in RocksDB, and (c) a bare loop of write() + fdatasync() of the same
-// payload bytes to an append-only file: the physical limit. Rounds alternate between the three, in
-// a rotating order, so that noise from other processes hits all alike; the median round is reported, and CPU time is
-// the calling thread's (user + system). Then MVCC puts (unsynced applies, as a Raft host does, and synced embedded puts)
-// and point reads.
+// payload bytes to an append-only file: the physical limit. Rounds alternate between the three,
+// in a rotating order, so that noise from other processes hits all alike; the median round is
+// reported. CPU time is the calling thread's (user + system; RocksDB's flush and compaction
+// threads are not counted). Then MVCC puts (unsynced applies, as a Raft host does, and synced
+// embedded puts) and point reads.
 import Foundation
 import Glibc
 import KeelStorage
@@ -21,7 +22,7 @@ let entryBytes = 256
 let batchSizes = [1, 16, 256]
 /// Alternating rounds per measurement; the median is reported. The disk's speed drifts by tens of
 /// percent within a minute on this shared machine, so ratios are taken round by round (each
-/// contender against the baseline measured right after it) and their median and range printed.
+/// contender against the baseline measured in the same round) and their median and range printed.
 let roundsCount = 9
 /// Wall time of one round.
 let roundSeconds = 0.6

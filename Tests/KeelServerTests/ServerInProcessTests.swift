@@ -78,10 +78,13 @@ final class ServerInProcessTests: XCTestCase {
     func testKVStatusAndMembersOverGRPC() async throws {
         try await withServer { server, _, client in
             let kv = Etcdserverpb_KV.Client(wrapping: client)
+            // etcd's numbering: a fresh store is at revision 1, its first write gets 2.
+            let fresh = try await kv.range(.with { $0.key = Data("greeting".utf8) })
+            XCTAssertEqual(fresh.header.revision, 1)
             let put = try await kv.put(.with { $0.key = Data("greeting".utf8); $0.value = Data("hello".utf8) })
             XCTAssertEqual(put.header.clusterID, server.node.clusterID)
             XCTAssertEqual(put.header.memberID, server.node.id.rawValue)
-            XCTAssertGreaterThanOrEqual(put.header.revision, 1)
+            XCTAssertEqual(put.header.revision, 2)
             XCTAssertGreaterThan(put.header.raftTerm, 0)
 
             let second = try await kv.put(.with { $0.key = Data("greeting".utf8); $0.value = Data("hi".utf8); $0.prevKv = true })
@@ -118,6 +121,8 @@ final class ServerInProcessTests: XCTestCase {
 
             let members = try await Etcdserverpb_Cluster.Client(wrapping: client).memberList(Etcdserverpb_MemberListRequest())
             XCTAssertEqual(members.members.count, 1)
+            XCTAssertEqual(members.header.revision, 0, "etcd's cluster service leaves the revision out")
+            XCTAssertEqual(members.header.memberID, server.node.id.rawValue)
             XCTAssertEqual(members.members.first?.name, "solo")
             XCTAssertEqual(members.members.first?.id, server.node.id.rawValue)
             XCTAssertEqual(members.members.first?.clientUrls, server.config.advertiseClientURLs.map(\.description))

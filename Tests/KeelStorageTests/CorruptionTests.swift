@@ -12,6 +12,16 @@ final class CorruptionTests: XCTestCase {
             .map { directory + "/" + $0 }
     }
 
+    /// The store's largest SST file, after checking how many there are.
+    private func largestSST(in directory: String, count expected: Int, _ why: String) throws -> String {
+        let ssts = try files(in: directory, suffix: ".sst")
+        XCTAssertEqual(ssts.count, expected, why)
+        return try XCTUnwrap(ssts.max { lhs, rhs in
+            ((try? FileManager.default.attributesOfItem(atPath: lhs)[.size] as? Int) ?? 0)
+                < ((try? FileManager.default.attributesOfItem(atPath: rhs)[.size] as? Int) ?? 0)
+        })
+    }
+
     private func writeLog(_ directory: String, entries count: UInt64, flush: Bool) throws {
         let storage = try NodeStorage(directory: directory)
         let entries = (1...count).map { Entry(term: Term(1), index: LogIndex($0), data: [UInt8](repeating: UInt8($0 % 256), count: 200)) }
@@ -41,9 +51,9 @@ final class CorruptionTests: XCTestCase {
     func testTruncatedSSTFileIsReportedOnOpen() throws {
         let directory = makeTemporaryDirectory(self)
         try writeLog(directory, entries: 500, flush: true)
-        let ssts = try files(in: directory, suffix: ".sst")
-        XCTAssertEqual(ssts.count, 1, "only the log column family holds data")
-        try truncate(ssts[0], by: 0.3)
+        // The log's 500 entries, and the key-value meta's revision base, written when the store was created.
+        let logSST = try largestSST(in: directory, count: 2, "the log column family and the key-value meta hold data")
+        try truncate(logSST, by: 0.3)
         let error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
         print("open with a truncated SST file: \(error.map(String.init(describing:)) ?? "")")
         XCTAssertTrue(error?.message.contains(".sst") == true)
@@ -52,9 +62,8 @@ final class CorruptionTests: XCTestCase {
     func testBitFlipInAnSSTDataBlockIsReportedOnOpen() throws {
         let directory = makeTemporaryDirectory(self)
         try writeLog(directory, entries: 500, flush: true)
-        let ssts = try files(in: directory, suffix: ".sst")
-        XCTAssertEqual(ssts.count, 1)
-        try flipByte(ssts[0], at: 0.25)
+        let logSST = try largestSST(in: directory, count: 2, "the log column family and the key-value meta hold data")
+        try flipByte(logSST, at: 0.25)
         let error = assertStorageError(.corruption) { try NodeStorage(directory: directory) }
         print("open with a bit flip in an SST data block: \(error.map(String.init(describing:)) ?? "")")
         XCTAssertTrue(error?.message.contains("checksum mismatch") == true)
@@ -72,10 +81,7 @@ final class CorruptionTests: XCTestCase {
         }
         // The largest SST holds kv_key (keys and values).
         let ssts = try files(in: directory, suffix: ".sst")
-        let largest = try XCTUnwrap(ssts.max { lhs, rhs in
-            ((try? FileManager.default.attributesOfItem(atPath: lhs)[.size] as? Int) ?? 0)
-                < ((try? FileManager.default.attributesOfItem(atPath: rhs)[.size] as? Int) ?? 0)
-        })
+        let largest = try largestSST(in: directory, count: ssts.count, "")
         try flipByte(largest, at: 0.3)
         let storage = try NodeStorage(directory: directory)
         let error = assertStorageError(.corruption) { try storage.stateMachine.range(RangeRequest(key: [0], rangeEnd: [0])) }

@@ -6,25 +6,33 @@ import KeelChecksum
 
 final class EncodingTests: XCTestCase {
     func testALogSegmentIsStoredInTheDocumentedLayout() throws {
-        // [version][count u32][per entry: term u64, index u64, kind u8, length u32, data][crc32c u32],
-        // all big-endian: data already on disk must keep decoding, so the layout is pinned here.
+        // [version 1][count u32][per entry: term u64, index u64, kind u8, length u32, data][crc32c u32],
+        // all big-endian. Data already on disk must keep decoding, so the bytes are pinned here as
+        // computed outside Swift (Python's struct.pack and a bitwise CRC-32C).
         let entries = [
             Entry(term: Term(3), index: LogIndex(7), kind: .normal, data: bytes("payload")),
             Entry(term: Term(4), index: LogIndex(8), kind: .confChange, data: []),
         ]
-        var expected: [UInt8] = [Record.formatVersion, 0, 0, 0, 2]
-        for entry in entries {
-            expected += withUnsafeBytes(of: entry.term.rawValue.bigEndian, Array.init)
-            expected += withUnsafeBytes(of: entry.index.rawValue.bigEndian, Array.init)
-            expected.append(entry.kind.rawValue)
-            expected += withUnsafeBytes(of: UInt32(entry.data.count).bigEndian, Array.init)
-            expected += entry.data
-        }
-        expected += withUnsafeBytes(of: CRC32C.checksum(expected).bigEndian, Array.init)
+        let expected = hexBytes(
+            "01" + "00000002"
+                + "0000000000000003" + "0000000000000007" + "00" + "00000007" + "7061796c6f6164"
+                + "0000000000000004" + "0000000000000008" + "01" + "00000000"
+                + "e6cdd771")
         let encoded = LogSegmentCoding.encode(entries[...])
         XCTAssertEqual(encoded, expected)
-        XCTAssertEqual(encoded.count, 1 + 4 + 4 + entries.count * LogSegmentCoding.entryOverheadBytes + 7)
+        XCTAssertEqual(encoded.count, 1 + 4 + entries.count * LogSegmentCoding.entryOverheadBytes + 7 + 4)
         XCTAssertEqual(try LogSegmentCoding.decode(encoded, first: LogIndex(7)), entries)
+    }
+
+    private func hexBytes(_ hex: String) -> [UInt8] {
+        var result: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            result.append(UInt8(hex[index..<next], radix: 16)!)
+            index = next
+        }
+        return result
     }
 
     func testEveryBitFlipInAnEntryRecordIsDetected() throws {

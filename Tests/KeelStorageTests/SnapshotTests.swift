@@ -63,6 +63,25 @@ final class SnapshotTests: XCTestCase {
         XCTAssertEqual(target.revision, source.revision)
     }
 
+    func testAnEmptyStoresSnapshotBringsBackRevisionOne() throws {
+        let empty = try openStore("empty")
+        let directory = makeTemporaryDirectory(self, name + "target")
+        do {
+            let target = try KeelStore.open(directory: directory)
+            try fill(target, count: 5, prefix: "old")
+            let receiver = SnapshotReceiver()
+            for chunk in try empty.makeSnapshot().allChunks() { try receiver.receive(chunk) }
+            try target.restore(from: receiver)
+            XCTAssertEqual(target.revision, 1)
+            XCTAssertEqual(try observable(target), [])
+            target.close()
+        }
+        // The image carried the revision base too, so the restored store opens as one of this build's.
+        let reopened = try KeelStore.open(directory: directory)
+        XCTAssertEqual(reopened.revision, 1)
+        XCTAssertEqual(try reopened.put("k", "v"), 2)
+    }
+
     func testASnapshotStreamOutlivesTheStoreItWasTakenFrom() throws {
         // The stream holds the RocksDB snapshot and iterators; closing the store must not free
         // them underneath it (the database stays open until the stream is gone).

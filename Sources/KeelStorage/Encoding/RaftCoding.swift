@@ -92,7 +92,8 @@ enum RaftCoding {
 /// memtable inserts off the synced append path (they were the largest CPU cost at 256 entries).
 enum LogSegmentCoding {
     /// Encoded bytes per entry besides its data: term, index, kind, data length.
-    static let entryOverheadBytes = 21
+    static let entryOverheadBytes =
+        MemoryLayout<UInt64>.size + MemoryLayout<UInt64>.size + MemoryLayout<UInt8>.size + MemoryLayout<UInt32>.size
 
     /// The segment's bytes: the ``Record`` frame around the entry count and the entries. Written in
     /// one pass into one exactly sized buffer, because it runs on the synced append path for every
@@ -100,10 +101,14 @@ enum LogSegmentCoding {
     static func encode(_ entries: ArraySlice<Entry>) -> [UInt8] {
         precondition(!entries.isEmpty, "a segment holds at least one entry")
         let bodyBytes = 1 + 4 + entries.reduce(0) { $0 + $1.data.count + entryOverheadBytes }
-        return [UInt8](unsafeUninitializedCapacity: bodyBytes + 4) { buffer, initialized in
+        let totalBytes = bodyBytes + 4
+        return [UInt8](unsafeUninitializedCapacity: totalBytes) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
             var offset = 0
+            // Every write is checked against the computed size, so a field added here but not to
+            // entryOverheadBytes stops the process instead of writing past the buffer.
             func store<Value: FixedWidthInteger>(_ value: Value) {
+                precondition(offset + MemoryLayout<Value>.size <= totalBytes, "log segment encoding overruns its size")
                 raw.storeBytes(of: value.bigEndian, toByteOffset: offset, as: Value.self)
                 offset += MemoryLayout<Value>.size
             }
@@ -114,6 +119,7 @@ enum LogSegmentCoding {
                 store(entry.index.rawValue)
                 store(entry.kind.rawValue)
                 store(UInt32(entry.data.count))
+                precondition(offset + entry.data.count <= totalBytes, "log segment encoding overruns its size")
                 entry.data.withUnsafeBytes { data in
                     if let source = data.baseAddress {
                         raw.baseAddress!.advanced(by: offset).copyMemory(from: source, byteCount: data.count)

@@ -34,6 +34,7 @@ public final class KVStateMachine {
     static let families = [keyFamily, revisionFamily, metaFamily, leaseFamily]
     static let appliedKey = Array("applied".utf8)
     static let revisionKey = Array("revision".utf8)
+    static let revisionBaseKey = Array("revision_base".utf8)
     static let compactedKey = Array("compacted".utf8)
     static let membershipKey = Array("membership".utf8)
 
@@ -63,10 +64,24 @@ public final class KVStateMachine {
         syncApplies = options.syncApplies
         (appliedIndex, appliedTerm) = (.zero, .zero)
         (revision, compactedRevision, membership) = (Self.initialRevision, 0, ConfState())
-        try reloadMeta()
+        if try reloadMeta() == nil { try recordRevisionBase() }
     }
 
-    func reloadMeta() throws {
+    /// A new store records the revision its numbering starts from before anything else, so that a
+    /// store without that record is known to come from a build that started at 0: continuing its
+    /// numbers would leave it one revision behind replicas that replayed the same log from scratch,
+    /// and transactions comparing revisions would take different branches on different replicas.
+    private func recordRevisionBase() throws {
+        let batch = RocksWriteBatch()
+        batch.put(family: database.family(Self.metaFamily), Self.revisionBaseKey, Self.encodeInt(Self.initialRevision))
+        batch.put(family: database.family(Self.metaFamily), Self.revisionKey, Self.encodeInt(Self.initialRevision))
+        try database.write(batch, sync: true)
+    }
+
+    /// Reads the applied index, revisions and membership; returns the recorded revision base, nil for
+    /// a store with nothing in it yet. A store with state but no base predates revision base 1.
+    @discardableResult
+    func reloadMeta() throws -> Int64? {
         if let bytes = try database.get(Self.metaFamily, Self.appliedKey) {
             var reader = try Record.open(bytes, what: "applied index")
             appliedIndex = LogIndex(try reader.u64())
@@ -78,6 +93,18 @@ public final class KVStateMachine {
         revision = try Self.readInt(database, Self.revisionKey, what: "revision") ?? Self.initialRevision
         compactedRevision = try Self.readInt(database, Self.compactedKey, what: "compacted revision") ?? 0
         membership = try database.get(Self.metaFamily, Self.membershipKey).map(RaftCoding.decodeConfState) ?? ConfState()
+        let base = try Self.readInt(database, Self.revisionBaseKey, what: "revision base")
+        if let base, base != Self.initialRevision {
+            throw StorageError(.unsupportedVersion, "key-value store: revisions start at \(base), this build numbers from \(Self.initialRevision)")
+        }
+        let hasState = try database.get(Self.metaFamily, Self.appliedKey) != nil || database.get(Self.metaFamily, Self.revisionKey) != nil
+        if base == nil, hasState {
+            throw StorageError(
+                .unsupportedVersion,
+                "key-value store: written by an older Keel whose revisions started at 0 (this build starts at etcd's 1 "
+                    + "and cannot continue those numbers consistently with other replicas); start this member on an empty data directory so it catches up from the cluster")
+        }
+        return base
     }
 
     static func readInt(_ database: RocksDatabase, _ key: [UInt8], what: String) throws -> Int64? {

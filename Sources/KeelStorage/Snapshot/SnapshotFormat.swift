@@ -12,7 +12,9 @@ import KeelChecksum
 /// written.
 enum SnapshotFormat {
     static let chunkMagic: UInt32 = 0x4B53_4E50  // "KSNP"
-    static let formatVersion: UInt8 = 1
+    /// 2: the state's revisions start at 1 (etcd's numbering) and its meta records that base; a
+    /// version 1 image numbered from 0 and would put this replica one revision behind its peers.
+    static let formatVersion: UInt8 = 2
     /// Data chunks are cut once their payload passes this size.
     static let chunkPayloadBytesTarget = 256 << 10
     /// A chunk larger than this is rejected as corrupt before its payload is parsed.
