@@ -23,6 +23,14 @@ extension KeelNode {
             case .failure(let error): throw RequestValidation.map(error)
             }
         }
+        let response = try await linearizableRead(.range(request), deadline: deadline)
+        guard case .range(let range) = response else { throw KeelError(.internal, "etcdserver: range answered with \(response)") }
+        return (range, header(revision: range.revision))
+    }
+
+    /// Serves a Range or a read-only Txn at a read index the leader confirmed (thesis §6.4), from
+    /// this node's state once it applied that far.
+    func linearizableRead(_ command: KVCommand, deadline: ContinuousClock.Instant) async throws(KeelError) -> KVResponse {
         guard reads.count < config.pendingProposalsMax else { throw KeelError.tooManyRequests }
         guard await awaitLeader(deadline: deadline) else { throw unavailableReason() }
         try checkServing(deadline: deadline)
@@ -35,10 +43,9 @@ extension KeelNode {
         }
         wakeReadyLoop()
         let result = await withCheckedContinuation {
-            reads[readID] = ReadWaiter(continuation: $0, request: request, deadline: deadline, askedAtTick: tickCount)
+            reads[readID] = ReadWaiter(continuation: $0, request: command, deadline: deadline, askedAtTick: tickCount)
         }
-        let response = try result.get()
-        return (response, header(revision: response.revision))
+        return try result.get()
     }
 
     /// etcd's Put, through the log (forwarded to the leader from a follower).
@@ -57,9 +64,18 @@ extension KeelNode {
         return (deleted, header(revision: deleted.revision))
     }
 
-    /// etcd's Txn (always through the log, read-only ones included).
+    /// etcd's Txn. One that writes nothing in either branch is served like a linearizable Range
+    /// (read index, then the local state), as etcd does, instead of taking a log entry.
     public func txn(_ request: TxnRequest, deadline: ContinuousClock.Instant) async throws(KeelError) -> (TxnResponse, ResponseHeader) {
-        let response = try await submit(.txn(request), deadline: deadline)
+        let response: KVResponse
+        if request.isReadOnly {
+            try checkServing(deadline: deadline)
+            let command = KVCommand.txn(request)
+            try RequestValidation.check(command, encodedBytes: command.encoded().count, maxRequestBytes: config.maxRequestBytes)
+            response = try await linearizableRead(command, deadline: deadline)
+        } else {
+            response = try await submit(.txn(request), deadline: deadline)
+        }
         guard case .txn(let txn) = response else { throw KeelError(.internal, "etcdserver: txn answered with \(response)") }
         return (txn, header(revision: txn.revision))
     }

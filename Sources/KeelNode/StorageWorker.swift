@@ -50,7 +50,8 @@ struct ReadyWork: Sendable {
     /// A linearizable read whose read index is known.
     struct Read: Sendable {
         var id: UInt64
-        var request: RangeRequest
+        /// A Range or a read-only Txn.
+        var request: KVCommand
         var index: LogIndex
     }
 
@@ -86,7 +87,7 @@ struct ReadyOutcome: Sendable {
     /// Normal entries with a command that were applied (for metrics).
     var appliedCommands = 0
     /// Reads served (the others wait for a later Ready).
-    var reads: [(id: UInt64, result: Result<RangeResponse, StorageError>)] = []
+    var reads: [(id: UInt64, result: Result<KVResponse, StorageError>)] = []
     var appliedIndex: LogIndex = .zero
     var revision: Int64 = KVStateMachine.initialRevision
     var compactedRevision: Int64 = 0
@@ -141,7 +142,7 @@ extension ReadyWork {
             if let envelope, envelope.origin == node { outcome.results.append((envelope.requestID, result)) }
         }
         for read in reads where read.index <= machine.appliedIndex {
-            outcome.reads.append((read.id, Result { () throws(StorageError) -> RangeResponse in try Self.range(read.request, machine) }))
+            outcome.reads.append((read.id, Result { () throws(StorageError) -> KVResponse in try Self.read(read.request, machine) }))
         }
         outcome.applyNanoseconds = Self.nanoseconds(clock.now - applyStart)
         outcome.appliedIndex = machine.appliedIndex
@@ -206,8 +207,8 @@ extension ReadyWork {
         try storage.installSnapshot(receiver, term: metadata.term)
     }
 
-    private static func range(_ request: RangeRequest, _ machine: KVStateMachine) throws(StorageError) -> RangeResponse {
-        do { return try machine.range(request) } catch let error as StorageError { throw error } catch {
+    private static func read(_ request: KVCommand, _ machine: KVStateMachine) throws(StorageError) -> KVResponse {
+        do { return try machine.read(request) } catch let error as StorageError { throw error } catch {
             throw StorageError(.io, "\(error)")
         }
     }

@@ -10,10 +10,11 @@ struct ProposalWaiter {
     var leader: NodeID
 }
 
-/// A linearizable read: waits for its read index, then for the state machine to reach it.
+/// A linearizable read (a Range, or a Txn that writes nothing): waits for its read index, then for
+/// the state machine to reach it.
 struct ReadWaiter {
-    var continuation: CheckedContinuation<Result<RangeResponse, KeelError>, Never>
-    var request: RangeRequest
+    var continuation: CheckedContinuation<Result<KVResponse, KeelError>, Never>
+    var request: KVCommand
     var deadline: ContinuousClock.Instant
     /// Known once the leader confirmed it (thesis §6.4 step 3).
     var index: LogIndex?
@@ -43,7 +44,7 @@ extension KeelNode {
         waiter.continuation.resume(returning: result)
     }
 
-    func completeRead(_ readID: UInt64, _ result: Result<RangeResponse, KeelError>) {
+    func completeRead(_ readID: UInt64, _ result: Result<KVResponse, KeelError>) {
         guard let waiter = reads.removeValue(forKey: readID) else { return }
         waiter.continuation.resume(returning: result)
     }

@@ -65,6 +65,53 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    /// A transaction that writes in neither branch is answered at a read index, like a Range
+    /// (thesis §6.4), so it takes no log entry, and on a follower it still sees every write
+    /// acknowledged before it; one cut off from the leader cannot answer.
+    func testAReadOnlyTxnIsALinearizableReadWithoutALogEntry() async throws {
+        try await withCluster(size: 3) { cluster in
+            let leader = try await cluster.waitForLeader()
+            let follower = cluster.ids.first { $0 != leader }!
+            let write = try await cluster.node(leader).put("flag", "on")
+            let readOnly = TxnRequest(
+                compare: [Compare(key: bytes("flag"), target: .value(bytes("on")), result: .equal)],
+                success: [.range(RangeRequest(key: bytes("flag")))],
+                failure: [.txn(TxnRequest(success: [.range(RangeRequest(key: bytes("missing")))]))])
+            XCTAssertTrue(readOnly.isReadOnly)
+            let indexBefore = await cluster.node(leader).status().raftIndex
+            let (txn, header) = try await cluster.node(follower).txn(readOnly, deadline: cluster.deadline)
+            XCTAssertTrue(txn.succeeded, "the follower saw the acknowledged write")
+            guard case .range(let seen) = txn.responses.first else { return XCTFail("expected a range response, got \(txn.responses)") }
+            XCTAssertEqual(seen.kvs.map { text($0.value) }, ["on"])
+            XCTAssertEqual(txn.revision, write.revision)
+            XCTAssertEqual(header.revision, write.revision)
+            let indexAfter = await cluster.node(leader).status().raftIndex
+            XCTAssertEqual(indexAfter, indexBefore, "a read-only txn appends nothing to the log")
+
+            // The same request with a write in the failure branch goes through the log.
+            var writing = readOnly
+            writing.failure = [.put(PutRequest(key: bytes("flag"), value: bytes("off")))]
+            XCTAssertFalse(writing.isReadOnly)
+            _ = try await cluster.node(follower).txn(writing, deadline: cluster.deadline)
+            let indexAfterWrite = await cluster.node(leader).status().raftIndex
+            XCTAssertGreaterThan(indexAfterWrite, indexAfter)
+
+            // Bad read-only requests get etcd's errors, as through the log.
+            let empty = await expectKeelError(.invalidArgument) {
+                try await cluster.node(follower).txn(TxnRequest(success: [.range(RangeRequest(key: []))]), deadline: cluster.deadline)
+            }
+            XCTAssertEqual(empty?.message, "etcdserver: key is not provided")
+
+            // Cut off from the leader, the follower cannot confirm a read index: no stale answer.
+            cluster.hub.isolate(follower)
+            try await cluster.node(leader).put("flag", "later")
+            let follow = cluster.node(follower)
+            let shortDeadline = ContinuousClock.now + .seconds(1)
+            let cutOff = await expectKeelError(.unavailable) { try await follow.txn(readOnly, deadline: shortDeadline) }
+            XCTAssertNotNil(cutOff)
+        }
+    }
+
     func testStoppingTheLeaderElectsANewOneAndWritesContinue() async throws {
         try await withCluster(size: 3) { cluster in
             let old = try await cluster.waitForLeader()

@@ -171,6 +171,30 @@ final class MVCCTests: XCTestCase {
         XCTAssertFalse(try holds(.version(2), .equal, key: "x", rangeEnd: bytes("z")), "every key of the range must match")
     }
 
+    func testReadOnlyCommandsAreServedOutsideTheLogAndWritesAreNot() throws {
+        let storage = try NodeStorage(directory: makeTemporaryDirectory(self))
+        let machine = storage.stateMachine
+        _ = try XCTUnwrap(machine.apply(index: LogIndex(1), entryData: KVCommand.put(PutRequest(key: bytes("k"), value: bytes("v"))).encoded())).get()
+        let readOnly = TxnRequest(
+            compare: [Compare(key: bytes("k"), target: .version(1), result: .equal)],
+            success: [.range(RangeRequest(key: bytes("k"))), .txn(TxnRequest(failure: [.range(RangeRequest(key: bytes("x")))]))])
+        guard case .txn(let response) = try machine.read(.txn(readOnly)) else { return XCTFail("expected a txn response") }
+        XCTAssertTrue(response.succeeded)
+        XCTAssertEqual(response.revision, 2)
+        guard case .range(let seen) = response.responses.first else { return XCTFail("expected a range response") }
+        XCTAssertEqual(seen.kvs.map { text($0.value) }, ["v"])
+        guard case .range(let range) = try machine.read(.range(RangeRequest(key: bytes("k")))) else { return XCTFail("expected a range response") }
+        XCTAssertEqual(range.kvs.count, 1)
+        XCTAssertEqual(machine.appliedIndex, LogIndex(1), "reads record nothing")
+
+        var writing = readOnly
+        writing.failure = [.deleteRange(DeleteRangeRequest(key: bytes("k")))]
+        assertStorageError(.invalidArgument) { try machine.read(.txn(writing)) }
+        assertStorageError(.invalidArgument) { try machine.read(.put(PutRequest(key: bytes("k"), value: bytes("w")))) }
+        XCTAssertEqual(try machine.range(RangeRequest(key: bytes("k"))).kvs.map { text($0.value) }, ["v"])
+        XCTAssertEqual(machine.revision, 2)
+    }
+
     func testNestedTransactionsAndSubRevisions() throws {
         let store = try openStore()
         try store.put("flag", "on")

@@ -196,6 +196,20 @@ public final class KVStateMachine {
         return try KVWriteTransaction(machine: self).range(request)
     }
 
+    /// Serves a command that writes nothing, a Range or a read-only Txn, at the applied state and
+    /// outside the log, as etcd serves them once a read index is confirmed (thesis §6.4): a
+    /// transaction that changes nothing whichever branch runs needs no entry of its own.
+    public func read(_ command: KVCommand) throws -> KVResponse {
+        try validate(command)
+        switch command {
+        case .range(let request): return .range(try range(request))
+        case .txn(let request) where request.isReadOnly:
+            return try KVWriteTransaction(machine: self).execute(command)
+        default:
+            throw StorageError.invalid("only a Range or a read-only Txn can be served outside the log, not \(command)")
+        }
+    }
+
     /// Checks a request the way etcd's server does before proposing it, so the embedded store can
     /// refuse it without consuming a revision.
     public func validate(_ command: KVCommand) throws {

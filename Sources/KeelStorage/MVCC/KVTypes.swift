@@ -250,6 +250,18 @@ public struct TxnRequest: Hashable, Sendable {
         self.success = success
         self.failure = failure
     }
+
+    /// Whether neither branch writes (nested transactions included): such a transaction changes
+    /// nothing whichever branch runs, so it can be answered like a read, without a log entry.
+    public var isReadOnly: Bool {
+        (success + failure).allSatisfy { op in
+            switch op {
+            case .range: true
+            case .put, .deleteRange: false
+            case .txn(let inner): inner.isReadOnly
+            }
+        }
+    }
 }
 
 /// etcd's TxnResponse.
