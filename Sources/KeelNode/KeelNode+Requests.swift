@@ -70,8 +70,9 @@ extension KeelNode {
         let response: KVResponse
         if request.isReadOnly {
             try checkServing(deadline: deadline)
+            // etcd applies its request-size limit to what it proposes, not to reads.
+            try RequestValidation.check(.txn(request), encodedBytes: 0, maxRequestBytes: config.maxRequestBytes)
             let command = KVCommand.txn(request)
-            try RequestValidation.check(command, encodedBytes: command.encoded().count, maxRequestBytes: config.maxRequestBytes)
             response = try await linearizableRead(command, deadline: deadline)
         } else {
             response = try await submit(.txn(request), deadline: deadline)

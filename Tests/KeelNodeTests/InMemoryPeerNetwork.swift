@@ -14,6 +14,13 @@ final class InMemoryHub: @unchecked Sendable {
     private let lock = NSLock()
     private var inboxes: [NodeID: AsyncStream<PeerEvent>.Continuation] = [:]
     private var isolated: Set<NodeID> = []
+    /// Raft messages of a type to a node that are lost, while everything else gets through.
+    private var dropped: Set<DropRule> = []
+
+    private struct DropRule: Hashable {
+        var type: MessageType
+        var to: NodeID
+    }
     private var attributes: [NodeID: MemberAttributes] = [:]
 
     /// A fresh endpoint for `id` (a restarted node gets a new event stream; the old one ends).
@@ -35,8 +42,16 @@ final class InMemoryHub: @unchecked Sendable {
     /// Cuts every link to and from `id`.
     func isolate(_ id: NodeID) { lock.withLock { _ = isolated.insert(id) } }
 
-    /// Restores every link.
-    func heal() { lock.withLock { isolated = [] } }
+    /// Loses every Raft message of `type` sent to `id` until ``heal()``.
+    func drop(_ type: MessageType, to id: NodeID) { lock.withLock { _ = dropped.insert(DropRule(type: type, to: id)) } }
+
+    /// Restores every link and stops dropping.
+    func heal() {
+        lock.withLock {
+            isolated = []
+            dropped = []
+        }
+    }
 
     /// The node is gone (stopped): messages to it are lost.
     func remove(_ id: NodeID) {
@@ -46,10 +61,14 @@ final class InMemoryHub: @unchecked Sendable {
 
     func deliver(from sender: NodeID, _ messages: [PeerMessage]) {
         for message in messages {
-            let (target, reply) = lock.withLock { () -> (AsyncStream<PeerEvent>.Continuation?, AsyncStream<PeerEvent>.Continuation?) in
+            let (target, reply, lost) = lock.withLock {
+                () -> (AsyncStream<PeerEvent>.Continuation?, AsyncStream<PeerEvent>.Continuation?, Bool) in
                 let blocked = isolated.contains(sender) || isolated.contains(message.to)
-                return (blocked ? nil : inboxes[message.to], inboxes[sender])
+                var lost = false
+                if case .raft(let raft) = message { lost = dropped.contains(DropRule(type: raft.type, to: message.to)) }
+                return (blocked ? nil : inboxes[message.to], inboxes[sender], lost)
             }
+            if lost { continue }
             guard let target else {
                 reply?.yield(.unreachable(message.to))
                 continue

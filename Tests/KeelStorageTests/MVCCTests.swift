@@ -190,6 +190,10 @@ final class MVCCTests: XCTestCase {
         var writing = readOnly
         writing.failure = [.deleteRange(DeleteRangeRequest(key: bytes("k")))]
         assertStorageError(.invalidArgument) { try machine.read(.txn(writing)) }
+        // A write nested in an inner transaction makes the whole one a write.
+        let nestedWrite = TxnRequest(success: [.txn(TxnRequest(failure: [.txn(TxnRequest(success: [.put(PutRequest(key: bytes("k"), value: bytes("n")))]))]))])
+        XCTAssertFalse(nestedWrite.isReadOnly)
+        assertStorageError(.invalidArgument) { try machine.read(.txn(nestedWrite)) }
         assertStorageError(.invalidArgument) { try machine.read(.put(PutRequest(key: bytes("k"), value: bytes("w")))) }
         XCTAssertEqual(try machine.range(RangeRequest(key: bytes("k"))).kvs.map { text($0.value) }, ["v"])
         XCTAssertEqual(machine.revision, 2)

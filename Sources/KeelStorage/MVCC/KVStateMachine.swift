@@ -204,7 +204,14 @@ public final class KVStateMachine {
         switch command {
         case .range(let request): return .range(try range(request))
         case .txn(let request) where request.isReadOnly:
-            return try KVWriteTransaction(machine: self).execute(command)
+            let transaction = KVWriteTransaction(machine: self)
+            let response = try transaction.execute(command)
+            // Whatever isReadOnly says, a transaction that wrote would answer with a revision for a
+            // write that never reaches the log or the disk.
+            guard transaction.batch.count == 0 else {
+                throw StorageError.invalid("a transaction classified as read-only wrote; it must go through the log")
+            }
+            return response
         default:
             throw StorageError.invalid("only a Range or a read-only Txn can be served outside the log, not \(command)")
         }
