@@ -13,19 +13,22 @@ extension KeelNode {
     ) async throws(KeelError) -> (RangeResponse, ResponseHeader) {
         try checkServing(deadline: deadline)
         try RequestValidation.check(request)
-        if serializable {
-            // Each one is a block queued on the storage thread: bounded like the other queues.
-            guard serializableReadsInFlight < config.pendingProposalsMax else { throw KeelError.tooManyRequests }
-            serializableReadsInFlight += 1
-            defer { serializableReadsInFlight -= 1 }
-            switch await worker.perform({ try $0.stateMachine.range(request) }) {
-            case .success(let response): return (response, header(revision: response.revision))
-            case .failure(let error): throw RequestValidation.map(error)
-            }
-        }
-        let response = try await linearizableRead(.range(request), deadline: deadline)
+        let response = serializable ? try await serializableRead(.range(request)) : try await linearizableRead(.range(request), deadline: deadline)
         guard case .range(let range) = response else { throw KeelError(.internal, "etcdserver: range answered with \(response)") }
         return (range, header(revision: range.revision))
+    }
+
+    /// Serves a Range or a read-only Txn from this node's applied state at once: may be stale, needs
+    /// no leader.
+    func serializableRead(_ command: KVCommand) async throws(KeelError) -> KVResponse {
+        // Each one is a block queued on the storage thread: bounded like the other queues.
+        guard serializableReadsInFlight < config.pendingProposalsMax else { throw KeelError.tooManyRequests }
+        serializableReadsInFlight += 1
+        defer { serializableReadsInFlight -= 1 }
+        switch await worker.perform({ try $0.stateMachine.read(command) }) {
+        case .success(let response): return response
+        case .failure(let error): throw RequestValidation.map(error)
+        }
     }
 
     /// Serves a Range or a read-only Txn at a read index the leader confirmed (thesis §6.4), from
@@ -65,15 +68,18 @@ extension KeelNode {
     }
 
     /// etcd's Txn. One that writes nothing in either branch is served like a linearizable Range
-    /// (read index, then the local state), as etcd does, instead of taking a log entry.
-    public func txn(_ request: TxnRequest, deadline: ContinuousClock.Instant) async throws(KeelError) -> (TxnResponse, ResponseHeader) {
+    /// (read index, then the local state), as etcd does, instead of taking a log entry; with
+    /// `serializable` (the client asked it of every range in it), from this node's state at once.
+    public func txn(
+        _ request: TxnRequest, serializable: Bool = false, deadline: ContinuousClock.Instant
+    ) async throws(KeelError) -> (TxnResponse, ResponseHeader) {
         let response: KVResponse
         if request.isReadOnly {
             try checkServing(deadline: deadline)
             // etcd applies its request-size limit to what it proposes, not to reads.
             try RequestValidation.check(.txn(request), encodedBytes: 0, maxRequestBytes: config.maxRequestBytes)
             let command = KVCommand.txn(request)
-            response = try await linearizableRead(command, deadline: deadline)
+            response = serializable ? try await serializableRead(command) : try await linearizableRead(command, deadline: deadline)
         } else {
             response = try await submit(.txn(request), deadline: deadline)
         }

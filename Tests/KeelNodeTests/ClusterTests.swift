@@ -55,6 +55,11 @@ final class ClusterTests: XCTestCase {
             // Cut off, the follower still answers serializable reads from its own (stale) state...
             let stale = try await cluster.node(follower).get("local", serializable: true)
             XCTAssertEqual(stale, "1")
+            // So does a read-only transaction asked as serializable.
+            let (staleTxn, _) = try await cluster.node(follower).txn(
+                TxnRequest(success: [.range(RangeRequest(key: bytes("local")))]), serializable: true, deadline: cluster.deadline)
+            guard case .range(let seen) = staleTxn.responses.first else { return XCTFail("expected a range response") }
+            XCTAssertEqual(seen.kvs.map { text($0.value) }, ["1"])
             // ...while a linearizable read cannot be served.
             let follow = cluster.node(follower)
             let shortDeadline = ContinuousClock.now + .seconds(1)

@@ -76,6 +76,27 @@ final class ProtoTranslationTests: XCTestCase {
         XCTAssertEqual(maxCreate.apply(to: RangeResponse(revision: 4, kvs: kvs, more: false, count: 4), limit: 0).kvs.count, 1)
     }
 
+    func testATxnIsSerializableOnlyWhenEveryOperationIsASerializableRange() {
+        var serializable = Etcdserverpb_RangeRequest()
+        serializable.key = Data("a".utf8)
+        serializable.serializable = true
+        var linearizable = serializable
+        linearizable.serializable = false
+        var put = Etcdserverpb_PutRequest()
+        put.key = Data("a".utf8)
+        var txn = Etcdserverpb_TxnRequest()
+        txn.success = [op(.requestRange(serializable))]
+        txn.failure = [op(.requestRange(serializable))]
+        XCTAssertTrue(txn.isSerializable)
+        txn.failure = [op(.requestRange(linearizable))]
+        XCTAssertFalse(txn.isSerializable, "one linearizable range makes the whole linearizable")
+        txn.failure = [op(.requestPut(put))]
+        XCTAssertFalse(txn.isSerializable)
+        txn.failure = [op(.requestTxn(Etcdserverpb_TxnRequest()))]
+        XCTAssertFalse(txn.isSerializable, "a nested transaction is not a range")
+        XCTAssertFalse(Etcdserverpb_TxnRequest().isSerializable, "compares alone stay linearizable")
+    }
+
     func testNestedTxnIsTranslatedOperationByOperation() {
         var put = Etcdserverpb_PutRequest()
         put.key = Data("p".utf8)

@@ -31,7 +31,7 @@ struct KVService: RegistrableRPCService {
         }
         route.register(&router, service: Self.serviceName, method: "Txn") { (request: Etcdserverpb_TxnRequest, deadline) in
             try validation.txn(request)
-            let (response, header) = try await node.txn(ProtoToStorage.txn(request), deadline: deadline)
+            let (response, header) = try await node.txn(ProtoToStorage.txn(request), serializable: request.isSerializable, deadline: deadline)
             return StorageToProto.txn(response, request: request, header: StorageToProto.header(header))
         }
         route.register(&router, service: Self.serviceName, method: "Compact") { (request: Etcdserverpb_CompactionRequest, deadline) in
@@ -39,6 +39,19 @@ struct KVService: RegistrableRPCService {
             var response = Etcdserverpb_CompactionResponse()
             response.header = StorageToProto.header(header)
             return response
+        }
+    }
+}
+
+extension Etcdserverpb_TxnRequest {
+    /// etcd's `isTxnSerializable`: every operation of both branches is a Range that asks for a
+    /// serializable read, so the transaction may be answered from this member's state at once.
+    /// Unlike etcd, a transaction with no operations (compares alone) is not: it stays linearizable.
+    var isSerializable: Bool {
+        let operations = success + failure
+        return !operations.isEmpty && operations.allSatisfy { operation in
+            if case .requestRange(let range)? = operation.request { return range.serializable }
+            return false
         }
     }
 }
