@@ -77,7 +77,7 @@ extension KeelNode {
         if request.isReadOnly {
             try checkServing(deadline: deadline)
             // etcd applies its request-size limit to what it proposes, not to reads.
-            try RequestValidation.check(.txn(request), encodedBytes: 0, maxRequestBytes: config.maxRequestBytes)
+            try RequestValidation.check(.txn(request))
             let command = KVCommand.txn(request)
             response = serializable ? try await serializableRead(command) : try await linearizableRead(command, deadline: deadline)
         } else {

@@ -7,6 +7,12 @@ enum RequestValidation {
     static let txnOpsMax = 128
 
     static func check(_ command: KVCommand, encodedBytes: Int, maxRequestBytes: Int) throws(KeelError) {
+        try check(command)
+        guard encodedBytes <= maxRequestBytes else { throw KeelError.requestTooLarge }
+    }
+
+    /// The checks that do not depend on size: etcd applies its request limit to proposals only.
+    static func check(_ command: KVCommand) throws(KeelError) {
         switch command {
         case .range(let request): try check(request)
         case .put(let request): guard !request.key.isEmpty else { throw KeelError.emptyKey }
@@ -16,7 +22,6 @@ enum RequestValidation {
             do { try KVStateMachine.checkDuplicateKeys(in: request) } catch { throw map(error) }
         case .compact, .leaseGrant, .leaseRevoke: break
         }
-        guard encodedBytes <= maxRequestBytes else { throw KeelError.requestTooLarge }
     }
 
     static func check(_ request: RangeRequest) throws(KeelError) {

@@ -82,7 +82,8 @@ public final class KVStateMachine {
     /// a store with nothing in it yet. A store with state but no base predates revision base 1.
     @discardableResult
     func reloadMeta() throws -> Int64? {
-        if let bytes = try database.get(Self.metaFamily, Self.appliedKey) {
+        let appliedBytes = try database.get(Self.metaFamily, Self.appliedKey)
+        if let bytes = appliedBytes {
             var reader = try Record.open(bytes, what: "applied index")
             appliedIndex = LogIndex(try reader.u64())
             appliedTerm = Term(try reader.u64())
@@ -90,15 +91,15 @@ public final class KVStateMachine {
         } else {
             (appliedIndex, appliedTerm) = (.zero, .zero)
         }
-        revision = try Self.readInt(database, Self.revisionKey, what: "revision") ?? Self.initialRevision
+        let storedRevision = try Self.readInt(database, Self.revisionKey, what: "revision")
+        revision = storedRevision ?? Self.initialRevision
         compactedRevision = try Self.readInt(database, Self.compactedKey, what: "compacted revision") ?? 0
         membership = try database.get(Self.metaFamily, Self.membershipKey).map(RaftCoding.decodeConfState) ?? ConfState()
         let base = try Self.readInt(database, Self.revisionBaseKey, what: "revision base")
         if let base, base != Self.initialRevision {
             throw StorageError(.unsupportedVersion, "key-value store: revisions start at \(base), this build numbers from \(Self.initialRevision)")
         }
-        let hasState = try database.get(Self.metaFamily, Self.appliedKey) != nil || database.get(Self.metaFamily, Self.revisionKey) != nil
-        if base == nil, hasState {
+        if base == nil, appliedBytes != nil || storedRevision != nil {
             throw StorageError(
                 .unsupportedVersion,
                 "key-value store: written by an older Keel whose revisions started at 0 (this build starts at etcd's 1 "
@@ -200,7 +201,7 @@ public final class KVStateMachine {
     /// outside the log, as etcd serves them once a read index is confirmed (thesis §6.4): a
     /// transaction that changes nothing whichever branch runs needs no entry of its own.
     public func read(_ command: KVCommand) throws -> KVResponse {
-        try validate(command)
+        // Both paths validate the request themselves (empty keys, duplicate keys).
         switch command {
         case .range(let request): return .range(try range(request))
         case .txn(let request) where request.isReadOnly:
