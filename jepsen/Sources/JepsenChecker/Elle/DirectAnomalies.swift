@@ -1,19 +1,57 @@
 /// Anomalies visible in single reads, without the dependency graph: garbage, duplicate elements,
 /// internal inconsistency, aborted reads (G1a), intermediate reads (G1b) and dirty updates.
 enum DirectAnomalies {
-    /// Every direct anomaly in `history`, at most one of each class per read (per key for dirty updates).
-    static func find(_ history: ListAppendHistory, orders: VersionOrders) -> [ListAppendAnomaly] {
-        var found: [ListAppendAnomaly] = []
+    /// Appends every direct anomaly in `history` to `found`, at most one of each class per read (per key
+    /// for dirty updates); stops early, keeping what it found, when the budget runs out.
+    static func find(
+        _ history: ListAppendHistory, orders: VersionOrders, into found: inout [ListAppendAnomaly],
+        budget: inout CheckBudget
+    ) throws(CheckLimitReached) {
+        var facts: [Int: OrderFacts] = [:]
+        for (key, order) in orders.orders { facts[key] = OrderFacts(key: key, order: order, history: history) }
         for (index, transaction) in history.transactions.enumerated() where transaction.outcome == .ok {
-            found += reads(of: index, in: history)
+            if budget.isExhausted() { throw CheckLimitReached(reason: "the time limit ran out while checking reads") }
+            found += reads(of: index, in: history, facts: facts)
             if let internalAnomaly = internalInconsistency(of: index, in: history) { found.append(internalAnomaly) }
         }
         found += dirtyUpdates(history, orders: orders)
-        return found
+    }
+
+    /// Where the first duplicate, garbage and aborted elements sit in a key's version order. Every read
+    /// of a key with an order is a prefix of it, so a read of n elements holds such an element exactly
+    /// when its position is below n: one comparison per read instead of a lookup per element.
+    private struct OrderFacts {
+        var order: [Int]
+        var firstDuplicate: Int?
+        var firstGarbage: Int?
+        var firstAborted: Int?
+
+        init(key: Int, order: [Int], history: ListAppendHistory) {
+            self.order = order
+            var seen = Set<Int>()
+            for (position, element) in order.enumerated() {
+                if firstDuplicate == nil && !seen.insert(element).inserted { firstDuplicate = position }
+                if let write = history.writer(key: key, element: element) {
+                    if firstAborted == nil && history.transactions[write.transaction].outcome == .fail {
+                        firstAborted = position
+                    }
+                } else if firstGarbage == nil {
+                    firstGarbage = position
+                }
+            }
+        }
+
+        /// The element at `position` if it lies within the first `count` elements.
+        func element(at position: Int?, within count: Int) -> Int? {
+            guard let position, position < count else { return nil }
+            return order[position]
+        }
     }
 
     /// Checks each read of one committed transaction against the writers of its elements.
-    private static func reads(of index: Int, in history: ListAppendHistory) -> [ListAppendAnomaly] {
+    private static func reads(
+        of index: Int, in history: ListAppendHistory, facts: [Int: OrderFacts]
+    ) -> [ListAppendAnomaly] {
         var found: [ListAppendAnomaly] = []
         let reader = history.id(index)
         for case .read(let key, let elements?) in history.transactions[index].microOps {
@@ -23,16 +61,27 @@ enum DirectAnomalies {
                     anomalyClass: anomalyClass, operations: ([index] + others).map(history.anomalyOperation), edges: [],
                     key: key, explanation: "T\(reader) read \(shown) of key \(key), " + why)
             }
-            var seen = Set<Int>()
-            if let twice = elements.first(where: { !seen.insert($0).inserted }) {
+            var twice, garbage, aborted: Int?
+            if let fact = facts[key] {
+                twice = fact.element(at: fact.firstDuplicate, within: elements.count)
+                garbage = fact.element(at: fact.firstGarbage, within: elements.count)
+                aborted = fact.element(at: fact.firstAborted, within: elements.count)
+            } else {
+                // No order for this key (its reads disagree): look at each element.
+                var seen = Set<Int>()
+                twice = elements.first { !seen.insert($0).inserted }
+                garbage = elements.first { history.writer(key: key, element: $0) == nil }
+                aborted = elements.first {
+                    history.writer(key: key, element: $0).map { history.transactions[$0.transaction].outcome == .fail } ?? false
+                }
+            }
+            if let twice {
                 found.append(anomaly(.duplicateElements, [], "which holds \(twice) more than once"))
             }
-            if let garbage = elements.first(where: { history.writer(key: key, element: $0) == nil }) {
+            if let garbage {
                 found.append(anomaly(.garbage, [], "but no transaction appended \(garbage) to it"))
             }
-            if let aborted = elements.first(where: {
-                history.writer(key: key, element: $0).map { history.transactions[$0.transaction].outcome == .fail } ?? false
-            }) {
+            if let aborted {
                 let writer = history.writer(key: key, element: aborted)!.transaction
                 found.append(anomaly(.g1a, [writer], "but \(aborted) was appended by T\(history.id(writer)), which failed"))
             }

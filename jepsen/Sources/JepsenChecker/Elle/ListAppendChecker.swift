@@ -16,11 +16,12 @@ public enum ListAppendChecker {
         var budget = CheckBudget(timeLimit: timeLimit)
         let transactions = try ListAppendHistory(history)
         let orders = VersionOrders(transactions)
-        var anomalies = orders.anomalies + DirectAnomalies.find(transactions, orders: orders)
+        var anomalies = orders.anomalies
         var unknownReason: String?
         var edgeCount = 0
         var cyclicComponents = 0
         do throws(CheckLimitReached) {
+            try DirectAnomalies.find(transactions, orders: orders, into: &anomalies, budget: &budget)
             let graph = try DependencyGraph(
                 transactions, orders: orders, eventCount: history.events.count, budget: &budget)
             edgeCount = graph.edgeCount
