@@ -9,6 +9,13 @@ final class ListAppendCheckerTests: XCTestCase {
         try ListAppendChecker.check(try history(text))
     }
 
+    /// The `index`th anomaly, failing the test (instead of crashing the suite) when there are fewer.
+    private func nth(_ result: ListAppendResult, _ index: Int) throws -> ListAppendAnomaly {
+        struct MissingAnomaly: Error { var summary: String }
+        guard index < result.anomalies.count else { throw MissingAnomaly(summary: result.summary) }
+        return result.anomalies[index]
+    }
+
     private func classes(_ result: ListAppendResult) -> [ListAppendAnomalyClass] {
         result.anomalies.map(\.anomalyClass)
     }
@@ -53,7 +60,7 @@ final class ListAppendCheckerTests: XCTestCase {
             """)
         XCTAssertEqual(result.verdict, .invalid)
         XCTAssertEqual(classes(result), [.g0])
-        let cycle = result.anomalies[0]
+        let cycle = try nth(result, 0)
         XCTAssertEqual(cycle.operationIDs, [0, 1])
         XCTAssertEqual(
             cycle.edges,
@@ -77,9 +84,9 @@ final class ListAppendCheckerTests: XCTestCase {
             """)
         XCTAssertEqual(result.verdict, .invalid)
         XCTAssertEqual(classes(result), [.g1a])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [1, 0])
-        XCTAssertEqual(result.anomalies[0].key, 1)
-        XCTAssertEqual(result.anomalies[0].operations[1].outcome, .fail)
+        XCTAssertEqual(try nth(result, 0).operationIDs, [1, 0])
+        XCTAssertEqual(try nth(result, 0).key, 1)
+        XCTAssertEqual(try nth(result, 0).operations[1].outcome, .fail)
     }
 
     func testReadOfAnIntermediateAppendIsG1bAndClosesAGSingleCycle() throws {
@@ -95,10 +102,10 @@ final class ListAppendCheckerTests: XCTestCase {
             """)
         XCTAssertEqual(result.verdict, .invalid)
         XCTAssertEqual(classes(result), [.g1b, .gSingle])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [1, 0])
-        XCTAssertEqual(result.anomalies[0].key, 1)
-        XCTAssertEqual(result.anomalies[1].operationIDs, [1, 0])
-        XCTAssertEqual(result.anomalies[1].edges.map(\.kind), [.rw, .wr])
+        XCTAssertEqual(try nth(result, 0).operationIDs, [1, 0])
+        XCTAssertEqual(try nth(result, 0).key, 1)
+        XCTAssertEqual(try nth(result, 1).operationIDs, [1, 0])
+        XCTAssertEqual(try nth(result, 1).edges.map(\.kind), [.rw, .wr])
     }
 
     func testCircularInformationFlowIsG1c() throws {
@@ -111,15 +118,15 @@ final class ListAppendCheckerTests: XCTestCase {
             """)
         XCTAssertEqual(result.verdict, .invalid)
         XCTAssertEqual(classes(result), [.g1c])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [0, 1])
+        XCTAssertEqual(try nth(result, 0).operationIDs, [0, 1])
         XCTAssertEqual(
-            result.anomalies[0].edges,
+            try nth(result, 0).edges,
             [
                 DependencyEdge(from: 0, to: 1, kind: .wr, key: 1, element: 1),
                 DependencyEdge(from: 1, to: 0, kind: .wr, key: 2, element: 1),
             ])
         XCTAssertEqual(
-            result.anomalies[0].edges[0].explanation, "T0 appended 1 to key 1, T1 read [.. 1] of key 1: wr")
+            try nth(result, 0).edges[0].explanation, "T0 appended 1 to key 1, T1 read [.. 1] of key 1: wr")
     }
 
     func testReadSkewIsGSingle() throws {
@@ -135,15 +142,15 @@ final class ListAppendCheckerTests: XCTestCase {
             """)
         XCTAssertEqual(result.verdict, .invalid)
         XCTAssertEqual(classes(result), [.gSingle])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [1, 0])
+        XCTAssertEqual(try nth(result, 0).operationIDs, [1, 0])
         XCTAssertEqual(
-            result.anomalies[0].edges,
+            try nth(result, 0).edges,
             [
                 DependencyEdge(from: 1, to: 0, kind: .rw, key: 2, element: nil, nextElement: 1),
                 DependencyEdge(from: 0, to: 1, kind: .wr, key: 1, element: 1),
             ])
         XCTAssertEqual(
-            result.anomalies[0].edges[0].explanation, "T1 read key 2 empty, T0 appended 1, the next element: rw")
+            try nth(result, 0).edges[0].explanation, "T1 read key 2 empty, T0 appended 1, the next element: rw")
     }
 
     func testWriteSkewIsG2Item() throws {
@@ -158,9 +165,9 @@ final class ListAppendCheckerTests: XCTestCase {
             """)
         XCTAssertEqual(result.verdict, .invalid)
         XCTAssertEqual(classes(result), [.g2Item])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [0, 1])
-        XCTAssertEqual(result.anomalies[0].edges.map(\.kind), [.rw, .rw])
-        XCTAssertEqual(result.anomalies[0].edges.map(\.key), [1, 2])
+        XCTAssertEqual(try nth(result, 0).operationIDs, [0, 1])
+        XCTAssertEqual(try nth(result, 0).edges.map(\.kind), [.rw, .rw])
+        XCTAssertEqual(try nth(result, 0).edges.map(\.key), [1, 2])
     }
 
     func testStaleReadAfterACompletedAppendIsGSingleRealtime() throws {
@@ -176,14 +183,14 @@ final class ListAppendCheckerTests: XCTestCase {
         let result = try checkAppend(stale)
         XCTAssertEqual(result.verdict, .invalid)
         XCTAssertEqual(classes(result), [.gSingleRealtime])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [0, 1])
+        XCTAssertEqual(try nth(result, 0).operationIDs, [0, 1])
         XCTAssertEqual(
-            result.anomalies[0].edges,
+            try nth(result, 0).edges,
             [
                 DependencyEdge(from: 0, to: 1, kind: .realtime),
                 DependencyEdge(from: 1, to: 0, kind: .rw, key: 1, element: nil, nextElement: 1),
             ])
-        XCTAssertEqual(result.anomalies[0].edges[0].explanation, "T0 completed before T1 was invoked: realtime")
+        XCTAssertEqual(try nth(result, 0).edges[0].explanation, "T0 completed before T1 was invoked: realtime")
 
         // The same reads with T1 overlapping T0: no real-time order, nothing wrong.
         let overlapping = try checkAppend(
@@ -210,8 +217,8 @@ final class ListAppendCheckerTests: XCTestCase {
             {:process 2 :type :ok :f :txn :value [[:r 1 [1 2]]]}
             """)
         XCTAssertEqual(classes(result), [.g0Realtime])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [0, 1])
-        XCTAssertEqual(result.anomalies[0].edges.map(\.kind), [.realtime, .ww])
+        XCTAssertEqual(try nth(result, 0).operationIDs, [0, 1])
+        XCTAssertEqual(try nth(result, 0).edges.map(\.kind), [.realtime, .ww])
     }
 
     func testReadsThatContradictTheirOwnTransactionAreInternal() throws {
@@ -228,8 +235,8 @@ final class ListAppendCheckerTests: XCTestCase {
         XCTAssertEqual(classes(result), [.internal, .internal])
         XCTAssertEqual(result.anomalies.map(\.operationIDs), [[1], [2]])
         XCTAssertEqual(result.anomalies.map(\.key), [1, 2])
-        XCTAssertEqual(result.anomalies[0].explanation, "T1 read [] of key 1, but its own earlier steps imply [.. 5]")
-        XCTAssertEqual(result.anomalies[1].explanation, "T2 read [] of key 2, but its own earlier steps imply [1]")
+        XCTAssertEqual(try nth(result, 0).explanation, "T1 read [] of key 1, but its own earlier steps imply [.. 5]")
+        XCTAssertEqual(try nth(result, 1).explanation, "T2 read [] of key 2, but its own earlier steps imply [1]")
     }
 
     func testReadsThatAreNotPrefixesOfEachOtherAreIncompatibleOrder() throws {
@@ -246,8 +253,8 @@ final class ListAppendCheckerTests: XCTestCase {
             """)
         XCTAssertEqual(result.verdict, .invalid)
         XCTAssertEqual(classes(result), [.incompatibleOrder])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [2, 3])
-        XCTAssertEqual(result.anomalies[0].key, 1)
+        XCTAssertEqual(try nth(result, 0).operationIDs, [2, 3])
+        XCTAssertEqual(try nth(result, 0).key, 1)
     }
 
     func testElementNobodyAppendedIsGarbage() throws {
@@ -259,8 +266,8 @@ final class ListAppendCheckerTests: XCTestCase {
             {:process 1 :type :ok :f :txn :value [[:r 1 [1 99]]]}
             """)
         XCTAssertEqual(classes(result), [.garbage])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [1])
-        XCTAssertEqual(result.anomalies[0].explanation, "T1 read [1 99] of key 1, but no transaction appended 99 to it")
+        XCTAssertEqual(try nth(result, 0).operationIDs, [1])
+        XCTAssertEqual(try nth(result, 0).explanation, "T1 read [1 99] of key 1, but no transaction appended 99 to it")
     }
 
     func testElementReadTwiceInOneListIsDuplicate() throws {
@@ -272,7 +279,7 @@ final class ListAppendCheckerTests: XCTestCase {
             {:process 1 :type :ok :f :txn :value [[:r 1 [1 1]]]}
             """)
         XCTAssertEqual(classes(result), [.duplicateElements])
-        XCTAssertEqual(result.anomalies[0].operationIDs, [1])
+        XCTAssertEqual(try nth(result, 0).operationIDs, [1])
     }
 
     func testCommittedAppendAfterAFailedOneIsDirtyUpdate() throws {
@@ -286,7 +293,7 @@ final class ListAppendCheckerTests: XCTestCase {
             {:process 2 :type :ok :f :txn :value [[:r 1 [1 2]]]}
             """)
         XCTAssertEqual(classes(result), [.g1a, .dirtyUpdate])
-        XCTAssertEqual(result.anomalies[1].operationIDs, [0, 1])
+        XCTAssertEqual(try nth(result, 1).operationIDs, [0, 1])
     }
 
     func testMalformedTransactionsAreRefusedWithTheirLine() throws {
