@@ -181,13 +181,28 @@ let package = Package(
 
         // jepsen/: the linearizability checker and its command line.
         .target(name: "JepsenChecker", path: "jepsen/Sources/JepsenChecker"),
+        // The partition-test harness: real clusters in network namespaces, faults, workloads.
+        .target(
+            name: "JepsenHarness",
+            dependencies: [
+                "JepsenChecker", "KeelClient", "KeelProto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "jepsen/Sources/JepsenHarness"
+        ),
         .executableTarget(
             name: "jepsen",
-            dependencies: ["JepsenChecker", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["JepsenChecker", "JepsenHarness", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "jepsen/Sources/jepsen"
         ),
         .executableTarget(name: "checker-bench", dependencies: ["JepsenChecker"], path: "jepsen/Sources/checker-bench"),
         .testTarget(name: "JepsenCheckerTests", dependencies: ["JepsenChecker"], path: "jepsen/Tests/JepsenCheckerTests"),
+        // Root-only tests of the harness: namespaces, teardown, each nemesis's effect, short runs.
+        .testTarget(
+            name: "JepsenHarnessTests",
+            dependencies: ["JepsenHarness", "JepsenChecker", "KeelClient"],
+            path: "jepsen/Tests/JepsenHarnessTests"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -24,7 +24,7 @@ enum HTMLReportAssets {
         .op.lin rect{stroke:#1565c0;stroke-width:2}.op.bad rect{stroke:#d50000;stroke-width:3.5}#timeline .badlabel{font-weight:700;fill:#b00000;font-size:12px}.badback{fill:#fff;stroke:#d50000;stroke-width:1}
         .op.dim{opacity:.38}.op:hover rect{stroke:#000;stroke-width:2}.infotick{stroke:#e65100;stroke-width:2}
         .plot{display:block;background:#fff}.plot .axis{stroke:#333}.plot .grid{stroke:#eee}.plot .tick{font-size:11px;fill:#555}
-        .plot .axislabel{font-size:12px;fill:#333}.pt{opacity:.75}.pt.ok{fill:#2e7d32}.pt.fail{fill:#e53935}.pt.info{fill:#fb8c00}
+        .plot .axislabel{font-size:12px;fill:#333}.pt{opacity:.75}.pt.ok{fill:#2e7d32}.pt.fail{fill:#e53935}.pt.info{fill:#fb8c00}.pt.legend{fill:#555}
         .line{fill:none;stroke-width:2}.line.ok{stroke:#2e7d32}.line.fail{stroke:#e53935}.line.info{stroke:#fb8c00}
         #tip{position:fixed;display:none;background:#1d2430;color:#fff;padding:8px 10px;border-radius:5px;font-size:12.5px;line-height:1.5;pointer-events:none;max-width:420px;z-index:9}
         #tip code{background:#38425a;color:#fff}

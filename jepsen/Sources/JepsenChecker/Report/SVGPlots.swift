@@ -26,10 +26,13 @@ struct SVGPlots {
 
     /// A scatter of latency (log scale) against invocation time, one colour per outcome.
     func latency() -> String {
-        let points = geometry.history.operations.compactMap { operation -> (Double, Double, Outcome)? in
+        let points = geometry.history.operations.compactMap { operation -> (Double, Double, Outcome, String)? in
             guard let latency = geometry.latency(of: operation) else { return nil }
-            return (geometry.plotTime(ofEvent: operation.invokeEvent), max(latency, 0.001), operation.outcome)
+            return (geometry.plotTime(ofEvent: operation.invokeEvent), max(latency, 0.001), operation.outcome, operation.f)
         }
+        // One marker shape per operation type (in order of first appearance), colour by outcome.
+        var shapes: [String: Int] = [:]
+        for point in points where shapes[point.3] == nil { shapes[point.3] = shapes.count }
         let low = max(points.map(\.1).min() ?? 1, 0.001)
         let high = max(points.map(\.1).max() ?? 10, low * 10)
         let lowLog = (low.log10()).rounded(.down)
@@ -46,8 +49,16 @@ struct SVGPlots {
         }
         // Past this many dots the plot is ink, not information, and the file grows by megabytes.
         let stride = max(1, points.count / Self.latencyPointsMax)
-        for (time, latency, outcome) in Swift.stride(from: 0, to: points.count, by: stride).map({ points[$0] }) {
-            svg += "<circle cx=\"\(Self.f1(x(time)))\" cy=\"\(Self.f1(y(latency)))\" r=\"2.5\" class=\"pt \(outcome.rawValue)\"/>"
+        for (time, latency, outcome, f) in Swift.stride(from: 0, to: points.count, by: stride).map({ points[$0] }) {
+            svg += Self.marker(shape: shapes[f]!, x: x(time), y: y(latency), classes: "pt \(outcome.rawValue)", title: f)
+        }
+        if shapes.count > 1 {
+            var legendX = Self.marginLeftPixels + 10
+            for (f, shape) in shapes.sorted(by: { $0.value < $1.value }) {
+                svg += Self.marker(shape: shape, x: legendX, y: Self.marginTopPixels + 8, classes: "pt legend", title: f)
+                svg += "<text class=\"tick\" x=\"\(Self.f1(legendX + 7))\" y=\"\(Self.f1(Self.marginTopPixels + 12))\">\(HTMLReport.escape(f))</text>"
+                legendX += 20 + Double(f.count) * 7
+            }
         }
         return svg + "</svg>"
     }
@@ -81,6 +92,20 @@ struct SVGPlots {
             svg += "<path d=\"\(path)\" class=\"line \(outcome.rawValue)\"/>"
         }
         return svg + "</svg>"
+    }
+
+    /// A circle, square, diamond or triangle (then round again) centred on (x, y).
+    static func marker(shape: Int, x: Double, y: Double, classes: String, title: String) -> String {
+        let r = 2.8
+        let body: String
+        switch shape % 4 {
+        case 0: body = "<circle cx=\"\(f1(x))\" cy=\"\(f1(y))\" r=\"2.5\" class=\"\(classes)\">"
+        case 1: body = "<rect x=\"\(f1(x - r))\" y=\"\(f1(y - r))\" width=\"\(f1(2 * r))\" height=\"\(f1(2 * r))\" class=\"\(classes)\">"
+        case 2: body = "<path d=\"M\(f1(x)),\(f1(y - r - 0.7))L\(f1(x + r + 0.7)),\(f1(y))L\(f1(x)),\(f1(y + r + 0.7))L\(f1(x - r - 0.7)),\(f1(y))Z\" class=\"\(classes)\">"
+        default: body = "<path d=\"M\(f1(x)),\(f1(y - r - 0.5))L\(f1(x + r + 0.5)),\(f1(y + r))L\(f1(x - r - 0.5)),\(f1(y + r))Z\" class=\"\(classes)\">"
+        }
+        let tag = shape % 4 == 0 ? "circle" : shape % 4 == 1 ? "rect" : "path"
+        return body + "<title>\(HTMLReport.escape(title))</title></\(tag)>"
     }
 
     private func frame(title: String, yLabel: String) -> String {

@@ -1,7 +1,9 @@
-// The `jepsen` command: checks recorded histories and converts between EDN and JSON Lines.
+// The `jepsen` command: runs partition tests against real clusters, checks recorded histories,
+// and converts between EDN and JSON Lines.
 import ArgumentParser
 import Foundation
 import JepsenChecker
+import JepsenHarness
 
 /// Exit statuses, so scripts can tell a violation from a tool failure.
 enum ExitStatus {
@@ -28,10 +30,10 @@ func readHistoryText(_ path: String) throws -> String {
 }
 
 @main
-struct Jepsen: ParsableCommand {
+struct Jepsen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Keel's Jepsen tools: a linearizability checker for recorded histories.",
-        subcommands: [Check.self, Convert.self])
+        abstract: "Keel's Jepsen tools: partition tests against real clusters, and checkers for recorded histories.",
+        subcommands: [TestCommand.self, Check.self, Convert.self, Clean.self])
 }
 
 /// `jepsen check`: the verdict, as text or JSON, and optionally an HTML report.

@@ -1,0 +1,203 @@
+// One server process of the test cluster, in its own network namespace, started with etcd's flags.
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One member: where it lives, how it is started, and its process while it runs.
+public final class ServerNode: Sendable {
+    /// 0-based position in the cluster.
+    public let index: Int
+    /// The member name, `n1`, `n2`, …
+    public let name: String
+    /// Its address on the test network.
+    public let address: String
+    /// Its network namespace.
+    public let namespace: String
+    /// Its folder under the test's output folder: data, log and clock file.
+    public let directory: String
+    /// The server's combined standard output and error (every start appends to it).
+    public let logPath: String
+    /// The libfaketime control file, when the clock nemesis is on.
+    public let clockFilePath: String?
+    private let launch: ServerLaunch
+    private let state = Mutex(ProcessState())
+
+    /// The client port inside the namespace.
+    public static let clientPort = 2379
+    /// The peer port inside the namespace.
+    public static let peerPort = 2380
+
+    struct ProcessState {
+        var pid: pid_t?
+        var paused = false
+        /// Wall-clock time when the current process started (libfaketime's reference point).
+        var startedAt: Date?
+        var starts = 0
+    }
+
+    init(index: Int, directory: String, launch: ServerLaunch) {
+        self.index = index
+        self.name = "n\(index + 1)"
+        self.address = TestNetwork.address(index)
+        self.namespace = TestNetwork.namespace(index)
+        self.directory = directory
+        self.logPath = directory + "/server.log"
+        self.clockFilePath = launch.fakeClockLibrary == nil ? nil : directory + "/faketime"
+        self.launch = launch
+    }
+
+    /// The client URL, as given to `--advertise-client-urls`.
+    public var clientURL: String { "http://\(address):\(Self.clientPort)" }
+    /// The peer URL.
+    public var peerURL: String { "http://\(address):\(Self.peerPort)" }
+
+    /// The pid of the running process, if any.
+    public var pid: pid_t? { state.withLock { $0.pid } }
+    /// Whether the process is stopped with SIGSTOP.
+    public var isPaused: Bool { state.withLock { $0.paused } }
+    /// When the current process started.
+    public var startedAt: Date? { state.withLock { $0.startedAt } }
+
+    /// The command line: `ip netns exec NS [env LD_PRELOAD=…] BINARY etcd-flags… extra…`.
+    func commandLine(initialCluster: String) -> [String] {
+        var command = ["ip", "netns", "exec", namespace]
+        if let library = launch.fakeClockLibrary, let clockFilePath {
+            // FAKETIME_NO_CACHE: the control file is read on every clock read, so a rate change lands exactly when the nemesis computed it.
+            command += [
+                "env", "LD_PRELOAD=\(library)", "FAKETIME_TIMESTAMP_FILE=\(clockFilePath)", "FAKETIME_NO_CACHE=1",
+            ]
+        }
+        command.append(launch.binary)
+        command += [
+            "--name", name,
+            "--data-dir", directory + "/data",
+            "--listen-client-urls", clientURL,
+            "--advertise-client-urls", clientURL,
+            "--listen-peer-urls", peerURL,
+            "--initial-advertise-peer-urls", peerURL,
+            "--initial-cluster", initialCluster,
+            "--initial-cluster-state", "new",
+            "--initial-cluster-token", "keel-jepsen",
+        ]
+        return command + launch.extraArguments
+    }
+
+    /// Starts the server (again, on the same data after a kill).
+    func start(initialCluster: String) throws(HarnessError) {
+        if let clockFilePath, !FileManager.default.fileExists(atPath: clockFilePath) {
+            try? "+0 x1\n".write(toFile: clockFilePath, atomically: true, encoding: .utf8)
+        }
+        let command = commandLine(initialCluster: initialCluster)
+        let banner = "\n==== jepsen: starting \(name) at \(ISO8601DateFormatter().string(from: Date())): \(command.joined(separator: " "))\n"
+        if let handle = FileHandle(forWritingAtPath: logPath) ?? {
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+            return FileHandle(forWritingAtPath: logPath)
+        }() {
+            handle.seekToEndOfFile()
+            handle.write(Data(banner.utf8))
+            try? handle.close()
+        }
+        let pid: pid_t
+        do {
+            pid = try Subprocess.start(command, logPath: logPath)
+        } catch {
+            throw HarnessError(.setupFailed, "cannot start \(name): \(error)")
+        }
+        state.withLock {
+            $0.pid = pid
+            $0.paused = false
+            $0.startedAt = Date()
+            $0.starts += 1
+        }
+    }
+
+    /// Sends SIGKILL and reaps the process; true if one was running.
+    @discardableResult
+    func kill() -> Bool {
+        guard let pid = state.withLock({ $0.pid }) else { return false }
+        Glibc.kill(pid, SIGKILL)
+        Glibc.kill(pid, SIGCONT)
+        Subprocess.waitForExit(pid)
+        state.withLock {
+            $0.pid = nil
+            $0.paused = false
+        }
+        return true
+    }
+
+    /// Sends SIGSTOP; true if a running, unpaused process was stopped.
+    @discardableResult
+    func pause() -> Bool {
+        guard let pid = state.withLock({ $0.paused ? nil : $0.pid }) else { return false }
+        Glibc.kill(pid, SIGSTOP)
+        state.withLock { $0.paused = true }
+        return true
+    }
+
+    /// Sends SIGCONT; true if the process was paused.
+    @discardableResult
+    func resume() -> Bool {
+        guard let pid = state.withLock({ $0.paused ? $0.pid : nil }) else { return false }
+        Glibc.kill(pid, SIGCONT)
+        state.withLock { $0.paused = false }
+        return true
+    }
+
+    /// Whether the process is still running (reaps it and forgets it if it exited by itself).
+    public func isRunning() -> Bool {
+        guard let pid = state.withLock({ $0.pid }) else { return false }
+        if let status = Subprocess.exitStatusIfExited(pid) {
+            state.withLock { $0.pid = nil }
+            let note = "\n==== jepsen: \(name) exited by itself with status \(status)\n"
+            if let handle = FileHandle(forWritingAtPath: logPath) {
+                handle.seekToEndOfFile()
+                handle.write(Data(note.utf8))
+                try? handle.close()
+            }
+            return false
+        }
+        return true
+    }
+
+    /// Stops the server for good at the end of a test: SIGTERM, then SIGKILL after `grace`.
+    func stop(grace: Duration = .seconds(3)) {
+        guard let pid = state.withLock({ $0.pid }) else { return }
+        Glibc.kill(pid, SIGCONT)
+        Glibc.kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now.advanced(by: grace)
+        while ContinuousClock.now < deadline {
+            if Subprocess.exitStatusIfExited(pid) != nil {
+                state.withLock { $0.pid = nil }
+                return
+            }
+            usleep(20_000)
+        }
+        _ = kill()
+    }
+
+    /// Runs a command inside this node's namespace.
+    @discardableResult
+    func inNamespace(_ arguments: [String]) throws(CommandError) -> String {
+        try Subprocess.check(["ip", "netns", "exec", namespace] + arguments)
+    }
+}
+
+/// What every node is started with.
+public struct ServerLaunch: Sendable {
+    /// The server executable: kvd, or any server that takes etcd's flags.
+    public var binary: String
+    /// Flags added after the cluster flags.
+    public var extraArguments: [String]
+    /// libfaketime's library, preloaded when the clock nemesis is on.
+    public var fakeClockLibrary: String?
+
+    /// Creates a launch description.
+    public init(binary: String, extraArguments: [String] = [], fakeClockLibrary: String? = nil) {
+        self.binary = binary
+        self.extraArguments = extraArguments
+        self.fakeClockLibrary = fakeClockLibrary
+    }
+}

@@ -1,0 +1,181 @@
+// `clock`: per-node clock faults through Debian's libfaketime, preloaded into each server. One
+// control file per node holds "+OFFSET xRATE"; libfaketime re-reads it on every clock read
+// (FAKETIME_NO_CACHE), and it applies to the wall clock and to the monotonic and boot-time clocks
+// alike, which is what kvd's timers and leases run on.
+//
+// The faults keep each clock monotonic, as a real one is: offsets only jump forward (as after a
+// stalled VM), and a rate change is compensated so that the clock does not jump when its speed
+// changes. libfaketime computes fake = start + OFFSET + (now - start) × RATE from the moment the
+// library loaded in the process; the harness knows that moment only within a window after the
+// process was created, so it rounds every compensation towards a small forward jump.
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Bumps clocks forward, makes them run fast or slow, or strobes their speed, on chosen members.
+public final class ClockNemesis: Nemesis {
+    /// `clock`.
+    public let name = "clock"
+    /// libfaketime's multi-threaded library on Debian.
+    public static let libraryPath = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+    /// Rates a fault draws from: slow and fast clocks.
+    static let rates = [0.5, 0.75, 0.9, 1.1, 1.5, 2.0]
+    /// How long after the process was created libfaketime may load, at most (bounds a forward jump).
+    static let loadWindowSeconds = 0.3
+    /// How often a strobe flips a clock's speed.
+    static let strobePeriod: Duration = .milliseconds(200)
+    /// The largest forward bump, in seconds.
+    static let bumpSecondsMax = 5.0
+
+    private let clocks = Mutex([String: FakeClock]())
+    private let strobe = Mutex<Task<Void, Never>?>(nil)
+
+    /// The state of one node's fake clock.
+    public struct FakeClock: Sendable, Equatable {
+        /// Seconds added.
+        public var offset: Double
+        /// Fake seconds per real second.
+        public var rate: Double
+    }
+
+    /// A clock nemesis for servers started with `launch`; refuses a server libfaketime cannot reach.
+    public init(launch: ServerLaunch) throws(HarnessError) {
+        guard launch.fakeClockLibrary != nil else {
+            throw HarnessError(.cannotRun, "the clock nemesis needs the servers started through libfaketime")
+        }
+        if Self.isGoProgram(launch.binary) {
+            throw HarnessError(
+                .unsupported,
+                "nemesis 'clock' cannot reach \(launch.binary): it is a Go program, and Go reads the clock through "
+                    + "the vDSO, never through libc, so libfaketime's preload does not change its time")
+        }
+    }
+
+    /// Whether the executable carries Go's build-information marker.
+    static func isGoProgram(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let marker = Data("\u{ff} Go buildinf:".utf8)
+        var tail = Data()
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            let window = tail + chunk
+            if window.range(of: marker) != nil { return true }
+            tail = window.suffix(marker.count)
+        }
+        return false
+    }
+
+    /// The control-file text for a clock.
+    static func spec(_ clock: FakeClock) -> String {
+        String(format: "%+.6f x%.6f\n", clock.offset, clock.rate)
+    }
+
+    /// Writes a node's control file atomically (a reader never sees half a line).
+    static func write(_ clock: FakeClock, to node: ServerNode) throws {
+        guard let path = node.clockFilePath else { return }
+        let temporary = path + ".tmp"
+        try spec(clock).write(toFile: temporary, atomically: false, encoding: .utf8)
+        guard rename(temporary, path) == 0 else {
+            throw HarnessError(.setupFailed, "cannot replace \(path): \(errnoText())")
+        }
+    }
+
+    /// Seconds since the node's process was created, as an interval that holds libfaketime's
+    /// load time: [created + 0, created + window], read from /proc so it survives restarts.
+    static func elapsedSinceLoad(_ node: ServerNode) -> ClosedRange<Double>? {
+        guard let pid = node.pid,
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let uptime = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
+            let now = Double(uptime.split(separator: " ")[0])
+        else { return nil }
+        // Field 22 (starttime, in clock ticks since boot) counts from after the ")" that ends field 2.
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
+        let created = ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+        let newest = max(0, now - created - loadWindowSeconds)
+        return newest...max(newest, now - created)
+    }
+
+    /// The clock after changing its rate to `rate` now, without a backward jump.
+    static func changingRate(_ clock: FakeClock, to rate: Double, elapsed: ClosedRange<Double>) -> FakeClock {
+        // fake = start + offset + e × rate; keeping fake unchanged needs offset' = offset + e × (rate - rate').
+        // Unsure of e, pick the end of its range that leaves the new clock ahead, never behind.
+        let delta = clock.rate - rate
+        let e = delta >= 0 ? elapsed.upperBound : elapsed.lowerBound
+        return FakeClock(offset: clock.offset + e * delta, rate: rate)
+    }
+
+    private func current(_ node: ServerNode) -> FakeClock {
+        clocks.withLock { $0[node.name] ?? FakeClock(offset: 0, rate: 1) }
+    }
+
+    /// Sets a node's rate (compensated) and offset bump, and records it.
+    public func set(_ node: ServerNode, rate: Double? = nil, bump: Double = 0) throws {
+        precondition(bump >= 0, "clock bumps go forward only")
+        var clock = current(node)
+        if let rate, rate != clock.rate {
+            let elapsed = Self.elapsedSinceLoad(node) ?? 0...0
+            clock = Self.changingRate(clock, to: rate, elapsed: elapsed)
+        }
+        clock.offset += bump
+        try Self.write(clock, to: node)
+        let updated = clock
+        clocks.withLock { $0[node.name] = updated }
+    }
+
+    /// Draws a fault: a forward bump, a fast or slow rate, or a strobe, on one node, a minority or all.
+    public func inject(into cluster: TestCluster, random: inout SplitMix64) async throws -> String {
+        let nodes = cluster.nodes.filter { $0.pid != nil }
+        guard !nodes.isEmpty else { return "no running node" }
+        let count = [1, max(1, (nodes.count - 1) / 2), nodes.count].randomElement(using: &random)!
+        let targets = pick(count, of: nodes, random: &random)
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0:
+            var parts: [String] = []
+            for node in targets {
+                let seconds = (Double.random(in: 0.1...Self.bumpSecondsMax, using: &random) * 1000).rounded() / 1000
+                try set(node, bump: seconds)
+                parts.append("\(node.name) +\(seconds)s")
+            }
+            return "bump: " + parts.joined(separator: ", ")
+        case 1:
+            var parts: [String] = []
+            for node in targets {
+                let rate = Self.rates.randomElement(using: &random)!
+                try set(node, rate: rate)
+                parts.append("\(node.name) x\(rate)")
+            }
+            return "rate: " + parts.joined(separator: ", ")
+        default:
+            let task = Task {
+                var fast = true
+                while !Task.isCancelled {
+                    for node in targets { try? self.set(node, rate: fast ? 2.0 : 0.5) }
+                    fast.toggle()
+                    try? await Task.sleep(for: Self.strobePeriod)
+                }
+            }
+            strobe.withLock { $0 = task }
+            return "strobe: \(names(targets)) flip between x2 and x0.5 every \(Self.strobePeriod)"
+        }
+    }
+
+    /// Stops any strobe and sets every clock back to real speed; offsets stay (no backward jump).
+    public func heal(_ cluster: TestCluster) async throws -> String {
+        if let task = strobe.withLock({ $0.take() }) {
+            task.cancel()
+            await task.value
+        }
+        var parts: [String] = []
+        for node in cluster.nodes where node.clockFilePath != nil {
+            if current(node).rate != 1 { try set(node, rate: 1) }
+            let clock = current(node)
+            if clock.offset != 0 { parts.append(String(format: "%@ %+.3fs", node.name, clock.offset)) }
+        }
+        return "clocks at real speed" + (parts.isEmpty ? "" : "; offsets kept: " + parts.joined(separator: ", "))
+    }
+}

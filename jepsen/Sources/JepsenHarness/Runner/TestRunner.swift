@@ -1,0 +1,363 @@
+// One `jepsen test` run: build the cluster, run clients and faults on a schedule, heal, read,
+// check, write the results, and tear everything down however the run ends.
+import Foundation
+import JepsenChecker
+import KeelClient
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How a run ended, and the exit status that says so (as `jepsen check`'s: 0 valid, 1 invalid,
+/// 2 unknown, 3 the test could not run).
+public struct TestOutcome: Sendable {
+    /// The verdict, when the run got as far as checking.
+    public var verdict: Verdict?
+    /// The process exit status.
+    public var exitStatus: Int32
+    /// What to print last.
+    public var message: String
+}
+
+/// Runs one test as configured.
+public final class TestRunner: Sendable {
+    /// The run's settings.
+    public let configuration: TestConfiguration
+    /// Where progress lines go (standard error by default).
+    let log: @Sendable (String) -> Void
+
+    /// Operations one client connection carries before the worker reconnects: grpc-swift's HTTP/2
+    /// client drops a connection after 200 stream resets in 10 s, and etcd resets every finished stream.
+    static let operationsPerConnectionMax = 150
+    /// Attempts of each final operation on each member before the run gives up on it.
+    static let finalAttemptsMax = 10
+    /// The first process number of the final reads, far above the workers'.
+    static let finalProcessBase = 10_000_000
+
+    /// A runner; `log` receives one line per step.
+    public init(configuration: TestConfiguration, log: @escaping @Sendable (String) -> Void) {
+        self.configuration = configuration
+        self.log = log
+    }
+
+    /// Checks what the run needs from the machine before anything is touched.
+    public static func checkPreconditions(_ configuration: TestConfiguration) throws(HarnessError) {
+        #if !os(Linux)
+            throw HarnessError(.cannotRun, "jepsen test needs Linux (network namespaces, iptables)")
+        #else
+            guard geteuid() == 0 else {
+                throw HarnessError(
+                    .cannotRun, "jepsen test needs root: it creates network namespaces, a bridge and iptables rules")
+            }
+        #endif
+        for tool in ["ip", "iptables"] where (try? Subprocess.run(["sh", "-c", "command -v \(tool)"]))?.status != 0 {
+            throw HarnessError(.cannotRun, "jepsen test needs '\(tool)' (Debian: apt-get install iproute2 iptables)")
+        }
+        guard FileManager.default.isExecutableFile(atPath: configuration.binary) else {
+            throw HarnessError(.cannotRun, "the server binary \(configuration.binary) does not exist or is not executable")
+        }
+        guard (1...TestNetwork.nodesMax).contains(configuration.nodeCount) else {
+            throw HarnessError(.cannotRun, "--nodes must be 1...\(TestNetwork.nodesMax), got \(configuration.nodeCount)")
+        }
+        if configuration.nemeses.contains("clock") && !FileManager.default.fileExists(atPath: ClockNemesis.libraryPath) {
+            throw HarnessError(
+                .cannotRun, "nemesis 'clock' needs libfaketime (\(ClockNemesis.libraryPath)); apt-get install libfaketime")
+        }
+        guard WorkloadCatalog.names.contains(configuration.workload) else {
+            throw HarnessError(
+                .cannotRun,
+                "unknown workload '\(configuration.workload)'; choose from \(WorkloadCatalog.names.joined(separator: ", "))")
+        }
+    }
+
+    /// Runs the test. Cancelling the task (SIGINT) stops clients and faults, tears down, and ends
+    /// with exit status 3.
+    public func run() async -> TestOutcome {
+        let configuration = configuration
+        do {
+            try Self.checkPreconditions(configuration)
+        } catch {
+            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: \(error)")
+        }
+        let lock: RunLock
+        do {
+            lock = try RunLock()
+        } catch {
+            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: \(error)")
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let leftovers = TestNetwork.removeAll()
+        if !leftovers.isEmpty { log("removed what an earlier run left: \(leftovers.joined(separator: ", "))") }
+
+        let directory = configuration.outputDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: cannot create \(directory): \(error)")
+        }
+        let launch = ServerLaunch(
+            binary: configuration.binary, extraArguments: configuration.serverArguments,
+            fakeClockLibrary: configuration.nemeses.contains("clock") ? ClockNemesis.libraryPath : nil)
+        let nemeses: [any Nemesis]
+        do {
+            nemeses = try configuration.nemeses.map { name throws(HarnessError) in try NemesisCatalog.make(name, launch: launch) }
+        } catch {
+            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: \(error)")
+        }
+        let workload = WorkloadCatalog.make(
+            configuration.workload, options: WorkloadOptions(concurrency: configuration.concurrency, seed: configuration.seed))!
+        let cluster = TestCluster(nodeCount: configuration.nodeCount, directory: directory, launch: launch)
+        let recorder = HistoryRecorder()
+        var notes: [String] = []
+        let phase: RunPhase
+        do {
+            defer {
+                log("tearing down the cluster")
+                cluster.tearDown()
+            }
+            phase = try await runCluster(cluster, workload: workload, nemeses: nemeses, recorder: recorder, notes: &notes)
+        } catch is CancellationError {
+            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: interrupted; the cluster was torn down")
+        } catch {
+            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: \(error)")
+        }
+        return finish(phase: phase, workload: workload, cluster: cluster, recorder: recorder, notes: notes)
+    }
+
+    /// What happened between the start of the cluster and its teardown.
+    struct RunPhase {
+        /// Members that did not answer after the final heal.
+        var unrecovered: [String]
+        /// Members whose process exited without the nemesis killing it.
+        var crashed: [String]
+    }
+
+    private func runCluster(
+        _ cluster: TestCluster, workload: any Workload, nemeses: [any Nemesis], recorder: HistoryRecorder,
+        notes: inout [String]
+    ) async throws -> RunPhase {
+        let configuration = configuration
+        log("starting \(configuration.nodeCount) × \(configuration.binary) in namespaces \(TestNetwork.namespacePrefix)1…")
+        try cluster.start()
+        let silent = try await cluster.waitUntilReady(timeout: .seconds(60))
+        guard silent.isEmpty else {
+            throw HarnessError(
+                .setupFailed,
+                "the cluster did not form within 60 s (no answer or no agreed leader from \(names(silent))); see \(configuration.outputDirectory)/*/server.log")
+        }
+        log("cluster ready; running \(configuration.workload) for \(configuration.duration) with nemesis [\(configuration.nemeses.joined(separator: ","))]")
+
+        let deadline = ContinuousClock.now.advanced(by: configuration.duration)
+        let budget = OperationBudget(configuration.operationsMax)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<configuration.concurrency {
+                group.addTask {
+                    await self.work(
+                        worker, cluster: cluster, workload: workload, recorder: recorder, deadline: deadline, budget: budget)
+                }
+            }
+            if !nemeses.isEmpty {
+                group.addTask {
+                    try await self.scheduleFaults(nemeses, cluster: cluster, recorder: recorder, deadline: deadline)
+                }
+            }
+            try await group.waitForAll()
+        }
+
+        log("healing every fault")
+        for nemesis in nemeses {
+            let what = try await nemesis.heal(cluster)
+            recorder.record(process: .nemesis, type: .info, f: "stop-\(nemesis.name)", value: .string("final heal: \(what)"))
+        }
+        // A member that exited by itself (not killed by the nemesis) is a crash worth reporting.
+        var crashed: [String] = []
+        for node in cluster.nodes where node.pid != nil && !node.isRunning() {
+            crashed.append(node.name)
+            notes.append("\(node.name) exited by itself during the run; restarted for the final reads")
+            try cluster.restart(node)
+        }
+        log("waiting up to \(configuration.recoveryTimeout) for every member to answer")
+        let unrecovered = try await cluster.waitUntilReady(timeout: configuration.recoveryTimeout).map(\.name)
+        if !unrecovered.isEmpty {
+            notes.append("no agreed leader or no answer from \(unrecovered.joined(separator: " ")) within \(configuration.recoveryTimeout) after the final heal")
+        }
+        try await finalOperations(cluster: cluster, workload: workload, recorder: recorder)
+        return RunPhase(unrecovered: unrecovered, crashed: crashed)
+    }
+
+    /// One client process: operations against one member until the deadline or the budget runs out.
+    private func work(
+        _ worker: Int, cluster: TestCluster, workload: any Workload, recorder: HistoryRecorder, deadline: ContinuousClock.Instant,
+        budget: OperationBudget
+    ) async {
+        let configuration = configuration
+        var random = SplitMix64(seed: configuration.seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(worker))
+        var process = worker
+        let node = cluster.nodes[worker % cluster.nodes.count]
+        let meanPause = Double(configuration.concurrency) / max(configuration.rate, 0.001)
+        let clientConfiguration = KeelClientConfiguration(
+            endpoints: [cluster.endpoint(node)], dialTimeout: min(configuration.operationTimeout, .seconds(1)),
+            commandTimeout: configuration.operationTimeout)
+        func keepGoing() -> Bool {
+            !Task.isCancelled && ContinuousClock.now < deadline && !recorder.isFull && budget.take()
+        }
+        var running = true
+        while running {
+            do {
+                try await KeelClient.withClient(clientConfiguration) { client in
+                    for _ in 0..<Self.operationsPerConnectionMax {
+                        guard keepGoing() else {
+                            running = false
+                            return
+                        }
+                        let planned = workload.nextOperation(random: &random)
+                        recorder.record(process: .client(process), type: .invoke, f: planned.f, value: planned.value, node: node.name)
+                        let outcome = await workload.perform(planned, client: client, reads: configuration.reads)
+                        recorder.record(
+                            process: .client(process), type: outcome.type, f: planned.f, value: outcome.value,
+                            error: outcome.error, node: node.name)
+                        // Jepsen's rule: a process whose operation is unknown never invokes again.
+                        if outcome.type == .info { process += configuration.concurrency }
+                        let pause = Double.random(in: 0...(2 * meanPause), using: &random)
+                        try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
+                    }
+                }
+            } catch {
+                running = false
+            }
+        }
+    }
+
+    /// Alternates a healthy interval and a fault from a random enabled nemesis until the deadline.
+    private func scheduleFaults(
+        _ nemeses: [any Nemesis], cluster: TestCluster, recorder: HistoryRecorder, deadline: ContinuousClock.Instant
+    ) async throws {
+        var random = SplitMix64(seed: configuration.seed ^ 0x6E65_6D65_7369_7300)
+        let interval = configuration.nemesisInterval
+        func sleepUntil(_ instant: ContinuousClock.Instant) async throws {
+            try await Task.sleep(until: min(instant, deadline), clock: .continuous)
+        }
+        while ContinuousClock.now < deadline {
+            try await sleepUntil(ContinuousClock.now.advanced(by: interval))
+            guard ContinuousClock.now < deadline else { break }
+            let nemesis = nemeses.randomElement(using: &random)!
+            let what = try await nemesis.inject(into: cluster, random: &random)
+            log("nemesis: \(what)")
+            recorder.record(process: .nemesis, type: .info, f: "start-\(nemesis.name)", value: .string(what))
+            try await sleepUntil(ContinuousClock.now.advanced(by: interval))
+            let healed = try await nemesis.heal(cluster)
+            log("nemesis: \(healed)")
+            recorder.record(process: .nemesis, type: .info, f: "stop-\(nemesis.name)", value: .string(healed))
+        }
+    }
+
+    /// The workload's final operations against every member, each retried until it succeeds (bounded).
+    private func finalOperations(cluster: TestCluster, workload: any Workload, recorder: HistoryRecorder) async throws {
+        let operations = workload.finalOperations()
+        guard !operations.isEmpty else { return }
+        log("final reads from every member")
+        var process = Self.finalProcessBase
+        for node in cluster.nodes {
+            let clientConfiguration = KeelClientConfiguration(
+                endpoints: [cluster.endpoint(node)], dialTimeout: .seconds(1), commandTimeout: configuration.operationTimeout)
+            for operation in operations {
+                var attempts = 0
+                while attempts < Self.finalAttemptsMax {
+                    attempts += 1
+                    try Task.checkCancellation()
+                    recorder.record(process: .client(process), type: .invoke, f: operation.f, value: operation.value, node: node.name)
+                    let outcome: OperationOutcome
+                    do {
+                        outcome = try await KeelClient.withClient(clientConfiguration) { client in
+                            await workload.perform(operation, client: client, reads: .linearizable)
+                        }
+                    } catch {
+                        outcome = OperationOutcome(type: .fail, value: operation.value, error: "\(error)")
+                    }
+                    recorder.record(
+                        process: .client(process), type: outcome.type, f: operation.f, value: outcome.value,
+                        error: outcome.error, node: node.name)
+                    process += 1
+                    if outcome.type == .ok { break }
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+            }
+        }
+    }
+
+    /// Writes the history, checks it, writes results.json and report.html, and decides the exit status.
+    private func finish(
+        phase: RunPhase, workload: any Workload, cluster: TestCluster, recorder: HistoryRecorder, notes: [String]
+    ) -> TestOutcome {
+        let configuration = configuration
+        let directory = configuration.outputDirectory
+        let entries = recorder.recorded
+        let events = entries.map(\.event)
+        do {
+            try EDNHistory.write(events).write(toFile: directory + "/history.edn", atomically: true, encoding: .utf8)
+        } catch {
+            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: cannot write the history: \(error)")
+        }
+        let history: History
+        do {
+            history = try History(events: events)
+        } catch {
+            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: the recorded history is malformed: \(error)")
+        }
+        log("checking \(history.operations.count) operations with the \(configuration.workload) checker")
+        let checked = workload.check(history, timeLimit: configuration.checkTimeLimit)
+        var verdict = checked.verdict
+        var reasons: [String] = []
+        if !phase.unrecovered.isEmpty {
+            verdict = .invalid
+            reasons.append("liveness: \(phase.unrecovered.joined(separator: " ")) did not recover after the final heal")
+        }
+        if !phase.crashed.isEmpty {
+            verdict = .invalid
+            reasons.append("\(phase.crashed.joined(separator: " ")) crashed (exited without being killed)")
+        }
+        let results = TestResults(
+            configuration: configuration, entries: entries, history: history, checked: checked, verdict: verdict,
+            reasons: reasons, notes: notes, startedAt: recorder.startedAt)
+        do {
+            try results.json().write(toFile: directory + "/results.json", atomically: true, encoding: .utf8)
+            if let checkerPage = checked.html {
+                try checkerPage.write(toFile: directory + "/checker.html", atomically: true, encoding: .utf8)
+            }
+            let report = TestReport.render(results: results, cluster: cluster)
+            try report.write(toFile: directory + "/report.html", atomically: true, encoding: .utf8)
+        } catch {
+            return TestOutcome(verdict: verdict, exitStatus: 3, message: "jepsen test: cannot write the results: \(error)")
+        }
+        let status: Int32 =
+            switch verdict {
+            case .valid: 0
+            case .invalid: 1
+            case .unknown: 2
+            }
+        let counts = results.outcomeCounts
+        let message = """
+            \(checked.summary)
+            operations: \(counts[.ok, default: 0]) ok, \(counts[.fail, default: 0]) failed, \(counts[.info, default: 0]) unknown
+            \(reasons.isEmpty ? "" : reasons.joined(separator: "\n") + "\n")verdict: \(verdict.rawValue.uppercased())   (\(directory)/report.html)
+            """
+        return TestOutcome(verdict: verdict, exitStatus: status, message: message)
+    }
+}
+
+/// How many client operations may still be invoked, shared by the workers.
+final class OperationBudget: Sendable {
+    private let left: Mutex<Int>
+
+    init(_ count: Int) { left = Mutex(count) }
+
+    /// Takes one operation from the budget; false when none is left.
+    func take() -> Bool {
+        left.withLock { left in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+    }
+}
