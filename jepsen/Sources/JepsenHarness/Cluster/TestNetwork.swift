@@ -93,8 +93,13 @@ public struct TestNetwork: Sendable {
                 kill(pid, SIGKILL)
                 removed.append("process \(pid) in \(namespace)")
             }
-            // Our own children are reaped here; others' are left to whoever started them.
-            for pid in pids { _ = Subprocess.exitStatusIfExited(pid) }
+            // Our own children are reaped here (waiting up to a second for SIGKILL to land); others'
+            // are not ours to wait for (waitpid fails at once for them).
+            var unreaped = pids
+            for _ in 0..<50 where !unreaped.isEmpty {
+                unreaped.removeAll { Subprocess.exitStatusIfExited($0) != nil }
+                if !unreaped.isEmpty { usleep(20_000) }
+            }
             _ = try? Subprocess.run(["ip", "netns", "del", namespace])
             removed.append("namespace \(namespace)")
         }

@@ -58,7 +58,8 @@ public final class ClockNemesis: Nemesis {
     static func isGoProgram(_ path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
-        let marker = Data("\u{ff} Go buildinf:".utf8)
+        // The raw byte 0xff, then the text: Go's build-information header.
+        let marker = Data([0xff]) + Data(" Go buildinf:".utf8)
         var tail = Data()
         while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
             let window = tail + chunk

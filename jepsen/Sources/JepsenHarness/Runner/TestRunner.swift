@@ -229,7 +229,8 @@ public final class TestRunner: Sendable {
         }
     }
 
-    /// Alternates a healthy interval and a fault from a random enabled nemesis until the deadline.
+    /// Alternates a healthy interval and a fault until the deadline. Faults come in rounds: each
+    /// round takes every enabled nemesis once, in a random order, so a short run still sees each kind.
     private func scheduleFaults(
         _ nemeses: [any Nemesis], cluster: TestCluster, recorder: HistoryRecorder, deadline: ContinuousClock.Instant
     ) async throws {
@@ -238,10 +239,12 @@ public final class TestRunner: Sendable {
         func sleepUntil(_ instant: ContinuousClock.Instant) async throws {
             try await Task.sleep(until: min(instant, deadline), clock: .continuous)
         }
+        var round: [any Nemesis] = []
         while ContinuousClock.now < deadline {
             try await sleepUntil(ContinuousClock.now.advanced(by: interval))
             guard ContinuousClock.now < deadline else { break }
-            let nemesis = nemeses.randomElement(using: &random)!
+            if round.isEmpty { round = nemeses.shuffled(using: &random) }
+            let nemesis = round.removeFirst()
             let what = try await nemesis.inject(into: cluster, random: &random)
             log("nemesis: \(what)")
             recorder.record(process: .nemesis, type: .info, f: "start-\(nemesis.name)", value: .string(what))
