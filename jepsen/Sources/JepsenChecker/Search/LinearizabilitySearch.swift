@@ -151,19 +151,22 @@ struct LinearizabilitySearch<M: Model> {
         cache.bytes + memo.bytes + states.count * (2 * MemoryLayout<M.State>.stride + 16)
     }
 
-    /// Takes `bytes` more from the budget (in chunks); false if the budget has no room.
+    /// Takes `bytes` more from the budget (in chunks); false, charging nothing, if it has no room.
     private mutating func charge(_ bytes: Int) -> Bool {
-        chargedBytes += bytes
+        let wanted = chargedBytes + bytes
+        if let budget, wanted > reservedBytes {
+            let chunk = max(Self.memoryChunkBytes, wanted - reservedBytes)
+            guard budget.reserve(chunk) else { return false }
+            reservedBytes += chunk
+        }
+        chargedBytes = wanted
         peakBytes = max(peakBytes, chargedBytes)
-        guard let budget else { return true }
-        if chargedBytes <= reservedBytes { return true }
-        let chunk = max(Self.memoryChunkBytes, chargedBytes - reservedBytes)
-        guard budget.reserve(chunk) else { return false }
-        reservedBytes += chunk
         return true
     }
 
-    /// Charges what the tables grew by since the last call.
+    /// Charges what the tables grew by since the last call. The cache's and the memo's slots and the
+    /// cache's arena are charged before they grow; the memo's pool and the interned states only after
+    /// (they are small next to the cache), so those may pass the limit by their last growth.
     private mutating func chargeGrowth() -> Bool {
         let now = tableBytes
         return now <= chargedBytes || charge(now - chargedBytes)
