@@ -78,14 +78,15 @@ final class ConfigurationCacheTests: XCTestCase {
     }
 
     func testTransitionMemoKeepsEachListAcrossGrowth() {
-        var memo = TransitionMemo()
-        for state in StateID(0)..<50 {
+        var memo = TransitionMemo(operationsCount: 20)
+        XCTAssertEqual(TransitionMemo.denseEntriesMax / 20, 3276, "states past this use the hash table")
+        for state in [StateID](0..<50) + (5000..<5050) {
             for operation in 0..<20 {
                 if memo.needsGrowth { memo.grow() }
                 _ = memo.store(state, operation, Array(repeating: state, count: operation % 3))
             }
         }
-        for state in StateID(0)..<50 {
+        for state in [StateID](0..<50) + (5000..<5050) {
             for operation in 0..<20 {
                 let offset = try! XCTUnwrap(memo.lookup(state, operation))
                 XCTAssertEqual(Int(memo.pool[offset]), operation % 3)
@@ -93,5 +94,6 @@ final class ConfigurationCacheTests: XCTestCase {
             }
         }
         XCTAssertNil(memo.lookup(50, 0))
+        XCTAssertNil(memo.lookup(5050, 0))
     }
 }

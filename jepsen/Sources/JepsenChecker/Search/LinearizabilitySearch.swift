@@ -61,7 +61,7 @@ struct LinearizabilitySearch<M: Model> {
     // Interned states and memoised transitions.
     private var states: [M.State] = []
     private var stateIDs: [M.State: StateID] = [:]
-    private var memo = TransitionMemo()
+    private var memo: TransitionMemo
     private var cache = ConfigurationCache()
 
     // Memory accounting (see `charge`).
@@ -77,6 +77,7 @@ struct LinearizabilitySearch<M: Model> {
         self.operations = operations
         self.eventCount = eventCount
         self.budget = budget
+        memo = TransitionMemo(operationsCount: operations.count)
         buildEntries()
         findTwins()
     }
@@ -191,8 +192,13 @@ struct LinearizabilitySearch<M: Model> {
 
     /// The pool offset of the successors of `state` under operation `op` (a count, then state ids),
     /// computed by the model the first time; nil if the memory budget has no room for it.
+    @inline(__always)
     private mutating func successors(_ state: StateID, _ op: Int) -> Int? {
         if let offset = memo.lookup(state, op) { return offset }
+        return computeSuccessors(state, op)
+    }
+
+    private mutating func computeSuccessors(_ state: StateID, _ op: Int) -> Int? {
         if memo.needsGrowth {
             guard charge(memo.growthBytes) else { return nil }
             memo.grow()

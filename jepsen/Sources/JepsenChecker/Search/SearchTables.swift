@@ -126,27 +126,41 @@ struct ConfigurationCache {
 /// The model's transitions on interned states, each computed once: (state id, operation index) to
 /// the list of state ids the operation may lead to (empty when it is illegal).
 ///
-/// Lists live in `pool` as a length followed by the ids; a slot holds the key (state << 32 | operation,
-/// all ones when empty) and the list's offset in the pool.
+/// Lists live in `pool` as a length followed by the ids. Where a list starts is found in a dense table,
+/// one row of operations per state, for the first states (most models have few: a register has one per
+/// value written), and in a hash table for the rest: a slot holds the key (state << 32 | operation, all
+/// ones when empty) and the list's offset in the pool.
 struct TransitionMemo {
     static let initialSlotsCount = 1 << 8
+    /// The dense table's size limit, in entries; it has as many rows as fit.
+    static let denseEntriesMax = 1 << 16
     static let slotBytes = MemoryLayout<UInt64>.stride + MemoryLayout<Int32>.stride
     private static let empty = UInt64.max
 
+    private let operationsCount: Int
+    /// Pool offsets by `state * operationsCount + operation`, -1 when not computed yet.
+    private var dense: [Int32] = []
+    /// States below this have a row in `dense` (once a transition from them is stored).
+    private let denseRowsMax: Int
     private var keys: [UInt64]
     private var offsets: [Int32]
     private(set) var pool: [StateID] = []
     private var shift: UInt64
-    /// Invariant: `count * 2 <= keys.count`.
+    /// Invariant: `count * 2 <= keys.count` (entries in the hash table only).
     private(set) var count = 0
 
-    init() {
+    init(operationsCount: Int) {
+        self.operationsCount = operationsCount
+        denseRowsMax = Self.denseEntriesMax / max(1, operationsCount)
         keys = Array(repeating: Self.empty, count: Self.initialSlotsCount)
         offsets = Array(repeating: 0, count: Self.initialSlotsCount)
         shift = UInt64(64 - Self.initialSlotsCount.trailingZeroBitCount)
     }
 
-    var bytes: Int { keys.count * Self.slotBytes + pool.capacity * MemoryLayout<StateID>.stride }
+    var bytes: Int {
+        keys.count * Self.slotBytes + pool.capacity * MemoryLayout<StateID>.stride
+            + dense.capacity * MemoryLayout<Int32>.stride
+    }
     var needsGrowth: Bool { (count + 1) * 2 > keys.count }
     var growthBytes: Int { keys.count * Self.slotBytes }
 
@@ -155,7 +169,15 @@ struct TransitionMemo {
     }
 
     /// The pool offset of the list for (state, operation), or nil if not computed yet.
+    @inline(__always)
     func lookup(_ state: StateID, _ operation: Int) -> Int? {
+        precondition(operation >= 0 && operation < operationsCount, "operation out of range")
+        if Int(state) < denseRowsMax {
+            let index = Int(state) * operationsCount + operation
+            guard index < dense.count else { return nil }
+            let offset = dense[index]
+            return offset < 0 ? nil : Int(offset)
+        }
         let key = Self.key(state, operation)
         let mask = keys.count - 1
         var index = slot(key, shift: shift)
@@ -168,8 +190,21 @@ struct TransitionMemo {
 
     /// Stores the list for (state, operation) and returns its pool offset. `needsGrowth` must be false.
     mutating func store(_ state: StateID, _ operation: Int, _ successors: [StateID]) -> Int {
-        precondition(!needsGrowth, "the memo must grow before it takes another entry")
         precondition(pool.count < Int(Int32.max), "the transition pool outgrew its 32-bit offsets")
+        precondition(operation >= 0 && operation < operationsCount, "operation out of range")
+        if Int(state) < denseRowsMax {
+            let index = Int(state) * operationsCount + operation
+            if index >= dense.count {
+                dense.append(contentsOf: repeatElement(-1, count: (Int(state) + 1) * operationsCount - dense.count))
+            }
+            precondition(dense[index] < 0, "transition stored twice")
+            let offset = pool.count
+            dense[index] = Int32(offset)
+            pool.append(StateID(successors.count))
+            pool.append(contentsOf: successors)
+            return offset
+        }
+        precondition(!needsGrowth, "the memo must grow before it takes another entry")
         let key = Self.key(state, operation)
         let mask = keys.count - 1
         var index = slot(key, shift: shift)
