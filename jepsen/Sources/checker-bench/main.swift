@@ -1,7 +1,9 @@
 // checker-bench: how long the linearizability search takes, and how much memory it needs.
 //
 //   checker-bench [FIXTURES_DIR] [--only fixtures|hard|scaling] [--repeat N]
-//   checker-bench --case NAME [--repeat N]      (one hard case; used by the hard section)
+//   checker-bench --case NAME [--repeat N]      (one hard case; used by the hard section; N = 0: only
+//                                                 generate it, the baseline for instruction counts)
+//   checker-bench FIXTURES_DIR --only fixtures --parse-only 1   (parse without checking, likewise)
 //   checker-bench --custom OPS,PROCESSES,CRASH%,READ%,VALUES,KEYS,CORRUPT-AT%,SEED   (a HardHistory of your own)
 //
 // Three sections: every history listed in the fixtures' expected.tsv (milliseconds per file, search
@@ -82,6 +84,8 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 }
 let repeats = max(0, Int(option("--repeat") ?? "3") ?? 3)
 let only = option("--only")
+/// `--parse-only 1`: read the fixtures without checking them, the baseline for instruction counts.
+let parseOnly = option("--parse-only") == "1"
 let singleCase = option("--case")
 let clock = ContinuousClock()
 var mismatches = 0
@@ -142,6 +146,7 @@ if only == nil || only == "fixtures" {
             let history = try History(text: text)
             let initial = try EDNReader.parse(columns[2])
             let parsed = clock.now
+            if parseOnly { continue }
             let result = try ModelCatalog.check(history, model: columns[1], initial: initial, timeLimit: .seconds(60))
             let parseTime = parsed - parseStart
             totalCheck += result.elapsed
