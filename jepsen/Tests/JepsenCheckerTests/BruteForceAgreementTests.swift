@@ -20,20 +20,30 @@ final class BruteForceAgreementTests: XCTestCase {
     static let historiesCount = 400
     static let operationsMax = 7
 
-    private func randomHistory(seed: UInt64) -> String {
+    /// How a random history is drawn.
+    private struct Shape {
+        var operationsMax = BruteForceAgreementTests.operationsMax
+        /// Values written and read are drawn from 0..<values; few values make identical crashed calls.
+        var values = 3
+        /// Out of ten completions: below `okTenths` ok, then one fail, the rest info.
+        var okTenths = 7
+    }
+
+    private func randomHistory(seed: UInt64, _ shape: Shape = Shape()) -> String {
         var random = SplitMix(state: seed)
         var lines: [String] = []
         var open: [Int: (f: String, value: String)] = [:]
         var invoked = 0
-        while invoked < Self.operationsMax || !open.isEmpty {
+        let values = shape.values
+        while invoked < shape.operationsMax || !open.isEmpty {
             let idle = (0..<3).filter { open[$0] == nil }
-            let shouldInvoke = invoked < Self.operationsMax && !idle.isEmpty && (open.isEmpty || Bool.random(using: &random))
+            let shouldInvoke = invoked < shape.operationsMax && !idle.isEmpty && (open.isEmpty || Bool.random(using: &random))
             if shouldInvoke {
                 let process = idle.randomElement(using: &random)!
                 let (f, value): (String, String) = switch Int.random(in: 0..<3, using: &random) {
                 case 0: ("read", "nil")
-                case 1: ("write", String(Int.random(in: 0..<3, using: &random)))
-                default: ("cas", "[\(Int.random(in: 0..<3, using: &random)) \(Int.random(in: 0..<3, using: &random))]")
+                case 1: ("write", String(Int.random(in: 0..<values, using: &random)))
+                default: ("cas", "[\(Int.random(in: 0..<values, using: &random)) \(Int.random(in: 0..<values, using: &random))]")
                 }
                 open[process] = (f, value)
                 invoked += 1
@@ -43,9 +53,9 @@ final class BruteForceAgreementTests: XCTestCase {
             let process = open.keys.sorted().randomElement(using: &random)!
             let (f, value) = open.removeValue(forKey: process)!
             let roll = Int.random(in: 0..<10, using: &random)
-            if roll == 0 && invoked == Self.operationsMax { continue }  // leave it unanswered
-            let type = roll < 7 ? "ok" : roll < 8 ? "fail" : "info"
-            let result = f == "read" && type == "ok" ? String(Int.random(in: 0..<3, using: &random)) : value
+            if roll == 0 && invoked == shape.operationsMax { continue }  // leave it unanswered
+            let type = roll < shape.okTenths ? "ok" : roll < shape.okTenths + 1 ? "fail" : "info"
+            let result = f == "read" && type == "ok" ? String(Int.random(in: 0..<values, using: &random)) : value
             lines.append("{:process \(process) :type :\(type) :f :\(f) :value \(result)}")
         }
         return lines.joined(separator: "\n")
@@ -96,5 +106,25 @@ final class BruteForceAgreementTests: XCTestCase {
         }
         XCTAssertGreaterThan(verdicts[.valid] ?? 0, Self.historiesCount / 10, "the generator should produce valid histories")
         XCTAssertGreaterThan(verdicts[.invalid] ?? 0, Self.historiesCount / 10, "and invalid ones")
+    }
+
+    /// Most operations crash and values repeat, so crashed operations pile up, many of them the same
+    /// call: the search's rules for unknown results (never tried as no-ops, not applied where they
+    /// change nothing, only the earliest of identical pending calls tried) must not change a verdict.
+    func testSearchAgreesWithBruteForceWhenMostOperationsCrash() throws {
+        let model = CASRegister(initial: .int(0))
+        let shape = Shape(operationsMax: 8, values: 2, okTenths: 4)
+        var verdicts: [Verdict: Int] = [:]
+        for seed in 1...UInt64(Self.historiesCount) {
+            let text = randomHistory(seed: seed &+ 1_000_000, shape)
+            let history = try History(text: text)
+            let expected: Verdict = bruteForce(history, model: model) ? .valid : .invalid
+            let actual = try Checker.check(history, model: model).verdict
+            verdicts[actual, default: 0] += 1
+            XCTAssertEqual(actual, expected, "seed \(seed &+ 1_000_000):\n\(text)")
+            if actual != expected { return }
+        }
+        XCTAssertGreaterThan(verdicts[.valid] ?? 0, Self.historiesCount / 10, "the generator should produce valid histories")
+        XCTAssertGreaterThan(verdicts[.invalid] ?? 0, Self.historiesCount / 20, "and invalid ones")
     }
 }

@@ -105,6 +105,80 @@ final class CheckerTests: XCTestCase {
         XCTAssertLessThan(result.elapsed, .seconds(10), "the limit is honoured")
     }
 
+    /// Concurrent writes of distinct values and then a read of a value nobody wrote: refuting it takes
+    /// every subset of the writes, each with its last value, in the cache.
+    private func concurrentWritesThenImpossibleRead(writers: Int) -> String {
+        var lines: [String] = []
+        for process in 0..<writers { lines.append("{:process \(process) :type :invoke :f :write :value \(process + 1)}") }
+        for process in 0..<writers { lines.append("{:process \(process) :type :ok :f :write :value \(process + 1)}") }
+        lines.append("{:process 99 :type :invoke :f :read :value nil}")
+        lines.append("{:process 99 :type :ok :f :read :value 1000}")
+        return lines.joined(separator: "\n")
+    }
+
+    func testMemoryLimitGivesUnknownWithItsReasonNeverAGuess() throws {
+        let limit = 256 << 10
+        let history = try History(text: concurrentWritesThenImpossibleRead(writers: 12))
+        let result = try Checker.check(history, model: CASRegister(initial: .int(0)), memoryLimitBytes: limit)
+        XCTAssertEqual(result.verdict, .unknown)
+        XCTAssertEqual(result.unknownReason?.code, .memoryLimit)
+        XCTAssertEqual(result.partitions[0].unknownReason?.code, .memoryLimit)
+        XCTAssertTrue(result.unknownReason?.message.contains(String(limit)) ?? false, "the message names the limit")
+        XCTAssertNil(result.partitions[0].failingOperationID)
+        XCTAssertLessThanOrEqual(result.partitions[0].searchBytes, limit, "the charged tables stayed within the limit")
+        XCTAssertGreaterThan(result.partitions[0].cachedConfigurations, 0)
+    }
+
+    func testDefaultMemoryLimitLetsTheSameHistoryBeDecided() throws {
+        let history = try History(text: concurrentWritesThenImpossibleRead(writers: 12))
+        let result = try Checker.check(history, model: CASRegister(initial: .int(0)))
+        XCTAssertEqual(result.verdict, .invalid)
+        XCTAssertNil(result.unknownReason)
+        XCTAssertEqual(result.firstInvalidPartition?.failingOperationID, 12, "the read")
+        XCTAssertGreaterThan(result.partitions[0].searchBytes, 256 << 10, "more than the small limit allowed")
+        XCTAssertLessThan(result.partitions[0].searchBytes, Checker.memoryLimitBytesDefault)
+    }
+
+    func testTimeLimitNamesItsReason() throws {
+        let history = try History(text: concurrentWritesThenImpossibleRead(writers: 30))
+        let result = try Checker.check(history, model: CASRegister(initial: .int(0)), timeLimit: .milliseconds(20))
+        XCTAssertEqual(result.verdict, .unknown)
+        XCTAssertEqual(result.unknownReason?.code, .timeLimit)
+    }
+
+    func testHistoryOfOnlyCrashedOperationsIsValidAndNothingNeedTakeEffect() throws {
+        let text = """
+            {:process 0 :type :invoke :f :cas :value [5 6]}
+            {:process 0 :type :info :f :cas :value [5 6]}
+            {:process 1 :type :invoke :f :write :value 3}
+            {:process 1 :type :info :f :write :value 3}
+            """
+        let result = try check(text, CASRegister(initial: .int(0)))
+        XCTAssertEqual(result.verdict, .valid)
+        XCTAssertEqual(result.partitions[0].linearization.map(\.operationID), [], "neither had to take effect")
+    }
+
+    func testIdenticalCrashedWritesCanEachTakeEffect() throws {
+        // Two crashed writes of 1 and a crashed write of 2: the reads 1, 2, 1 need both writes of 1.
+        let text = """
+            {:process 0 :type :invoke :f :write :value 1}
+            {:process 0 :type :info :f :write :value 1}
+            {:process 1 :type :invoke :f :write :value 1}
+            {:process 1 :type :info :f :write :value 1}
+            {:process 2 :type :invoke :f :write :value 2}
+            {:process 2 :type :info :f :write :value 2}
+            {:process 3 :type :invoke :f :read :value nil}
+            {:process 3 :type :ok :f :read :value 1}
+            {:process 3 :type :invoke :f :read :value nil}
+            {:process 3 :type :ok :f :read :value 2}
+            {:process 3 :type :invoke :f :read :value nil}
+            {:process 3 :type :ok :f :read :value 1}
+            """
+        XCTAssertEqual(try check(text, CASRegister(initial: .int(0))).verdict, .valid)
+        let third = text.replacingOccurrences(of: ":ok :f :read :value 1}\n{:process 3 :type :invoke :f :read :value nil}\n{:process 3 :type :ok :f :read :value 2}", with: ":ok :f :read :value 1}\n{:process 3 :type :invoke :f :read :value nil}\n{:process 3 :type :ok :f :read :value 2}\n{:process 3 :type :invoke :f :read :value nil}\n{:process 3 :type :ok :f :read :value 1}\n{:process 3 :type :invoke :f :read :value nil}\n{:process 3 :type :ok :f :read :value 2}")
+        XCTAssertEqual(try check(third, CASRegister(initial: .int(0))).verdict, .invalid, "1, 2, 1, 2, 1 needs a third write")
+    }
+
     func testEmptyHistoryIsValid() throws {
         XCTAssertEqual(try check("[]", CASRegister(initial: .int(0))).verdict, .valid)
     }

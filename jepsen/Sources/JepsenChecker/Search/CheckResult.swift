@@ -4,8 +4,31 @@ public enum Verdict: String, Sendable, Equatable {
     case valid
     /// No such order exists.
     case invalid
-    /// The search stopped (time limit) before deciding; never a guess.
+    /// The search stopped (time or memory limit) before deciding; never a guess. See `UnknownReason`.
     case unknown
+}
+
+/// Why a search stopped before deciding.
+public struct UnknownReason: Sendable, Equatable, CustomStringConvertible {
+    /// What stopped it; compare with the static members.
+    public struct Code: Sendable, Hashable {
+        private enum Kind: Hashable { case timeLimit, memoryLimit, otherPartitionInvalid }
+        private let kind: Kind
+        /// The time limit passed.
+        public static let timeLimit = Code(kind: .timeLimit)
+        /// The search's tables would have grown past the memory limit.
+        public static let memoryLimit = Code(kind: .memoryLimit)
+        /// Another partition was found invalid, so the verdict was known and this one was not finished.
+        public static let otherPartitionInvalid = Code(kind: .otherPartitionInvalid)
+    }
+
+    /// What stopped the search.
+    public var code: Code
+    /// A sentence for people, with the limit that was hit.
+    public var message: String
+
+    /// The message.
+    public var description: String { message }
 }
 
 /// One operation placed in a linearization, with the model's state around it.
@@ -35,6 +58,13 @@ public struct PartitionResult: Sendable {
     public var possibleStates: [String]
     /// Number of search steps taken, a measure of effort.
     public var searchSteps: Int
+    /// For unknown: why the search stopped.
+    public var unknownReason: UnknownReason? = nil
+    /// Configurations the search cache held at the end, a measure of memory.
+    public var cachedConfigurations: Int = 0
+    /// Bytes the search's tables held at their largest (an estimate from their sizes: a model state's
+    /// own heap storage is counted by its inline size only).
+    public var searchBytes: Int = 0
 }
 
 /// The checker's answer for a whole history.
@@ -51,6 +81,13 @@ public struct CheckResult: Sendable {
     public var elapsed: Duration
     /// A one-line description of every operation by id, for reports.
     public var operationDescriptions: [String]
+
+    /// For unknown: why the first partition that stopped early (time or memory) did.
+    public var unknownReason: UnknownReason? {
+        guard verdict == .unknown else { return nil }
+        return partitions.lazy.compactMap(\.unknownReason).first { $0.code != .otherPartitionInvalid }
+            ?? partitions.lazy.compactMap(\.unknownReason).first
+    }
 
     /// The first invalid partition, which the report explains.
     public var firstInvalidPartition: PartitionResult? {

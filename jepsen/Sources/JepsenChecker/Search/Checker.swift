@@ -3,11 +3,22 @@ import Synchronization
 
 /// Checks histories for linearizability against a model.
 public enum Checker {
+    /// The default of `check`'s `memoryLimitBytes`: 1 GiB for the search tables of all partitions.
+    public static let memoryLimitBytesDefault = 1 << 30
+
     /// Checks `history` against `model`, partitions in parallel, stopping with `unknown` after
-    /// `timeLimit` (nil: no limit). Throws if the model cannot interpret an operation.
+    /// `timeLimit` (nil: no limit) or when the search tables of the partitions being checked would
+    /// together hold more than `memoryLimitBytes` (the result's `unknownReason` says which).
+    /// Throws if the model cannot interpret an operation.
+    ///
+    /// The memory limit covers the search's cache of configurations, its memo of model transitions
+    /// and its interned states, which are what grows on a hard history; it is an estimate from their
+    /// sizes (a state's own heap storage is counted by its inline size only), not the process's RSS.
     public static func check<M: Model>(
-        _ history: History, model: M, timeLimit: Duration? = nil
+        _ history: History, model: M, timeLimit: Duration? = nil,
+        memoryLimitBytes: Int = memoryLimitBytesDefault
     ) throws(HistoryError) -> CheckResult {
+        precondition(memoryLimitBytes > 0, "the memory limit must be positive")
         let clock = ContinuousClock()
         let start = clock.now
         for operation in history.operations where operation.outcome != .fail {
@@ -21,22 +32,31 @@ public enum Checker {
         let shared = SharedSearchState(count: partitions.count)
         let deadline = timeLimit.map { start + $0 }
         let eventCount = history.events.count
+        let budget = MemoryBudget(limitBytes: memoryLimitBytes)
         DispatchQueue.concurrentPerform(iterations: partitions.count) { index in
             var search = LinearizabilitySearch(
-                model: model, operations: partitions[index].operations, eventCount: eventCount)
-            let shouldStop = {
-                if shared.stop.load(ordering: .relaxed) { return true }
-                if let deadline, clock.now >= deadline { return true }
-                return false
+                model: model, operations: partitions[index].operations, eventCount: eventCount, budget: budget)
+            let shouldStop = { () -> UnknownReason? in
+                if shared.stop.load(ordering: .relaxed) {
+                    return UnknownReason(
+                        code: .otherPartitionInvalid, message: "stopped: another partition is not linearizable")
+                }
+                if let deadline, clock.now >= deadline {
+                    return UnknownReason(
+                        code: .timeLimit, message: "the time limit of \(timeLimit!) passed before the search decided")
+                }
+                return nil
             }
             var result = search.run(key: partitions[index].key, shouldStop: shouldStop)
             if result.verdict == .invalid {
                 shared.stop.store(true, ordering: .relaxed)
-                // The same deterministic search again, now recording what the report needs.
+                // The same deterministic search again, now recording what the report needs. It is not
+                // charged to the budget: the first run just fitted, and freed its tables, and the other
+                // partitions are stopping.
                 var explaining = LinearizabilitySearch(
-                    model: model, operations: partitions[index].operations, eventCount: eventCount)
+                    model: model, operations: partitions[index].operations, eventCount: eventCount, budget: nil)
                 let steps = result.searchSteps
-                result = explaining.run(key: partitions[index].key, explaining: true) { false }
+                result = explaining.run(key: partitions[index].key, explaining: true) { nil }
                 precondition(result.verdict == .invalid, "the search is deterministic")
                 precondition(result.searchSteps == steps, "the explaining run retraces the same steps")
             }
