@@ -115,4 +115,41 @@ final class CommandLineTests: XCTestCase {
         let jsonPath = try write(converted.stdout, to: "absent.jsonl")
         XCTAssertEqual(try run(["check", "--model", "register", "--initial", "nil", jsonPath]).status, 0)
     }
+
+    func testSetFullModelChecksASetHistoryAndNamesALostElement() throws {
+        let good = try write("""
+            {:process 0 :type :invoke :f :add :value 1}
+            {:process 0 :type :ok :f :add :value 1}
+            {:process 1 :type :invoke :f :read :value nil}
+            {:process 1 :type :ok :f :read :value [1]}
+            """, to: "set-good.edn")
+        XCTAssertEqual(try run(["check", "--model", "set-full", good]).status, 0)
+        let lost = try write("""
+            {:process 0 :type :invoke :f :add :value 1}
+            {:process 0 :type :ok :f :add :value 1}
+            {:process 1 :type :invoke :f :read :value nil}
+            {:process 1 :type :ok :f :read :value []}
+            """, to: "set-lost.edn")
+        let result = try run(["check", "--model", "set-full", lost])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stdout.contains("lost 1"), result.stdout)
+    }
+
+    func testListAppendModelFindsAStaleReadAfterACompletedAppend() throws {
+        // T1 appends 1 to key 0 and completes; T2 starts later and reads an empty list; T3 reads [1],
+        // which places 1 first in key 0's order: G-single-realtime (T2 rw T1, T1 realtime T2).
+        let stale = try write("""
+            {:process 0 :type :invoke :f :txn :value [[:append 0 1]]}
+            {:process 0 :type :ok :f :txn :value [[:append 0 1]]}
+            {:process 1 :type :invoke :f :txn :value [[:r 0 nil]]}
+            {:process 1 :type :ok :f :txn :value [[:r 0 []]]}
+            {:process 2 :type :invoke :f :txn :value [[:r 0 nil]]}
+            {:process 2 :type :ok :f :txn :value [[:r 0 [1]]]}
+            """, to: "append-stale.edn")
+        let result = try run(["check", "--model", "list-append", stale])
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertTrue(result.stdout.contains("G-single-realtime"), result.stdout)
+        let json = try run(["check", "--model", "list-append", "--json", stale])
+        XCTAssertTrue(json.stdout.hasPrefix("{"), json.stdout)
+    }
 }

@@ -72,7 +72,8 @@ public enum HTMLReport {
         case .invalid:
             return "<div class=\"banner invalid\">✘ INVALID: the history is not linearizable</div>"
         case .unknown:
-            return "<div class=\"banner unknown\">? UNKNOWN: the search hit its time limit before deciding "
+            let why = result.unknownReason?.message ?? "it stopped at a limit"
+            return "<div class=\"banner unknown\">? UNKNOWN: the search did not decide: \(escape(why)) "
                 + "(this is not a verdict either way)</div>"
         }
     }

@@ -12,7 +12,8 @@ public enum TextReport {
         case .valid:
             lines = ["valid: \(name) is linearizable under \(result.model) (\(timing))"]
         case .unknown:
-            lines = ["unknown: the search for \(name) under \(result.model) stopped at the time limit (\(timing))"]
+            let why = result.unknownReason?.message ?? "it stopped at a limit"
+            lines = ["unknown: the search for \(name) under \(result.model) did not decide: \(why) (\(timing))"]
         case .invalid:
             lines = ["invalid: \(name) is not linearizable under \(result.model) (\(timing))"]
             if let partition = result.firstInvalidPartition, let failing = partition.failingOperationID {
