@@ -78,7 +78,8 @@ extension KeelClient {
         let bytes: [UInt8] = try request.serializedBytes()
         guard bytes.count <= limit else {
             throw KeelClientError(
-                code: .resourceExhausted, message: "trying to send message larger than max (\(bytes.count) vs. \(limit))")
+                code: .resourceExhausted, message: "trying to send message larger than max (\(bytes.count) vs. \(limit))",
+                mayHaveReachedServer: false)
         }
     }
 

@@ -97,7 +97,8 @@ public final class KeelClient: Sendable {
         let order: [Int]
         if let pinned {
             guard let index = connections.firstIndex(where: { $0.endpoint == pinned }) else {
-                throw KeelClientError(code: .invalidArgument, message: "endpoint \(pinned) is not one of this client's")
+                throw KeelClientError(
+                    code: .invalidArgument, message: "endpoint \(pinned) is not one of this client's", mayHaveReachedServer: false)
             }
             order = [index]
         } else {
@@ -106,6 +107,8 @@ public final class KeelClient: Sendable {
         }
         var attempts: [KeelClientError.Attempt] = []
         var deadlinePassed = false
+        // Whether any attempt so far may have delivered the request.
+        var reachedServer = false
         passes: for pass in 0..<Self.passesMax {
             if pass > 0 {
                 // Every endpoint was passed over; one may be reconnecting or electing: wait a little.
@@ -128,16 +131,22 @@ public final class KeelClient: Sendable {
                     preferred.index = index
                     return response
                 case .failure(let failure):
-                    let passOver: Bool =
-                        switch failure.kind {
-                        case .notConnected: true
-                        case .unavailable(let reachedServer, let message):
-                            retry == .idempotent || !reachedServer || Self.notProposedMessages.contains(message)
-                        case .answered: false
-                        }
+                    let passOver: Bool
+                    switch failure.kind {
+                    case .notConnected:
+                        passOver = true
+                    case .unavailable(let reached, let message):
+                        // The server's own "no leader" says it did not take the request.
+                        reachedServer = reachedServer || (reached && !Self.notProposedMessages.contains(message))
+                        passOver = retry == .idempotent || !reached || Self.notProposedMessages.contains(message)
+                    case .answered:
+                        reachedServer = true
+                        passOver = false
+                    }
                     guard passOver else {
                         throw KeelClientError(
-                            code: failure.code, message: failure.message, endpoint: connection.endpoint, attempts: attempts)
+                            code: failure.code, message: failure.message, endpoint: connection.endpoint, attempts: attempts,
+                            mayHaveReachedServer: reachedServer)
                     }
                     attempts.append(.init(endpoint: connection.endpoint, code: failure.code, message: failure.message))
                 }
@@ -154,17 +163,18 @@ public final class KeelClient: Sendable {
             throw KeelClientError(
                 code: .deadlineExceeded,
                 message: "context deadline exceeded: no answer within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))\(tried)",
-                attempts: attempts)
+                attempts: attempts, mayHaveReachedServer: reachedServer)
         }
         if attempts.count == 1 {
             // One endpoint: its own answer says it best.
             throw KeelClientError(
-                code: attempts[0].code, message: attempts[0].message, endpoint: attempts[0].endpoint, attempts: attempts)
+                code: attempts[0].code, message: attempts[0].message, endpoint: attempts[0].endpoint, attempts: attempts,
+                mayHaveReachedServer: reachedServer)
         }
         throw KeelClientError(
             code: .unavailable,
             message: "no endpoint available: " + attempts.map(\.description).joined(separator: "; "),
-            attempts: attempts)
+            attempts: attempts, mayHaveReachedServer: reachedServer)
     }
 
     /// Why one attempt failed.
@@ -232,6 +242,14 @@ public final class KeelClient: Sendable {
             }
             return .success(response)
         } catch let failure as AttemptFailure {
+            if case .notConnected = failure.kind, connection.streamsOpened.value != streamsBefore {
+                // The connection came up and the stream opened between the dial check and the
+                // cancellation: the request may have been sent, so it must not be sent again.
+                return .failure(
+                    AttemptFailure(
+                        kind: .unavailable(reachedServer: true, message: failure.message), code: failure.code,
+                        message: "\(failure.message), as the connection came up: the request may have been sent"))
+            }
             return .failure(failure)
         } catch let error as RPCError {
             let reachedServer = connection.streamsOpened.value != streamsBefore

@@ -13,6 +13,10 @@ public struct KeelClientError: Error, CustomStringConvertible, Sendable {
     public var endpoint: Endpoint?
     /// Every endpoint tried, in order, with why it was passed over; empty when the first one answered.
     public var attempts: [Attempt]
+    /// Whether the request may have reached a server. False only when it certainly did not (no
+    /// connection, or refused before sending): then a write certainly was not applied. A test
+    /// harness records such a write as failed, any other as of unknown outcome.
+    public var mayHaveReachedServer: Bool
 
     /// One endpoint that was tried and passed over.
     public struct Attempt: Sendable, CustomStringConvertible {
@@ -27,12 +31,16 @@ public struct KeelClientError: Error, CustomStringConvertible, Sendable {
         public var description: String { "\(endpoint): \(message)" }
     }
 
-    /// Creates an error.
-    public init(code: RPCError.Code, message: String, endpoint: Endpoint? = nil, attempts: [Attempt] = []) {
+    /// Creates an error; unless told otherwise it assumes the request may have reached a server.
+    public init(
+        code: RPCError.Code, message: String, endpoint: Endpoint? = nil, attempts: [Attempt] = [],
+        mayHaveReachedServer: Bool = true
+    ) {
         self.code = code
         self.message = message
         self.endpoint = endpoint
         self.attempts = attempts
+        self.mayHaveReachedServer = mayHaveReachedServer
     }
 
     /// The message alone.

@@ -64,6 +64,7 @@ final class FailoverTests: XCTestCase {
                     XCTAssertEqual(error.code, .unavailable)
                     XCTAssertEqual(error.message, "etcdserver: request timed out")
                     XCTAssertEqual(error.endpoint, Endpoint(host: "127.0.0.1", port: ports[0]))
+                    XCTAssertTrue(error.mayHaveReachedServer, "the server took the request: its outcome is unknown")
                 }
             }
         }
@@ -125,6 +126,33 @@ final class FailoverTests: XCTestCase {
         }
         XCTAssertEqual(second.callCount, 3)
         XCTAssertEqual(first.callCount, 0)
+    }
+
+    func testAWriteThatNoServerReceivedSaysSo() async throws {
+        let refusing = try closedPort()
+        let leaderless = FakeKV(memberID: 1, failure: RPCError(code: .unavailable, message: "etcdserver: no leader"))
+        try await withFakeServers([leaderless]) { ports in
+            for endpoints in [[refusing], ports] {
+                try await KeelClient.withClient(configuration(endpoints, command: .seconds(2))) { client in
+                    do {
+                        _ = try await client.put("k", "v")
+                        XCTFail("the write cannot succeed")
+                    } catch let error as KeelClientError {
+                        // Refused at connect time, or refused by a member without a leader: never taken.
+                        XCTAssertFalse(error.mayHaveReachedServer, "\(endpoints): \(error.message)")
+                    }
+                }
+            }
+        }
+        let hung = try BoundSocket(listen: true)
+        try await KeelClient.withClient(configuration([hung.port], dial: .milliseconds(200), command: .seconds(1))) { client in
+            do {
+                _ = try await client.put("k", "v")
+                XCTFail("a hung endpoint never answers")
+            } catch let error as KeelClientError {
+                XCTAssertFalse(error.mayHaveReachedServer, "no HTTP/2 stream ever opened: \(error.message)")
+            }
+        }
     }
 
     func testEveryEndpointDownGivesOneErrorNamingEach() async throws {

@@ -62,7 +62,7 @@ struct TestCommand: AsyncParsableCommand {
     @Option(help: "Seconds the checker may search before it answers unknown.")
     var checkTimeout = 120.0
 
-    @Option(help: "Output folder (replaced node data inside it is deleted first).")
+    @Option(help: "Output folder (member folders n1… left in it by an earlier run are deleted first).")
     var out: String
 
     func validate() throws {
@@ -80,10 +80,6 @@ struct TestCommand: AsyncParsableCommand {
     func run() async throws {
         let nemeses = nemesis == "none" || nemesis.isEmpty ? [] : nemesis.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let binaryPath = binary.contains("/") ? binary : (which(binary) ?? binary)
-        // Old node data would be a different cluster's; the harness starts every run fresh.
-        for index in 0..<TestNetwork.nodesMax {
-            try? FileManager.default.removeItem(atPath: "\(out)/n\(index + 1)")
-        }
         let configuration = TestConfiguration(
             workload: workload, nodeCount: nodes, duration: .milliseconds(Int(time * 1000)), nemeses: nemeses,
             binary: URL(fileURLWithPath: binaryPath).standardizedFileURL.path,
@@ -95,19 +91,25 @@ struct TestCommand: AsyncParsableCommand {
         let runner = TestRunner(configuration: configuration) { line in
             printError("jepsen: \(line)")
         }
-        let task = Task { await runner.run() }
-        // SIGINT and SIGTERM stop the run; the runner tears the cluster down before it returns.
+        // SIGINT and SIGTERM stop the run, and the runner tears the cluster down before it returns;
+        // a second signal exits at once (the next run, or `jepsen clean`, removes what is left).
+        let run = RunTaskHolder()
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { number in
+        let sources = [SIGINT, SIGTERM].map { (number: Int32) -> any DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                printError("jepsen: signal \(number): stopping and tearing down")
-                task.cancel()
+                if run.signalled() {
+                    printError("jepsen: second signal: exiting without teardown; `jepsen clean` removes what is left")
+                    Glibc.exit(3)
+                }
+                printError("jepsen: signal \(number): stopping and tearing down (signal again to exit at once)")
             }
             source.resume()
             return source
         }
+        let task = Task { await runner.run() }
+        run.set(task)
         let outcome = await task.value
         for source in sources { source.cancel() }
         print(outcome.message)
@@ -120,6 +122,35 @@ struct TestCommand: AsyncParsableCommand {
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         return nil
+    }
+}
+
+/// The running test's task, so a signal that arrives at any moment can cancel it.
+///
+/// `@unchecked Sendable`: both fields are read and written only under `lock`.
+final class RunTaskHolder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: Task<TestOutcome, Never>?
+    private var signals = 0
+
+    /// Records the task; cancels it at once if a signal already came.
+    func set(_ task: Task<TestOutcome, Never>) {
+        lock.lock()
+        self.task = task
+        let cancelled = signals > 0
+        lock.unlock()
+        if cancelled { task.cancel() }
+    }
+
+    /// Counts a signal and cancels the task; true if this is not the first signal.
+    func signalled() -> Bool {
+        lock.lock()
+        signals += 1
+        let repeated = signals > 1
+        let task = task
+        lock.unlock()
+        task?.cancel()
+        return repeated
     }
 }
 

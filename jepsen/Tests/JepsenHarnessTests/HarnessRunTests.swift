@@ -20,7 +20,11 @@ final class HarnessRunTests: XCTestCase {
     }
 
     override func tearDown() {
-        if geteuid() == 0 { TestNetwork.removeAll() }
+        // Only while no other run holds the lock: never clean up under a run that is going on.
+        if geteuid() == 0, let lock = try? RunLock() {
+            TestNetwork.removeAll()
+            withExtendedLifetime(lock) {}
+        }
     }
 
     /// Runs `jepsen test` to the end and returns its exit status and output.

@@ -90,9 +90,13 @@ final class NemesisEffectTests: XCTestCase {
         let hubs = nodes.filter { x in !nodes.contains { y in blocked(bridge, x, y) || blocked(bridge, y, x) } }
         XCTAssertEqual(hubs.count, 1)
         XCTAssertEqual(bridge.count, 8, "two sides of two, cut both ways")
-        // Ring: each node reaches exactly its two neighbours.
+        // Ring: each node reaches exactly its two neighbours, so with itself it has a majority of five.
         let ring = PartitionNemesis.plan(.ring, nodes: nodes, leader: nil, random: &random).drops
         for x in nodes { XCTAssertEqual(nodes.filter { y in x !== y && !blocked(ring, y, x) }.count, 2) }
+        // On seven nodes each reaches its four nearest: five of seven, a majority, and never all.
+        let seven = TestCluster(nodeCount: 7, directory: directory, launch: ServerLaunch(binary: "/bin/true")).nodes
+        let ring7 = PartitionNemesis.plan(.ring, nodes: seven, leader: nil, random: &random).drops
+        for x in seven { XCTAssertEqual(seven.filter { y in x !== y && !blocked(ring7, y, x) }.count, 4) }
     }
 
     func testPausedNodeStopsAnsweringAndResumes() throws {

@@ -25,6 +25,12 @@ public final class ServerNode: Sendable {
     private let launch: ServerLaunch
     private let state = Mutex(ProcessState())
 
+    /// How long a server may take to exit after SIGTERM at the end of a test before SIGKILL.
+    public static let stopGrace: Duration = .seconds(3)
+    /// How long to wait for a SIGKILLed process to be reaped (a process in uninterruptible sleep
+    /// may take longer; it is then left for the namespace removal).
+    static let killReapWait: Duration = .seconds(10)
+
     /// The client port inside the namespace.
     public static let clientPort = 2379
     /// The peer port inside the namespace.
@@ -35,7 +41,11 @@ public final class ServerNode: Sendable {
         var paused = false
         /// Wall-clock time when the current process started (libfaketime's reference point).
         var startedAt: Date?
+        /// When the current process was spawned, on the harness's monotonic clock.
+        var spawnedAt: ContinuousClock.Instant?
         var starts = 0
+        /// Exits the harness did not cause (a crash), described for the verdict.
+        var unexpectedExits: [String] = []
     }
 
     init(index: Int, directory: String, launch: ServerLaunch) {
@@ -60,6 +70,10 @@ public final class ServerNode: Sendable {
     public var isPaused: Bool { state.withLock { $0.paused } }
     /// When the current process started.
     public var startedAt: Date? { state.withLock { $0.startedAt } }
+    /// When the current process was spawned, on the monotonic clock.
+    var spawnedAt: ContinuousClock.Instant? { state.withLock { $0.spawnedAt } }
+    /// Every time the server exited without the harness killing or stopping it.
+    public var unexpectedExits: [String] { state.withLock { $0.unexpectedExits } }
 
     /// The command line: `ip netns exec NS [env LD_PRELOAD=…] BINARY etcd-flags… extra…`.
     func commandLine(initialCluster: String) -> [String] {
@@ -110,17 +124,20 @@ public final class ServerNode: Sendable {
             $0.pid = pid
             $0.paused = false
             $0.startedAt = Date()
+            $0.spawnedAt = .now
             $0.starts += 1
         }
     }
 
-    /// Sends SIGKILL and reaps the process; true if one was running.
+    /// Sends SIGKILL and reaps the process; true if one was running (a process that had already
+    /// exited by itself is recorded as a crash instead).
     @discardableResult
     func kill() -> Bool {
-        guard let pid = state.withLock({ $0.pid }) else { return false }
+        guard isRunning(), let pid = state.withLock({ $0.pid }) else { return false }
         Glibc.kill(pid, SIGKILL)
         Glibc.kill(pid, SIGCONT)
-        Subprocess.waitForExit(pid)
+        let deadline = ContinuousClock.now.advanced(by: Self.killReapWait)
+        while Subprocess.exitStatusIfExited(pid) == nil && ContinuousClock.now < deadline { usleep(5_000) }
         state.withLock {
             $0.pid = nil
             $0.paused = false
@@ -150,8 +167,12 @@ public final class ServerNode: Sendable {
     public func isRunning() -> Bool {
         guard let pid = state.withLock({ $0.pid }) else { return false }
         if let status = Subprocess.exitStatusIfExited(pid) {
-            state.withLock { $0.pid = nil }
-            let note = "\n==== jepsen: \(name) exited by itself with status \(status)\n"
+            let note = "\n==== jepsen: \(name) exited by itself with status \(status) at \(ISO8601DateFormatter().string(from: Date()))\n"
+            state.withLock {
+                $0.pid = nil
+                $0.paused = false
+                $0.unexpectedExits.append("\(name) exited by itself with status \(status)")
+            }
             if let handle = FileHandle(forWritingAtPath: logPath) {
                 handle.seekToEndOfFile()
                 handle.write(Data(note.utf8))
@@ -163,8 +184,8 @@ public final class ServerNode: Sendable {
     }
 
     /// Stops the server for good at the end of a test: SIGTERM, then SIGKILL after `grace`.
-    func stop(grace: Duration = .seconds(3)) {
-        guard let pid = state.withLock({ $0.pid }) else { return }
+    func stop(grace: Duration = ServerNode.stopGrace) {
+        guard isRunning(), let pid = state.withLock({ $0.pid }) else { return }
         Glibc.kill(pid, SIGCONT)
         Glibc.kill(pid, SIGTERM)
         let deadline = ContinuousClock.now.advanced(by: grace)

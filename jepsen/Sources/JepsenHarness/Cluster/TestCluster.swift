@@ -12,6 +12,9 @@ public final class TestCluster: Sendable {
     /// `n1=http://10.47.0.11:2380,…`, as every member is told.
     public let initialCluster: String
 
+    /// How often readiness is asked while waiting.
+    static let readinessPollInterval: Duration = .milliseconds(250)
+
     /// Describes a cluster of `nodeCount` members with their folders under `directory`; nothing
     /// starts until ``start()``.
     public init(nodeCount: Int, directory: String, launch: ServerLaunch) {
@@ -92,7 +95,7 @@ public final class TestCluster: Sendable {
             }
             if silent.isEmpty && leaders.count == 1 { return [] }
             if ContinuousClock.now >= deadline { return silent.isEmpty ? nodes : silent }
-            try await Task.sleep(for: .milliseconds(250))
+            try await Task.sleep(for: Self.readinessPollInterval)
         }
     }
 }

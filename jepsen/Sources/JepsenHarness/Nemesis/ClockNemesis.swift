@@ -6,14 +6,10 @@
 // The faults keep each clock monotonic, as a real one is: offsets only jump forward (as after a
 // stalled VM), and a rate change is compensated so that the clock does not jump when its speed
 // changes. libfaketime computes fake = start + OFFSET + (now - start) × RATE from the moment the
-// library loaded in the process; the harness knows that moment only within a window after the
-// process was created, so it rounds every compensation towards a small forward jump.
+// library loaded in the process; the harness knows that moment only within a window after it
+// spawned the process, so it rounds every compensation towards a small forward step.
 import Foundation
 import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Bumps clocks forward, makes them run fast or slow, or strobes their speed, on chosen members.
 public final class ClockNemesis: Nemesis {
@@ -23,10 +19,14 @@ public final class ClockNemesis: Nemesis {
     public static let libraryPath = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
     /// Rates a fault draws from: slow and fast clocks.
     static let rates = [0.5, 0.75, 0.9, 1.1, 1.5, 2.0]
-    /// How long after the process was created libfaketime may load, at most (bounds a forward jump).
+    /// How long after the harness spawned the process libfaketime may load, at most (two execs,
+    /// `ip netns exec` and `env`, then the dynamic loader): bounds the forward step a rate change adds.
     static let loadWindowSeconds = 0.3
-    /// How often a strobe flips a clock's speed.
-    static let strobePeriod: Duration = .milliseconds(200)
+    /// How long after the control file is replaced the process may first read it.
+    static let fileReadDelaySeconds = 0.05
+    /// How often a strobe flips a clock's speed. Each flip may step the clock forward by up to
+    /// ``loadWindowSeconds`` × 1.5 (the uncertainty of the compensation), so flips are kept few.
+    static let strobePeriod: Duration = .seconds(1)
     /// The largest forward bump, in seconds.
     static let bumpSecondsMax = 5.0
 
@@ -84,21 +84,15 @@ public final class ClockNemesis: Nemesis {
         }
     }
 
-    /// Seconds since the node's process was created, as an interval that holds libfaketime's
-    /// load time: [created + 0, created + window], read from /proc so it survives restarts.
+    /// Seconds since libfaketime loaded in the node's process, as an interval that surely holds it:
+    /// it loaded after the harness spawned the process (the upper end, plus the time until the
+    /// process next reads the control file) and, on this machine, within ``loadWindowSeconds`` of it.
     static func elapsedSinceLoad(_ node: ServerNode) -> ClosedRange<Double>? {
-        guard let pid = node.pid,
-            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let uptime = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
-            let now = Double(uptime.split(separator: " ")[0])
-        else { return nil }
-        // Field 22 (starttime, in clock ticks since boot) counts from after the ")" that ends field 2.
-        guard let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
-        let created = ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
-        let newest = max(0, now - created - loadWindowSeconds)
-        return newest...max(newest, now - created)
+        guard let spawned = node.spawnedAt else { return nil }
+        let sinceSpawn = ContinuousClock.now - spawned
+        let seconds = Double(sinceSpawn.components.seconds) + Double(sinceSpawn.components.attoseconds) / 1e18
+        let newest = max(0, seconds - loadWindowSeconds)
+        return newest...(seconds + fileReadDelaySeconds)
     }
 
     /// The clock after changing its rate to `rate` now, without a backward jump.
@@ -152,6 +146,7 @@ public final class ClockNemesis: Nemesis {
             }
             return "rate: " + parts.joined(separator: ", ")
         default:
+            // Unstructured because it outlives inject(); shutDown() and heal() cancel and await it.
             let task = Task {
                 var fast = true
                 while !Task.isCancelled {
@@ -165,12 +160,17 @@ public final class ClockNemesis: Nemesis {
         }
     }
 
-    /// Stops any strobe and sets every clock back to real speed; offsets stay (no backward jump).
-    public func heal(_ cluster: TestCluster) async throws -> String {
+    /// Stops a running strobe.
+    public func shutDown() async {
         if let task = strobe.withLock({ $0.take() }) {
             task.cancel()
             await task.value
         }
+    }
+
+    /// Stops any strobe and sets every clock back to real speed; offsets stay (no backward jump).
+    public func heal(_ cluster: TestCluster) async throws -> String {
+        await shutDown()
         var parts: [String] = []
         for node in cluster.nodes where node.clockFilePath != nil {
             if current(node).rate != 1 { try set(node, rate: 1) }

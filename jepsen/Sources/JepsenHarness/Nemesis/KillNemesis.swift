@@ -28,16 +28,20 @@ public struct KillNemesis: Nemesis {
                 (targets, how) = (pick(1, of: nodes, random: &random), "one (no leader known)")
             }
         }
-        for node in targets { node.kill() }
+        let killed = targets
+        await Blocking.run { for node in killed { node.kill() } }
         return "killed \(how): \(names(targets))"
     }
 
     /// Restarts every member that is not running.
     public func heal(_ cluster: TestCluster) async throws -> String {
-        var restarted: [ServerNode] = []
-        for node in cluster.nodes where !node.isRunning() {
-            try cluster.restart(node)
-            restarted.append(node)
+        let restarted = try await Blocking.run { () throws -> [ServerNode] in
+            var restarted: [ServerNode] = []
+            for node in cluster.nodes where !node.isRunning() {
+                try cluster.restart(node)
+                restarted.append(node)
+            }
+            return restarted
         }
         return restarted.isEmpty ? "all running" : "restarted \(names(restarted))"
     }

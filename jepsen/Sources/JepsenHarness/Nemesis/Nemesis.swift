@@ -13,6 +13,14 @@ public protocol Nemesis: Sendable {
     /// Undoes every fault of this kind (also those of a killed earlier run); safe to call when
     /// nothing is wrong. Describes what it did.
     func heal(_ cluster: TestCluster) async throws -> String
+
+    /// Stops any background work of this nemesis before the cluster is torn down, however the run ended.
+    func shutDown() async
+}
+
+extension Nemesis {
+    /// Most nemeses have no background work.
+    public func shutDown() async {}
 }
 
 /// The nemeses `--nemesis` accepts, by name.

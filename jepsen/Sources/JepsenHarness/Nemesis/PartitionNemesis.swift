@@ -16,9 +16,12 @@ public struct PartitionNemesis: Nemesis {
         case isolateLeader = "isolate-leader"
         /// Two halves that both include one bridge node; only the bridge sees everyone.
         case bridge
-        /// Nodes on a ring, each connected only to its two neighbours (needs at least four nodes).
+        /// Nodes on a ring, each connected only to the nodes nearest it on both sides, just enough of
+        /// them that each sees a majority, and no two see the same one (needs at least four nodes).
         case ring
-        /// One node (the leader half the time) receives from nobody; the others still receive from it.
+        /// One node (the leader half the time) drops every packet it receives; the others still
+        /// receive what it sends. Datagrams flow one way; TCP, which needs acknowledgements, stalls
+        /// both ways once the segments in flight are gone, so this is mostly an inbound cut.
         case oneWay = "one-way"
     }
 
@@ -32,7 +35,8 @@ public struct PartitionNemesis: Nemesis {
         let shape = shapes.randomElement(using: &random)!
         let leader = await cluster.leader()
         let (drops, description) = Self.plan(shape, nodes: cluster.nodes, leader: leader, random: &random)
-        try Self.apply(drops, in: cluster)
+        let pairs = drops.map { Pair(from: $0.from, to: $0.to) }
+        try await Blocking.run { try Self.apply(pairs.map { ($0.from, $0.to) }, in: cluster) }
         return description
     }
 
@@ -55,7 +59,8 @@ public struct PartitionNemesis: Nemesis {
             let alone = leader ?? shuffled[0]
             let rest = nodes.filter { $0 !== alone }
             cut([alone], rest)
-            return (drops, "isolate leader: \(alone.name) | \(names(rest))")
+            let what = leader == nil ? "isolate one node (no leader known)" : "isolate leader"
+            return (drops, "\(what): \(alone.name) | \(names(rest))")
         case .bridge:
             let bridge = shuffled[0]
             let others = Array(shuffled.dropFirst())
@@ -65,17 +70,20 @@ public struct PartitionNemesis: Nemesis {
             return (drops, "bridge: \(names(left)) <- \(bridge.name) -> \(names(right))")
         case .ring:
             let count = shuffled.count
+            // Each node keeps the nodes within `reach` on both sides: 2 × reach + 1 is a majority.
+            let majority = count / 2 + 1
+            let reach = (majority - 1 + 1) / 2
             for (i, node) in shuffled.enumerated() {
                 for (j, other) in shuffled.enumerated() where i != j {
                     let distance = min((i - j + count) % count, (j - i + count) % count)
-                    if distance > 1 { drops.append((other, node)) }
+                    if distance > reach { drops.append((other, node)) }
                 }
             }
-            return (drops, "ring: " + names(shuffled) + " (each sees its neighbours)")
+            return (drops, "ring: " + names(shuffled) + " (each sees the \(2 * reach) nearest)")
         case .oneWay:
             let deaf = (leader != nil && Bool.random(using: &random)) ? leader! : shuffled[0]
             for other in nodes where other !== deaf { drops.append((other, deaf)) }
-            return (drops, "one way: \(deaf.name) hears nobody, everybody hears \(deaf.name)")
+            return (drops, "one way: \(deaf.name) hears nobody, everybody hears \(deaf.name) (TCP stalls both ways)")
         }
     }
 
@@ -83,7 +91,7 @@ public struct PartitionNemesis: Nemesis {
     public static func apply(_ drops: [(from: ServerNode, to: ServerNode)], in cluster: TestCluster) throws {
         for (from, to) in drops {
             do {
-                try to.inNamespace(["iptables", "-w", "-A", "INPUT", "-s", from.address, "-j", "DROP"])
+                try to.inNamespace(["iptables", "-w", Self.iptablesLockWaitSeconds, "-A", "INPUT", "-s", from.address, "-j", "DROP"])
             } catch {
                 throw HarnessError(.setupFailed, "cannot partition \(from.name) -> \(to.name): \(error)")
             }
@@ -92,13 +100,24 @@ public struct PartitionNemesis: Nemesis {
 
     /// Flushes the INPUT rules of every namespace.
     public func heal(_ cluster: TestCluster) async throws -> String {
-        for node in cluster.nodes {
-            do {
-                try node.inNamespace(["iptables", "-w", "-F", "INPUT"])
-            } catch {
-                throw HarnessError(.setupFailed, "cannot heal the partition at \(node.name): \(error)")
+        try await Blocking.run {
+            for node in cluster.nodes {
+                do {
+                    try node.inNamespace(["iptables", "-w", Self.iptablesLockWaitSeconds, "-F", "INPUT"])
+                } catch {
+                    throw HarnessError(.setupFailed, "cannot heal the partition at \(node.name): \(error)")
+                }
             }
         }
         return "network healed"
+    }
+
+    /// Seconds iptables waits for the xtables lock before it fails (never forever).
+    static let iptablesLockWaitSeconds = "10"
+
+    /// A (from, to) pair that can cross into blocking work.
+    private struct Pair: Sendable {
+        let from: ServerNode
+        let to: ServerNode
     }
 }

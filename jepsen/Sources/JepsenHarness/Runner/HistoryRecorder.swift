@@ -31,10 +31,12 @@ public final class HistoryRecorder: Sendable {
     public func record(
         process: ProcessID, type: OperationType, f: String, value: Value, error: String? = nil, node: String? = nil
     ) -> Bool {
-        let elapsed = ContinuousClock.now - start
-        let nanoseconds = Int(elapsed.components.seconds) * 1_000_000_000 + Int(elapsed.components.attoseconds / 1_000_000_000)
         return entries.withLock { entries in
             guard entries.count < Self.eventsMax else { return false }
+            // Read the clock under the lock, so times never run backwards against event order.
+            let elapsed = ContinuousClock.now - start
+            let nanoseconds =
+                Int(elapsed.components.seconds) * 1_000_000_000 + Int(elapsed.components.attoseconds / 1_000_000_000)
             let event = JepsenChecker.Operation(
                 process: process, type: type, f: f, value: value, time: nanoseconds, index: entries.count,
                 error: error.map(Value.string))

@@ -34,6 +34,10 @@ public final class TestRunner: Sendable {
     static let finalAttemptsMax = 10
     /// The first process number of the final reads, far above the workers'.
     static let finalProcessBase = 10_000_000
+    /// The pause before a final operation is tried again.
+    static let finalRetryPause: Duration = .milliseconds(500)
+    /// How long a fresh cluster may take to answer and agree on a leader.
+    static let formationTimeout: Duration = .seconds(60)
 
     /// A runner; `log` receives one line per step.
     public init(configuration: TestConfiguration, log: @escaping @Sendable (String) -> Void) {
@@ -93,6 +97,11 @@ public final class TestRunner: Sendable {
         let directory = configuration.outputDirectory
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // An earlier run's member data would be another cluster's: every run starts fresh. Only
+            // now, holding the lock, so a refused run never touches a running one's folders.
+            for index in 0..<TestNetwork.nodesMax where FileManager.default.fileExists(atPath: "\(directory)/n\(index + 1)") {
+                try FileManager.default.removeItem(atPath: "\(directory)/n\(index + 1)")
+            }
         } catch {
             return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: cannot create \(directory): \(error)")
         }
@@ -110,27 +119,31 @@ public final class TestRunner: Sendable {
         let cluster = TestCluster(nodeCount: configuration.nodeCount, directory: directory, launch: launch)
         let recorder = HistoryRecorder()
         var notes: [String] = []
-        let phase: RunPhase
+        let phase: Result<RunPhase, any Error>
         do {
-            defer {
-                log("tearing down the cluster")
-                cluster.tearDown()
-            }
-            phase = try await runCluster(cluster, workload: workload, nemeses: nemeses, recorder: recorder, notes: &notes)
-        } catch is CancellationError {
-            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: interrupted; the cluster was torn down")
+            phase = .success(
+                try await runCluster(cluster, workload: workload, nemeses: nemeses, recorder: recorder, notes: &notes))
         } catch {
+            phase = .failure(error)
+        }
+        // Teardown runs however the run ended: normal end, an error, or cancellation (SIGINT).
+        for nemesis in nemeses { await nemesis.shutDown() }
+        log("tearing down the cluster")
+        await Blocking.run { cluster.tearDown() }
+        switch phase {
+        case .success(let phase):
+            return finish(phase: phase, workload: workload, cluster: cluster, recorder: recorder, notes: notes)
+        case .failure(is CancellationError):
+            return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: interrupted; the cluster was torn down")
+        case .failure(let error):
             return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: \(error)")
         }
-        return finish(phase: phase, workload: workload, cluster: cluster, recorder: recorder, notes: notes)
     }
 
     /// What happened between the start of the cluster and its teardown.
     struct RunPhase {
         /// Members that did not answer after the final heal.
         var unrecovered: [String]
-        /// Members whose process exited without the nemesis killing it.
-        var crashed: [String]
     }
 
     private func runCluster(
@@ -139,12 +152,12 @@ public final class TestRunner: Sendable {
     ) async throws -> RunPhase {
         let configuration = configuration
         log("starting \(configuration.nodeCount) × \(configuration.binary) in namespaces \(TestNetwork.namespacePrefix)1…")
-        try cluster.start()
-        let silent = try await cluster.waitUntilReady(timeout: .seconds(60))
+        try await Blocking.run { try cluster.start() }
+        let silent = try await cluster.waitUntilReady(timeout: Self.formationTimeout)
         guard silent.isEmpty else {
             throw HarnessError(
                 .setupFailed,
-                "the cluster did not form within 60 s (no answer or no agreed leader from \(names(silent))); see \(configuration.outputDirectory)/*/server.log")
+                "the cluster did not form within \(Self.formationTimeout) (no answer or no agreed leader from \(names(silent))); see \(configuration.outputDirectory)/*/server.log")
         }
         log("cluster ready; running \(configuration.workload) for \(configuration.duration) with nemesis [\(configuration.nemeses.joined(separator: ","))]")
 
@@ -170,12 +183,11 @@ public final class TestRunner: Sendable {
             let what = try await nemesis.heal(cluster)
             recorder.record(process: .nemesis, type: .info, f: "stop-\(nemesis.name)", value: .string("final heal: \(what)"))
         }
-        // A member that exited by itself (not killed by the nemesis) is a crash worth reporting.
-        var crashed: [String] = []
+        // A member that exited by itself (ServerNode records it as a crash) is restarted for the
+        // final reads; the crash still makes the run invalid.
         for node in cluster.nodes where node.pid != nil && !node.isRunning() {
-            crashed.append(node.name)
-            notes.append("\(node.name) exited by itself during the run; restarted for the final reads")
-            try cluster.restart(node)
+            notes.append("\(node.name) was down after the final heal; restarted for the final reads")
+            try await Blocking.run { try cluster.restart(node) }
         }
         log("waiting up to \(configuration.recoveryTimeout) for every member to answer")
         let unrecovered = try await cluster.waitUntilReady(timeout: configuration.recoveryTimeout).map(\.name)
@@ -183,7 +195,7 @@ public final class TestRunner: Sendable {
             notes.append("no agreed leader or no answer from \(unrecovered.joined(separator: " ")) within \(configuration.recoveryTimeout) after the final heal")
         }
         try await finalOperations(cluster: cluster, workload: workload, recorder: recorder)
-        return RunPhase(unrecovered: unrecovered, crashed: crashed)
+        return RunPhase(unrecovered: unrecovered)
     }
 
     /// One client process: operations against one member until the deadline or the budget runs out.
@@ -283,7 +295,7 @@ public final class TestRunner: Sendable {
                         error: outcome.error, node: node.name)
                     process += 1
                     if outcome.type == .ok { break }
-                    try await Task.sleep(for: .milliseconds(500))
+                    try await Task.sleep(for: Self.finalRetryPause)
                 }
             }
         }
@@ -316,9 +328,11 @@ public final class TestRunner: Sendable {
             verdict = .invalid
             reasons.append("liveness: \(phase.unrecovered.joined(separator: " ")) did not recover after the final heal")
         }
-        if !phase.crashed.isEmpty {
+        // Read after teardown, so a crash during the final reads or at shutdown counts too.
+        let crashes = cluster.nodes.flatMap(\.unexpectedExits)
+        if !crashes.isEmpty {
             verdict = .invalid
-            reasons.append("\(phase.crashed.joined(separator: " ")) crashed (exited without being killed)")
+            reasons.append("crash: " + crashes.joined(separator: "; ") + " (not killed by the harness; see server.log)")
         }
         let results = TestResults(
             configuration: configuration, entries: entries, history: history, checked: checked, verdict: verdict,

@@ -134,8 +134,10 @@ public final class AppendWorkload: Workload {
         }
     }
 
+    /// The list stored in a value; a token that is not an integer becomes -1, an element no
+    /// transaction appends, so the checker reports it as garbage instead of it silently vanishing.
     static func decode(_ data: Data) -> [Int] {
-        String(decoding: data, as: UTF8.self).split(separator: " ").compactMap { Int($0) }
+        String(decoding: data, as: UTF8.self).split(separator: " ").map { Int($0) ?? -1 }
     }
 
     /// Keys read by one final transaction: below etcd's default `--max-txn-ops` (128).

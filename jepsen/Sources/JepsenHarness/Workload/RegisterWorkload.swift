@@ -64,7 +64,11 @@ public final class RegisterWorkload: Workload {
                 request.key = storageKey
                 request.serializable = reads == .serializable
                 let response = try await client.range(request)
-                let value: Value = response.kvs.first.flatMap { Int(String(decoding: $0.value, as: UTF8.self)) }.map(Value.int) ?? .nil
+                // A value that is not one of ours is recorded as its text, which no model state equals.
+                let value: Value = response.kvs.first.map { kv in
+                    let text = String(decoding: kv.value, as: UTF8.self)
+                    return Int(text).map(Value.int) ?? .string(text)
+                } ?? .nil
                 return OperationOutcome(type: .ok, value: .vector([.int(key), value]))
             case "write":
                 var request = Etcdserverpb_PutRequest()
@@ -122,21 +126,4 @@ public final class RegisterWorkload: Workload {
                 json: "{\"error\": \(jsonString("\(error)"))}")
         }
     }
-}
-
-/// `text` as a JSON string literal.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

@@ -48,8 +48,10 @@ public final class SetWorkload: Workload {
                 request.keysOnly = true
                 request.serializable = reads == .serializable
                 let response = try await client.range(request)
-                let elements = response.kvs.compactMap { kv in
-                    Int(String(decoding: kv.key.dropFirst(Self.prefix.utf8.count), as: UTF8.self))
+                // A key under the prefix that is not one of ours becomes -1, an element never added,
+                // so the checker reports it as unexpected.
+                let elements = response.kvs.map { kv in
+                    Int(String(decoding: kv.key.dropFirst(Self.prefix.utf8.count), as: UTF8.self)) ?? -1
                 }
                 return OperationOutcome(type: .ok, value: .vector(elements.sorted().map(Value.int)))
             default:

@@ -143,25 +143,20 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 /// Turns a client error into a history outcome: reads never change state, so any failed read is
 /// `:fail`; a write is `:fail` only when the request certainly was not taken, else `:info`.
 enum ErrorClassifier {
-    /// Texts (the server's) that say a request was refused before it was proposed.
-    static let notProposed: [String] = [
+    /// The server's texts that say a request was refused before it was proposed.
+    static let notProposed: Set<String> = [
         "etcdserver: no leader", "etcdserver: not leader", "etcdserver: too many requests",
     ]
 
     /// The outcome of a failed operation.
     static func outcome(of error: any Error, value: Value, isWrite: Bool) -> OperationOutcome {
-        let text: String
-        var certainlyNotApplied = !isWrite
-        if let clientError = error as? KeelClientError {
-            text = clientError.message
-            // The client marks a failure before any request went out: no connection, or a
-            // transport-level Unavailable on a stream that never opened.
-            if text.hasPrefix("unavailable: ") || text.contains("no connection") || notProposed.contains(text) {
-                certainlyNotApplied = true
-            }
-        } else {
-            text = "\(error)"
+        guard let clientError = error as? KeelClientError else {
+            return OperationOutcome(type: isWrite ? .info : .fail, value: value, error: "\(error)")
         }
-        return OperationOutcome(type: certainlyNotApplied ? .fail : .info, value: value, error: text)
+        // The client knows whether any attempt may have delivered the request (no connection, or a
+        // stream that never opened, means it did not); the server's own refusals say it was not proposed.
+        let certainlyNotApplied =
+            !isWrite || !clientError.mayHaveReachedServer || notProposed.contains(clientError.message)
+        return OperationOutcome(type: certainlyNotApplied ? .fail : .info, value: value, error: clientError.message)
     }
 }
