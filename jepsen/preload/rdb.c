@@ -1,7 +1,8 @@
 /* rdb: tiny RocksDB C API client for lose-unsynced tests.
  * rdb write DIR N M   -> N synced puts (prints "ack KEY" after each), M unsynced puts, then sleeps
  * rdb read DIR N M    -> prints counts of present synced/unsynced keys
- * rdb bench DIR N SYNC -> N puts, prints elapsed seconds */
+ * rdb bench DIR N SYNC -> N puts, prints elapsed seconds
+ * RDB_WBS=bytes sets a (small) write buffer size to force flushes and compactions. */
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ int main(int argc, char **argv) {
     char *err = NULL;
     rocksdb_options_t *o = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(o, 1);
+    if (getenv("RDB_WBS")) rocksdb_options_set_write_buffer_size(o, (size_t)atol(getenv("RDB_WBS"))); /* small: flushes, compactions */
     rocksdb_t *db = rocksdb_open(o, dir, &err); die(err);
     char key[64], val[128];
     if (!strcmp(mode, "write")) {

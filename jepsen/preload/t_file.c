@@ -7,6 +7,33 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <pthread.h>
+
+/* threads mode: thread i appends 100-byte records to DIR/t<i>, fsyncs every few
+ * records, and prints "synced i LEN" after each fsync returned.  After a crash and
+ * restore, each file must be a prefix of what was written, end on a sync boundary,
+ * and be at least as long as the last printed LEN. */
+static const char *tdir;
+static pthread_mutex_t outmu = PTHREAD_MUTEX_INITIALIZER;
+static void *tmain(void *arg) {
+    long i = (long)arg; char p[4096], rec[101];
+    snprintf(p, sizeof p, "%s/t%ld", tdir, i);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    long len = 0;
+    for (long n = 0;; n++) {
+        memset(rec, ' ', 99); rec[99] = '\n';
+        int h = snprintf(rec, sizeof rec, "%ld:%08ld:", i, n); rec[h] = ' ';
+        if (write(fd, rec, 100) != 100) { perror("write"); exit(1); }
+        len += 100;
+        if (n % 2 == 1 && i % 2 == 0) { pwrite(fd, "#", 1, len - 150); } /* overwrite in place too */
+        if (n % (3 + i) == 0) {
+            fdatasync(fd);
+            pthread_mutex_lock(&outmu); printf("synced %ld %ld\n", i, len); fflush(stdout); pthread_mutex_unlock(&outmu);
+        }
+        if (n == 200) { pthread_mutex_lock(&outmu); printf("ready\n"); fflush(stdout); pthread_mutex_unlock(&outmu); }
+    }
+    return NULL;
+}
 
 static void w(int fd, const char *s) { if (write(fd, s, strlen(s)) != (ssize_t)strlen(s)) { perror("write"); exit(1); } }
 static void pw(int fd, const char *s, off_t o) { if (pwrite(fd, s, strlen(s), o) != (ssize_t)strlen(s)) { perror("pwrite"); exit(1); } }
@@ -15,6 +42,11 @@ int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: t_file MODE FILE [TEXT]\n"); return 2; }
     const char *mode = argv[1], *path = argv[2];
     int fd;
+    if (!strcmp(mode, "threads")) {
+        tdir = path; pthread_t t[4];
+        for (long i = 0; i < 4; i++) pthread_create(&t[i], NULL, tmain, (void *)i);
+        for (;;) pause();
+    }
     if (!strcmp(mode, "init")) {            /* write TEXT, fsync, exit */
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         w(fd, argv[3]); fsync(fd); close(fd); return 0;
