@@ -29,7 +29,7 @@ struct TestCommand: AsyncParsableCommand {
     @Option(help: "Seconds of client operations, before the final heal and reads.")
     var time = 60.0
 
-    @Option(help: "Comma-separated faults: \(NemesisCatalog.names.joined(separator: ", ")); 'none' for none.")
+    @Option(help: "Comma-separated faults: \(NemesisCatalog.names.joined(separator: ", ")); 'none' for none. 'crash' is a SIGKILL that also loses every write the server did not fsync.")
     var nemesis = "partition"
 
     @Option(help: "The server: kvd, or any server that takes etcd's flags (e.g. /usr/bin/etcd).")
@@ -37,6 +37,9 @@ struct TestCommand: AsyncParsableCommand {
 
     @Option(parsing: .unconditional, help: "Extra server flags, as one string split on spaces.")
     var serverArgs = ""
+
+    @Option(help: "A shared library preloaded into every server before the harness's own (for testing the harness).")
+    var serverPreload: String?
 
     @Option(help: "linearizable (etcd's default) or serializable (local reads; must be caught under partitions).")
     var readConsistency = "linearizable"
@@ -87,7 +90,8 @@ struct TestCommand: AsyncParsableCommand {
             rate: rate, concurrency: concurrency, operationTimeout: .milliseconds(Int(opTimeout * 1000)), seed: seed,
             nemesisInterval: .milliseconds(Int(nemesisInterval * 1000)), operationsMax: opsMax,
             outputDirectory: URL(fileURLWithPath: out).standardizedFileURL.path,
-            checkTimeLimit: .milliseconds(Int(checkTimeout * 1000)))
+            checkTimeLimit: .milliseconds(Int(checkTimeout * 1000)),
+            serverPreload: serverPreload.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
         let runner = TestRunner(configuration: configuration) { line in
             printError("jepsen: \(line)")
         }

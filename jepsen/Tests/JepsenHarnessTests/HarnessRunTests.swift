@@ -74,6 +74,34 @@ final class HarnessRunTests: XCTestCase {
         XCTAssertTrue(output.contains("not linearizable"), output)
     }
 
+    /// Crashes that lose every unsynced write: kvd syncs its log before it acknowledges, so nothing
+    /// acknowledged is lost, and the preload library really undid writes at the restarts.
+    func testCrashesThatLoseUnsyncedWritesLoseNothingAcknowledged() throws {
+        guard !jepsen.isEmpty else { return }
+        let out = HarnessTestSupport.temporaryDirectory("crash")
+        let (status, output) = try runTest(
+            ["--workload", "set", "--time", "30", "--nemesis", "crash", "--nemesis-interval", "2", "--seed", "3"], out: out)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("lost 0"), output)
+        let logs = try (1...3).map { try String(contentsOfFile: "\(out)/n\($0)/server.log", encoding: .utf8) }.joined()
+        let restored = logs.split(separator: "\n").filter { $0.hasPrefix("lose-unsynced:") && !$0.contains("restored 0 undo") }
+        XCTAssertFalse(restored.isEmpty, "no restart undid any unsynced write:\n\(logs.prefix(2000))")
+    }
+
+    /// The same crashes against kvd whose write-ahead-log syncs are made no-ops (no-fsync.so):
+    /// acknowledged writes are lost, and the run says so.
+    func testCrashesCatchAServerThatDoesNotSyncItsLog() throws {
+        guard !jepsen.isEmpty else { return }
+        let out = HarnessTestSupport.temporaryDirectory("no-fsync")
+        let source = URL(fileURLWithPath: LoseUnsyncedLibrary.sourcePath).deletingLastPathComponent().appendingPathComponent("no-fsync.c").path
+        try Subprocess.check(["cc", "-shared", "-fPIC", "-O2", "-o", out + "/no-fsync.so", source, "-ldl"])
+        let (status, output) = try runTest(
+            ["--workload", "set", "--time", "30", "--nemesis", "crash", "--nemesis-interval", "2", "--seed", "3",
+             "--server-preload", out + "/no-fsync.so"], out: out)
+        XCTAssertEqual(status, 1, output)
+        XCTAssertTrue(output.contains("lost: ["), "acknowledged elements must be reported lost:\n\(output)")
+    }
+
     func testUnsupportedOptionsAreRefusedBeforeAnythingStarts() throws {
         guard !jepsen.isEmpty else { return }
         let out = HarnessTestSupport.temporaryDirectory("refused")

@@ -78,11 +78,25 @@ public final class ServerNode: Sendable {
     /// The command line: `ip netns exec NS [env LD_PRELOAD=…] BINARY etcd-flags… extra…`.
     func commandLine(initialCluster: String) -> [String] {
         var command = ["ip", "netns", "exec", namespace]
+        var preload: [String] = launch.extraPreload.map { [$0] } ?? []
+        var environment: [String] = []
         if let library = launch.fakeClockLibrary, let clockFilePath {
-            // FAKETIME_NO_CACHE: the control file is read on every clock read, so a rate change lands exactly when the nemesis computed it.
-            command += [
-                "env", "LD_PRELOAD=\(library)", "FAKETIME_TIMESTAMP_FILE=\(clockFilePath)", "FAKETIME_NO_CACHE=1",
+            // FAKETIME_NO_CACHE: the control file is read on every clock read, so a rate change
+            // lands exactly when the nemesis computed it.
+            preload.append(library)
+            environment += ["FAKETIME_TIMESTAMP_FILE=\(clockFilePath)", "FAKETIME_NO_CACHE=1"]
+        }
+        if let library = launch.loseUnsyncedLibrary {
+            preload.append(library)
+            // VERBOSE: the library says in server.log what it restored at each start.
+            environment += [
+                "LOSE_UNSYNCED_JOURNAL=\(directory)/unsynced.journal", "LOSE_UNSYNCED_ROOT=\(directory)/data",
+                "LOSE_UNSYNCED_VERBOSE=1",
             ]
+        }
+        if !preload.isEmpty {
+            // `env` sets the variables for the server alone; `ip` and `env` themselves load nothing.
+            command += ["env", "LD_PRELOAD=" + preload.joined(separator: " ")] + environment
         }
         command.append(launch.binary)
         command += [
@@ -101,6 +115,10 @@ public final class ServerNode: Sendable {
 
     /// Starts the server (again, on the same data after a kill).
     func start(initialCluster: String) throws(HarnessError) {
+        if launch.loseUnsyncedLibrary != nil {
+            // The preload tracks files under the data directory only if it exists when it loads.
+            try? FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+        }
         if let clockFilePath, !FileManager.default.fileExists(atPath: clockFilePath) {
             try? "+0 x1\n".write(toFile: clockFilePath, atomically: true, encoding: .utf8)
         }
@@ -214,11 +232,21 @@ public struct ServerLaunch: Sendable {
     public var extraArguments: [String]
     /// libfaketime's library, preloaded when the clock nemesis is on.
     public var fakeClockLibrary: String?
+    /// lose-unsynced.so, preloaded when the crash nemesis is on.
+    public var loseUnsyncedLibrary: String?
+    /// A library preloaded before the harness's own (tests of the harness use one that turns
+    /// fsync into a no-op, to show the crash nemesis catches a server that does not sync).
+    public var extraPreload: String?
 
     /// Creates a launch description.
-    public init(binary: String, extraArguments: [String] = [], fakeClockLibrary: String? = nil) {
+    public init(
+        binary: String, extraArguments: [String] = [], fakeClockLibrary: String? = nil, loseUnsyncedLibrary: String? = nil,
+        extraPreload: String? = nil
+    ) {
+        self.extraPreload = extraPreload
         self.binary = binary
         self.extraArguments = extraArguments
         self.fakeClockLibrary = fakeClockLibrary
+        self.loseUnsyncedLibrary = loseUnsyncedLibrary
     }
 }

@@ -26,13 +26,14 @@ extension Nemesis {
 /// The nemeses `--nemesis` accepts, by name.
 public enum NemesisCatalog {
     /// Every nemesis's name.
-    public static let names = ["partition", "kill", "pause", "clock", "member"]
+    public static let names = ["partition", "kill", "crash", "pause", "clock", "member"]
 
     /// Makes the named nemesis for a cluster started with `launch`, or explains why it cannot run.
     public static func make(_ name: String, launch: ServerLaunch) throws(HarnessError) -> any Nemesis {
         switch name {
         case "partition": return PartitionNemesis()
         case "kill": return KillNemesis()
+        case "crash": return try CrashNemesis(launch: launch)
         case "pause": return PauseNemesis()
         case "clock": return try ClockNemesis(launch: launch)
         case "member": throw MemberNemesis.unsupported(binary: launch.binary)

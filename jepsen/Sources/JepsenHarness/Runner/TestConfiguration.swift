@@ -35,6 +35,8 @@ public struct TestConfiguration: Sendable {
     public var checkTimeLimit: Duration
     /// How long the cluster may take to answer after every fault is healed.
     public var recoveryTimeout: Duration
+    /// A library preloaded into every server before the harness's own, if any.
+    public var serverPreload: String?
 
     /// Creates a configuration with Jepsen-like defaults for what is not given.
     public init(
@@ -42,8 +44,9 @@ public struct TestConfiguration: Sendable {
         binary: String, serverArguments: [String] = [], reads: ReadConsistency = .linearizable, rate: Double = 100,
         concurrency: Int = 10, operationTimeout: Duration = .seconds(5), seed: UInt64 = 1,
         nemesisInterval: Duration = .seconds(5), operationsMax: Int = 100_000, outputDirectory: String,
-        checkTimeLimit: Duration = .seconds(120), recoveryTimeout: Duration = .seconds(60)
+        checkTimeLimit: Duration = .seconds(120), recoveryTimeout: Duration = .seconds(60), serverPreload: String? = nil
     ) {
+        self.serverPreload = serverPreload
         self.workload = workload
         self.nodeCount = nodeCount
         self.duration = duration

@@ -58,6 +58,9 @@ public final class TestRunner: Sendable {
         for tool in ["ip", "iptables"] where (try? Subprocess.run(["sh", "-c", "command -v \(tool)"]))?.status != 0 {
             throw HarnessError(.cannotRun, "jepsen test needs '\(tool)' (Debian: apt-get install iproute2 iptables)")
         }
+        if let preload = configuration.serverPreload, !FileManager.default.fileExists(atPath: preload) {
+            throw HarnessError(.cannotRun, "--server-preload \(preload) does not exist")
+        }
         guard FileManager.default.isExecutableFile(atPath: configuration.binary) else {
             throw HarnessError(.cannotRun, "the server binary \(configuration.binary) does not exist or is not executable")
         }
@@ -105,9 +108,18 @@ public final class TestRunner: Sendable {
         } catch {
             return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: cannot create \(directory): \(error)")
         }
+        var loseUnsynced: String?
+        if configuration.nemeses.contains("crash") {
+            do {
+                loseUnsynced = try LoseUnsyncedLibrary.build(into: directory)
+            } catch {
+                return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: \(error)")
+            }
+        }
         let launch = ServerLaunch(
             binary: configuration.binary, extraArguments: configuration.serverArguments,
-            fakeClockLibrary: configuration.nemeses.contains("clock") ? ClockNemesis.libraryPath : nil)
+            fakeClockLibrary: configuration.nemeses.contains("clock") ? ClockNemesis.libraryPath : nil,
+            loseUnsyncedLibrary: loseUnsynced, extraPreload: configuration.serverPreload)
         let nemeses: [any Nemesis]
         do {
             nemeses = try configuration.nemeses.map { name throws(HarnessError) in try NemesisCatalog.make(name, launch: launch) }
