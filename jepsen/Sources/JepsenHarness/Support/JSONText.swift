@@ -1,20 +1,9 @@
 // JSON text for results.json, written by hand so the checkers' own JSON can be embedded verbatim.
+import JepsenChecker
 
-/// `text` as a JSON string literal.
+/// `text` as a JSON string literal (the checker library's escaping).
 func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
+    var out = ""
+    JSONWriter.writeString(text, into: &out)
+    return out
 }
