@@ -5,18 +5,6 @@ import XCTest
 /// The search must agree with the definition: on small random histories, compare it with a brute-force
 /// checker that tries every subset of the crashed operations and every real-time-respecting order.
 final class BruteForceAgreementTests: XCTestCase {
-    /// A seeded generator, so a failure names the seed that reproduces it.
-    private struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let historiesCount = 400
     static let operationsMax = 7
 
@@ -30,7 +18,7 @@ final class BruteForceAgreementTests: XCTestCase {
     }
 
     private func randomHistory(seed: UInt64, _ shape: Shape = Shape()) -> String {
-        var random = SplitMix(state: seed)
+        var random = SplitMix64(state: seed)
         var lines: [String] = []
         var open: [Int: (f: String, value: String)] = [:]
         var invoked = 0

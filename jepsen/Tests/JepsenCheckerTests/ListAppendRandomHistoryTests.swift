@@ -5,18 +5,6 @@ import XCTest
 /// The list-append checker on large seeded histories: a strictly serializable one must be valid, and
 /// one changed read must make it invalid, within a bounded time.
 final class ListAppendRandomHistoryTests: XCTestCase {
-    /// SplitMix64, so that each seed gives the same history on every platform.
-    private struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// One generated transaction.
     private struct Transaction {
         var microOps: [(isAppend: Bool, key: Int, element: Int, read: [Int]?)]
@@ -39,7 +27,7 @@ final class ListAppendRandomHistoryTests: XCTestCase {
     /// transactions fail (no effect) and 5% end `:info` (taking effect or not, at random). Ends with one
     /// read of every key.
     private func generate(seed: UInt64) -> [Transaction] {
-        var random = SeededGenerator(state: seed)
+        var random = SplitMix64(state: seed)
         var lists = Array(repeating: [Int](), count: Self.keyCount)
         var nextElement = Array(repeating: 1, count: Self.keyCount)
         var transactions: [Transaction] = []

@@ -40,7 +40,7 @@ final class NemesisEffectTests: XCTestCase {
         return made
     }
 
-    func testSymmetricPartitionBlocksBothWaysAndHealRestores() throws {
+    func testSymmetricPartitionBlocksBothWaysAndHealRestores() async throws {
         guard lock != nil else { return }
         let cluster = try makeCluster(script: nil)
         let (a, b, c) = (cluster.nodes[0], cluster.nodes[1], cluster.nodes[2])
@@ -48,7 +48,7 @@ final class NemesisEffectTests: XCTestCase {
         XCTAssertEqual(try HarnessTestSupport.udpDelivered(from: a, to: b, directory: directory), 0)
         XCTAssertEqual(try HarnessTestSupport.udpDelivered(from: b, to: a, directory: directory), 0)
         XCTAssertEqual(try HarnessTestSupport.udpDelivered(from: a, to: c, directory: directory), 20, "c is not cut off")
-        _ = try awaitResult { try await PartitionNemesis().heal(cluster) }
+        _ = try await PartitionNemesis().heal(cluster)
         XCTAssertEqual(try HarnessTestSupport.udpDelivered(from: a, to: b, directory: directory), 20)
         XCTAssertEqual(try HarnessTestSupport.udpDelivered(from: b, to: a, directory: directory), 20)
     }
@@ -110,7 +110,7 @@ final class NemesisEffectTests: XCTestCase {
         XCTAssertEqual(HarnessTestSupport.ask(node.address, timeout: 2), "pong")
     }
 
-    func testKilledNodeIsGoneAndRestartsOnANewProcess() throws {
+    func testKilledNodeIsGoneAndRestartsOnANewProcess() async throws {
         guard lock != nil else { return }
         let cluster = try makeCluster(script: HarnessTestSupport.pongServer)
         let node = cluster.nodes[0]
@@ -120,7 +120,7 @@ final class NemesisEffectTests: XCTestCase {
         XCTAssertNil(node.pid)
         XCTAssertEqual(kill(before, 0), -1, "the killed process is gone")
         XCTAssertNil(HarnessTestSupport.ask(node.address, timeout: 1))
-        _ = try awaitResult { try await KillNemesis().heal(cluster) }
+        _ = try await KillNemesis().heal(cluster)
         XCTAssertNotEqual(node.pid, before)
         try waitForPong(node)
     }
@@ -204,24 +204,4 @@ final class NemesisEffectTests: XCTestCase {
         }
         XCTFail("\(node.name) never answered pong")
     }
-
-    private func awaitResult<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
-            done.signal()
-        }
-        done.wait()
-        return try box.get()
-    }
-}
-
-/// Carries a result out of a task.
-///
-/// `@unchecked Sendable`: `value` is written once before the semaphore is signalled and read after.
-final class ResultBox<T>: @unchecked Sendable {
-    private var value: Result<T, any Error>?
-    func set(_ result: Result<T, any Error>) { value = result }
-    func get() throws -> T { try value!.get() }
 }

@@ -39,11 +39,9 @@ public final class ServerNode: Sendable {
     struct ProcessState {
         var pid: pid_t?
         var paused = false
-        /// Wall-clock time when the current process started (libfaketime's reference point).
-        var startedAt: Date?
-        /// When the current process was spawned, on the harness's monotonic clock.
+        /// When the current process was spawned, on the harness's monotonic clock (libfaketime's
+        /// reference point is shortly after it).
         var spawnedAt: ContinuousClock.Instant?
-        var starts = 0
         /// Exits the harness did not cause (a crash), described for the verdict.
         var unexpectedExits: [String] = []
     }
@@ -68,8 +66,6 @@ public final class ServerNode: Sendable {
     public var pid: pid_t? { state.withLock { $0.pid } }
     /// Whether the process is stopped with SIGSTOP.
     public var isPaused: Bool { state.withLock { $0.paused } }
-    /// When the current process started.
-    public var startedAt: Date? { state.withLock { $0.startedAt } }
     /// When the current process was spawned, on the monotonic clock.
     var spawnedAt: ContinuousClock.Instant? { state.withLock { $0.spawnedAt } }
     /// Every time the server exited without the harness killing or stopping it.
@@ -123,15 +119,7 @@ public final class ServerNode: Sendable {
             try? "+0 x1\n".write(toFile: clockFilePath, atomically: true, encoding: .utf8)
         }
         let command = commandLine(initialCluster: initialCluster)
-        let banner = "\n==== jepsen: starting \(name) at \(ISO8601DateFormatter().string(from: Date())): \(command.joined(separator: " "))\n"
-        if let handle = FileHandle(forWritingAtPath: logPath) ?? {
-            FileManager.default.createFile(atPath: logPath, contents: nil)
-            return FileHandle(forWritingAtPath: logPath)
-        }() {
-            handle.seekToEndOfFile()
-            handle.write(Data(banner.utf8))
-            try? handle.close()
-        }
+        appendToLog("starting \(name) at \(ISO8601DateFormatter().string(from: Date())): \(command.joined(separator: " "))")
         let pid: pid_t
         do {
             pid = try Subprocess.start(command, logPath: logPath)
@@ -141,9 +129,7 @@ public final class ServerNode: Sendable {
         state.withLock {
             $0.pid = pid
             $0.paused = false
-            $0.startedAt = Date()
             $0.spawnedAt = .now
-            $0.starts += 1
         }
     }
 
@@ -185,20 +171,26 @@ public final class ServerNode: Sendable {
     public func isRunning() -> Bool {
         guard let pid = state.withLock({ $0.pid }) else { return false }
         if let status = Subprocess.exitStatusIfExited(pid) {
-            let note = "\n==== jepsen: \(name) exited by itself with status \(status) at \(ISO8601DateFormatter().string(from: Date()))\n"
             state.withLock {
                 $0.pid = nil
                 $0.paused = false
                 $0.unexpectedExits.append("\(name) exited by itself with status \(status)")
             }
-            if let handle = FileHandle(forWritingAtPath: logPath) {
-                handle.seekToEndOfFile()
-                handle.write(Data(note.utf8))
-                try? handle.close()
-            }
+            appendToLog("\(name) exited by itself with status \(status) at \(ISO8601DateFormatter().string(from: Date()))")
             return false
         }
         return true
+    }
+
+    /// Appends a harness line to the server's log, so the log reads as one story.
+    private func appendToLog(_ line: String) {
+        if !FileManager.default.fileExists(atPath: logPath) {
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: logPath) else { return }
+        handle.seekToEndOfFile()
+        handle.write(Data("\n==== jepsen: \(line)\n".utf8))
+        try? handle.close()
     }
 
     /// Stops the server for good at the end of a test: SIGTERM, then SIGKILL after `grace`.

@@ -126,8 +126,7 @@ public final class TestRunner: Sendable {
         } catch {
             return TestOutcome(verdict: nil, exitStatus: 3, message: "jepsen test: \(error)")
         }
-        let workload = WorkloadCatalog.make(
-            configuration.workload, options: WorkloadOptions(concurrency: configuration.concurrency, seed: configuration.seed))!
+        let workload = WorkloadCatalog.make(configuration.workload)!
         let cluster = TestCluster(nodeCount: configuration.nodeCount, directory: directory, launch: launch)
         let recorder = HistoryRecorder()
         var notes: [String] = []

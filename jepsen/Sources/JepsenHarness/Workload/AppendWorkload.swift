@@ -30,7 +30,7 @@ public final class AppendWorkload: Workload {
     }
 
     /// An append workload.
-    public init(options: WorkloadOptions) {}
+    public init() {}
 
     /// The storage key of list `key`.
     static func storageKey(_ key: Int) -> Data { Data("a/\(key)".utf8) }

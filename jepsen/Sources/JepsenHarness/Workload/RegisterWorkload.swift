@@ -25,7 +25,7 @@ public final class RegisterWorkload: Workload {
     }
 
     /// A register workload.
-    public init(options: WorkloadOptions) {}
+    public init() {}
 
     /// The storage key of register `key`.
     static func storageKey(_ key: Int) -> Data { Data("r/\(key)".utf8) }

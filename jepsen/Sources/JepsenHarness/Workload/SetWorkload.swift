@@ -18,7 +18,7 @@ public final class SetWorkload: Workload {
     private let nextElement = Mutex(0)
 
     /// A set workload.
-    public init(options: WorkloadOptions) {}
+    public init() {}
 
     /// An add of a fresh element, or a read.
     public func nextOperation(random: inout SplitMix64) -> PlannedOperation {

@@ -99,27 +99,13 @@ public enum WorkloadCatalog {
     public static let names = [RegisterWorkload.name, SetWorkload.name, AppendWorkload.name]
 
     /// Makes the named workload, or nil if there is none by that name.
-    public static func make(_ name: String, options: WorkloadOptions) -> (any Workload)? {
+    public static func make(_ name: String) -> (any Workload)? {
         switch name {
-        case RegisterWorkload.name: RegisterWorkload(options: options)
-        case SetWorkload.name: SetWorkload(options: options)
-        case AppendWorkload.name: AppendWorkload(options: options)
+        case RegisterWorkload.name: RegisterWorkload()
+        case SetWorkload.name: SetWorkload()
+        case AppendWorkload.name: AppendWorkload()
         default: nil
         }
-    }
-}
-
-/// Knobs shared by the workloads.
-public struct WorkloadOptions: Sendable {
-    /// How many workers run at once (for spreading them over keys).
-    public var concurrency: Int
-    /// The test's seed, so the keys and values are reproducible.
-    public var seed: UInt64
-
-    /// Creates options.
-    public init(concurrency: Int, seed: UInt64) {
-        self.concurrency = concurrency
-        self.seed = seed
     }
 }
 
