@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "KeelStorage", targets: ["KeelStorage"]),
         .library(name: "JepsenChecker", targets: ["JepsenChecker"]),
         .executable(name: "raft-sim", targets: ["raft-sim"]),
+        .executable(name: "node-sim", targets: ["node-sim"]),
         .executable(name: "raft-bench", targets: ["raft-bench"]),
         .executable(name: "storage-bench", targets: ["storage-bench"]),
         .executable(name: "jepsen", targets: ["jepsen"]),
@@ -103,6 +104,17 @@ let package = Package(
             name: "KeelNodeTests",
             dependencies: ["KeelNode", "KeelStorage", "KeelTransport", "Raft", .product(name: "Logging", package: "swift-log")]
         ),
+
+        // The node simulation: the node's state machine on simulated disks, network and clocks.
+        .target(
+            name: "NodeSimulation",
+            dependencies: ["KeelNode", "KeelStorage", "KeelTransport", "Raft", "RaftSimulation", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "node-sim",
+            dependencies: ["NodeSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "NodeSimulationTests", dependencies: ["NodeSimulation", "KeelNode", "KeelStorage", "Raft"]),
 
         // etcd's v3 API (package etcdserverpb): .proto files and the Swift generated from them once.
         .target(

@@ -2,13 +2,13 @@ import KeelStorage
 import KeelTransport
 import Raft
 
-// The Ready loop: the host half of the Raft handshake (raft-api.md, "Host loop").
+// The driver's half of the Ready cycle: it performs what the machine decided (NodeMachine+Ready).
 
 extension KeelNode {
     func runReadyLoop() async {
         while running, halted == nil {
-            if raft.hasReady {
-                await readyCycle()
+            if let start = machine.startReady() {
+                await perform(start)
             } else {
                 await withCheckedContinuation { readyWakeup = $0 }
             }
@@ -22,128 +22,61 @@ extension KeelNode {
         wakeup.resume()
     }
 
-    /// One Ready: send the leader's appends, persist + apply on the storage thread (the actor stays
-    /// free meanwhile, so proposals and messages keep entering the core: group commit), then send
-    /// the other messages, answer waiters, advance.
-    func readyCycle() async {
-        let rd = raft.ready()
-        var early: [PeerMessage] = []
-        var late: [PeerMessage] = []
-        var heldBack: [NodeID] = []
-        for message in rd.messages {
-            if imageMissing, message.type == .installSnapshot, let snapshot = message.snapshot, snapshot.data.isEmpty,
-                snapshot.metadata.index > LogIndex(1)
-            {
-                // No image for the core's snapshot yet (see `restore`): compact to the restart image
-                // first; the core retries once told this one failed.
-                heldBack.append(message.to)
-                snapshotsHeldBack += 1
-                compactPendingNow = true
-                continue
-            }
-            // Thesis §10.2.1: the leader may send its appends before writing them to its own disk;
-            // its own copy counts towards commitment only after `advance` (the core's rule). A
-            // heartbeat carries nothing that needs this node's disk (its term was persisted when
-            // it campaigned; its commit index comes from durable acknowledgements). Every other
-            // message (votes, responses) promises something about our disk: after the write.
-            if message.type == .appendEntries || message.type == .heartbeat {
-                early.append(.raft(message))
-            } else {
-                late.append(.raft(message))
-            }
+    /// One Ready: send what may go before the write, persist + apply on the storage thread (the
+    /// actor stays free meanwhile, so proposals and messages keep entering the core: group commit),
+    /// then perform what the machine releases.
+    private func perform(_ start: ReadyStart) async {
+        if !start.early.isEmpty { network.send(start.early) }
+        let work = start.work
+        let beforeAppend = work.entries.isEmpty ? nil : beforeAppend
+        let result = await worker.perform { storage -> ReadyOutcome in
+            let clock = ContinuousClock()
+            let syncStart = clock.now
+            beforeAppend?()
+            try work.persist(on: storage)
+            let applyStart = clock.now
+            var outcome = ReadyOutcome()
+            outcome.synced = work.writesLog
+            try work.apply(on: storage, into: &outcome)
+            outcome.syncNanoseconds = Self.nanoseconds(applyStart - syncStart)
+            outcome.applyNanoseconds = Self.nanoseconds(clock.now - applyStart)
+            return outcome
         }
-        if !early.isEmpty { network.send(early) }
-        var committed: [ReadyWork.Committed] = []
-        committed.reserveCapacity(rd.committedEntries.count)
-        var commands = 0
-        for entry in rd.committedEntries {
-            var confState: ConfState?
-            if entry.kind == .confChange {
-                // Decided here, on the core's owner, in log order; the storage thread records it.
-                confState = (try? ConfChange(decoding: entry.data)).map { raft.applyConfChange($0) }
-            } else if !entry.data.isEmpty {
-                commands += 1
-            }
-            committed.append(ReadyWork.Committed(entry: entry, confState: confState))
+        if case .success(let outcome) = result {
+            if outcome.synced { metrics.fsyncDuration.recordNanoseconds(outcome.syncNanoseconds) }
+            metrics.applyDuration.recordNanoseconds(outcome.applyNanoseconds)
         }
-        if commands > 0 { metrics.proposalsCommitted.increment(by: commands) }
-        for state in rd.readStates {
-            guard let readID = ReadContext.decode(state.context), reads[readID]?.index == nil else { continue }
-            reads[readID]?.index = state.index
-        }
-        var readJobs: [ReadyWork.Read] = []
-        for (readID, waiter) in reads where !waiter.inFlight {
-            guard let index = waiter.index else { continue }
-            readJobs.append(ReadyWork.Read(id: readID, request: waiter.request, index: index))
-        }
-        for job in readJobs { reads[job.id]?.inFlight = true }
-        let work = ReadyWork(
-            node: id, snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState, committed: committed, reads: readJobs,
-            snapshotEntries: config.snapshotEntries, snapshotCatchUpEntries: compactPendingNow ? 0 : config.snapshotCatchUpEntries,
-            pendingImage: pendingImage?.metadata, imageBuilding: imageTask != nil, beforeImageRead: beforeImageRead,
-            beforeAppend: beforeAppend)
-        let outcome: ReadyOutcome
-        switch await worker.perform({ try work.run(on: $0) }) {
-        case .success(let done): outcome = done
-        case .failure(let error):
-            halt(error)
-            return
-        }
-        if !late.isEmpty { network.send(late) }
-        record(outcome, installedSnapshot: rd.snapshot != nil)
-        for (requestID, result) in outcome.results {
-            completeProposal(requestID, result.mapError { RequestValidation.map($0) })
-        }
-        for (readID, result) in outcome.reads {
-            completeRead(readID, result.mapError { RequestValidation.map($0) })
-        }
-        for job in readJobs { reads[job.id]?.inFlight = false }
-        raft.advance(rd)
-        compactToImage(outcome, installed: rd.snapshot?.metadata.index)
-        for peer in heldBack { raft.reportSnapshot(peer, succeeded: false) }
-        // Deadlines are checked on ticks only: scanning every waiter per Ready would cost O(waiters)
-        // per fsync under load.
-        observeLeader()
+        var out = NodeOutput()
+        machine.finishReady(result, into: &out)
+        perform(out)
     }
 
-    /// The core's contract: `compact(upTo: X, snapshotData:)` takes the image of the state at X.
-    /// Compacting right away to the applied index would leave no catch-up entries, and an image
-    /// at an older index cannot be made later (the state machine only moves forward). So the
-    /// image taken at X is kept here until `snapshotCatchUpEntries` more entries are applied; the
-    /// storage thread then compacts the stored log through X and the core compacts to X with
-    /// that same image. Until then the core keeps (and sends) its previous image, still exact for
-    /// its own index. The price is holding a second image in memory meanwhile.
-    private func compactToImage(_ outcome: ReadyOutcome, installed: LogIndex?) {
-        if let source = outcome.imageSource { buildImage(source) }
-        if let installed {
-            // The core holds the leader's image now.
-            imageMissing = false
-            compactPendingNow = false
-            // A leader's snapshot replaced the state machine and log: an older image is out of date.
-            if let pending = pendingImage, pending.metadata.index <= installed { pendingImage = nil }
+    /// Performs one step's output: sends, answers, image reads.
+    func perform(_ out: NodeOutput) {
+        if !out.messages.isEmpty { network.send(out.messages) }
+        for reply in out.replies {
+            requestWaiters.removeValue(forKey: reply.id)?.resume(returning: reply.result)
         }
-        guard let compacted = outcome.compacted, let image = pendingImage, image.metadata.index == compacted.index else { return }
-        pendingImage = nil
-        // Ignored by the core if it meanwhile took a newer snapshot from the leader.
-        raft.compact(upTo: image.metadata.index, snapshotData: image.data)
-        logCompactions += 1
-        imageMissing = false
-        compactPendingNow = false
+        for (waiterID, found) in out.leaderWaits {
+            leaderWaiters.removeValue(forKey: waiterID)?.resume(returning: found)
+        }
+        if let source = out.imageToBuild { buildImage(source) }
+        #if DEBUG
+            // O(requests): checked on every step in debug builds (all tests), not in release.
+            machine.checkInvariants()
+        #endif
     }
 
-    /// After a restart (``restore(_:)``): reads the image at the applied index off the pipeline.
+    /// After a restart (``NodeMachine/restore(from:)``): reads the image at the applied index off
+    /// the pipeline.
     func readRestartImage() {
+        machine.startRestartImage()
         let worker = worker
+        let beforeRead = beforeImageRead
         imageTask = Task {
-            let opened = await worker.perform { storage in
-                let machine = storage.stateMachine
-                return ImageSource(
-                    writer: machine.makeSnapshot(),
-                    metadata: SnapshotMetadata(index: machine.appliedIndex, term: machine.appliedTerm, confState: machine.membership),
-                    beforeRead: nil)
-            }
+            let opened = await worker.perform { $0.openImage() }
             switch opened {
-            case .success(let source): self.imageBuilt(await ImageBuilder.build(source))
+            case .success(let source): self.imageBuilt(await ImageBuilder.build(source, beforeRead: beforeRead))
             case .failure(let error): self.imageBuilt(.failure(error))
             }
         }
@@ -151,36 +84,22 @@ extension KeelNode {
 
     /// Reads the image off the actor and off the storage thread; the Ready loop keeps going.
     private func buildImage(_ source: ImageSource) {
-        imageTask = Task {
-            let result = await ImageBuilder.build(source)
-            self.imageBuilt(result)
-        }
+        let beforeRead = beforeImageRead
+        imageTask = Task { self.imageBuilt(await ImageBuilder.build(source, beforeRead: beforeRead)) }
     }
 
     private func imageBuilt(_ result: Result<SnapshotImage, any Error>) {
         imageTask = nil
-        switch result {
-        case .failure(let error):
-            // The storage could not be read: as any storage failure.
-            if halted == nil && !stopped { halt(error) }
-        case .success(let image):
-            // A leader's snapshot may have overtaken it meanwhile.
-            guard image.metadata.index > raft.log.snapshot.index else { return }
-            pendingImage = image
-            snapshotsTaken += 1
-        }
+        // A node stopping closes its storage under the reader: not a storage failure.
+        if stopped, case .failure = result { return }
+        var out = NodeOutput()
+        machine.imageBuilt(result, into: &out)
+        perform(out)
+        wakeReadyLoop()
     }
 
-    private func record(_ outcome: ReadyOutcome, installedSnapshot: Bool) {
-        if outcome.synced {
-            syncedWriteCount += 1
-            metrics.fsyncDuration.recordNanoseconds(outcome.syncNanoseconds)
-        }
-        if installedSnapshot { snapshotsInstalled += 1 }
-        metrics.applyDuration.recordNanoseconds(outcome.applyNanoseconds)
-        if outcome.appliedCommands > 0 { metrics.proposalsApplied.increment(by: outcome.appliedCommands) }
-        appliedIndex = outcome.appliedIndex
-        revision = outcome.revision
-        compactedRevision = outcome.compactedRevision
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

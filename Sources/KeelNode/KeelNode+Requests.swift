@@ -34,20 +34,14 @@ extension KeelNode {
     /// Serves a Range or a read-only Txn at a read index the leader confirmed (thesis §6.4), from
     /// this node's state once it applied that far.
     func linearizableRead(_ command: KVCommand, deadline: ContinuousClock.Instant) async throws(KeelError) -> KVResponse {
-        guard reads.count < config.pendingProposalsMax else { throw KeelError.tooManyRequests }
+        try machine.admitRead()
         guard await awaitLeader(deadline: deadline) else { throw unavailableReason() }
         try checkServing(deadline: deadline)
-        guard reads.count < config.pendingProposalsMax else { throw KeelError.tooManyRequests }
-        let readID = nextRequestID()
-        do {
-            try raft.readIndex(context: ReadContext.encode(readID))
-        } catch {
-            throw Self.map(error)
-        }
+        var out = NodeOutput()
+        let readID = try machine.startLinearizableRead(command, deadline: machineTime(deadline), into: &out)
+        perform(out)
         wakeReadyLoop()
-        let result = await withCheckedContinuation {
-            reads[readID] = ReadWaiter(continuation: $0, request: command, deadline: deadline, askedAtTick: tickCount)
-        }
+        let result = await withCheckedContinuation { requestWaiters[readID] = $0 }
         return try result.get()
     }
 
@@ -101,42 +95,17 @@ extension KeelNode {
     /// Validates, proposes (or forwards to the leader) and waits for the entry to apply here.
     func submit(_ command: KVCommand, deadline: ContinuousClock.Instant) async throws(KeelError) -> KVResponse {
         try checkServing(deadline: deadline)
-        let data = command.encoded()
-        try RequestValidation.check(command, encodedBytes: data.count, maxRequestBytes: config.maxRequestBytes)
-        guard proposals.count < config.pendingProposalsMax else {
-            metrics.proposalsFailed.increment()
-            throw KeelError.tooManyRequests
-        }
+        let data = try machine.admitWrite(command)
         guard await awaitLeader(deadline: deadline) else {
             metrics.proposalsFailed.increment()
             throw unavailableReason()
         }
         try checkServing(deadline: deadline)
-        guard proposals.count < config.pendingProposalsMax else {
-            metrics.proposalsFailed.increment()
-            throw KeelError.tooManyRequests
-        }
-        let leader = raft.status.leader
-        guard leader != .none else { throw KeelError.noLeader }
-        let requestID = nextRequestID()
-        let envelope = EntryEnvelope(origin: id, requestID: requestID, command: data).encoded()
-        if leader == id {
-            do {
-                try raft.propose(envelope)
-            } catch {
-                metrics.proposalsFailed.increment()
-                throw Self.map(error)
-            }
-            wakeReadyLoop()
-        } else {
-            // A follower cannot propose; the leader proposes for it and the outcome arrives by
-            // applying the committed entry here.
-            network.send([.proposal(ForwardedProposal(from: id, to: leader, requestID: requestID, data: envelope))])
-        }
-        let result = await withCheckedContinuation {
-            proposals[requestID] = ProposalWaiter(continuation: $0, deadline: deadline, leader: leader)
-            metrics.proposalsPending.record(proposals.count)
-        }
+        var out = NodeOutput()
+        let requestID = try machine.propose(data, deadline: machineTime(deadline), into: &out)
+        perform(out)
+        wakeReadyLoop()
+        let result = await withCheckedContinuation { requestWaiters[requestID] = $0 }
         return try result.get()
     }
 
@@ -145,12 +114,19 @@ extension KeelNode {
         return stopped || !running ? KeelError.stopped : KeelError.noLeader
     }
 
-    static func map(_ error: RaftError) -> KeelError {
-        switch error.code {
-        case .uncommittedLimitExceeded, .readIndexLimitExceeded: return KeelError.tooManyRequests
-        case .notLeader, .noLeader: return KeelError.noLeader
-        case .transferInProgress: return KeelError.leaderChanged
-        default: return KeelError(.internal, "etcdserver: raft: \(error)")
+    /// Waits until some node leads, for at most one election timeout and never past `deadline`
+    /// (``NodeMachine/waitForLeader(deadline:now:)``).
+    func awaitLeader(deadline: ContinuousClock.Instant) async -> Bool {
+        switch machine.waitForLeader(deadline: machineTime(deadline), now: now) {
+        case .known: return true
+        case .gaveUp: return false
+        case .waiting(let waiterID): return await withCheckedContinuation { leaderWaiters[waiterID] = $0 }
         }
+    }
+
+    func checkServing(deadline: ContinuousClock.Instant) throws(KeelError) {
+        if let halted { throw halted }
+        guard running, !stopped else { throw KeelError.stopped }
+        guard deadline > clock.now else { throw KeelError(.deadlineExceeded, "etcdserver: request timed out before it was sent") }
     }
 }

@@ -19,72 +19,60 @@ public actor KeelNode {
     let config: NodeConfig
     let network: any PeerNetwork
     let logger: Logger
-    let raft: RaftNode
+    /// Every decision: this actor only performs what it asks (``NodeMachine``).
+    let machine: NodeMachine
+    var raft: RaftNode { machine.raft }
     let worker: StorageWorker
     let metrics = NodeMetrics()
     let clock = ContinuousClock()
+    /// The machine's time is an offset from this instant.
+    let origin: ContinuousClock.Instant
 
-    /// Proposals waiting for their entry to apply, by request id. Bounded by `pendingProposalsMax`.
-    var proposals: [UInt64: ProposalWaiter] = [:]
-    /// Linearizable reads waiting for their read index or for the state machine to reach it.
-    /// Bounded by `pendingProposalsMax`.
-    var reads: [UInt64: ReadWaiter] = [:]
-    /// Requests waiting (briefly) for an election in progress. Bounded by `pendingProposalsMax`.
-    var leaderWaiters: [UInt64: LeaderWaiter] = [:]
+    /// Callers waiting for a write or a linearizable read, by the machine's request id.
+    var requestWaiters: [UInt64: CheckedContinuation<Result<KVResponse, KeelError>, Never>] = [:]
+    /// Callers waiting for a leader, by the machine's waiter id.
+    var leaderWaiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     /// Serializable reads queued on the storage thread. Bounded by `pendingProposalsMax`.
     var serializableReadsInFlight = 0
-    var lastRequestID: UInt64
-    var knownLeader: NodeID = .none
-    /// The term of `knownLeader`: the same leader in a new term dropped its pending reads too.
-    var knownTerm: Term = .zero
-    /// Ticks fired since start; read-index retries are timed in ticks.
-    var tickCount: UInt64 = 0
-    var appliedIndex: LogIndex
-    var revision: Int64
-    var compactedRevision: Int64
     /// What peers told us about themselves; only members of the configured cluster are kept.
     var peerAttributes: [NodeID: MemberAttributes] = [:]
 
     var running = false
     var stopped = false
-    /// Set when storage failed: the node stops taking part (etcd panics in this case).
-    var halted: KeelError?
+    var halted: KeelError? { machine.halted }
     var tasks: [Task<Void, Never>] = []
     var readyTask: Task<Void, Never>?
     var readyWakeup: CheckedContinuation<Void, Never>?
-    /// Test hook (see ``ReadyWork/beforeAppend``).
+    /// Test hook: runs on the storage thread before entries are written (a slow disk).
     var beforeAppend: (@Sendable () -> Void)?
 
     func setBeforeAppend(_ hook: (@Sendable () -> Void)?) { beforeAppend = hook }
 
-    /// Ready cycles that wrote (and fsynced) the Raft log: with group commit, fewer than the writes
-    /// they carried.
-    public internal(set) var syncedWriteCount = 0
-    /// Snapshots this node took of its own state machine (each is compacted to once
-    /// `snapshotCatchUpEntries` more entries applied).
-    public internal(set) var snapshotsTaken = 0
-    /// Times this node compacted its log (core and storage) to one of its snapshots.
-    public internal(set) var logCompactions = 0
-    /// The image taken last, waiting for catch-up entries before the log is compacted to it.
-    var pendingImage: SnapshotImage?
-    /// The core resumed from a stored snapshot without its image (see ``restore(_:)``): until the
-    /// log is compacted to a new image, snapshots the core wants to send are held back.
-    var imageMissing: Bool
-    /// Set when a snapshot was held back: the next Ready compacts to the pending image at once.
-    var compactPendingNow = false
-    /// Snapshots held back for want of an image (tests check the restart path is taken).
-    var snapshotsHeldBack = 0
     /// The image being read, if any (at most one at a time).
     var imageTask: Task<Void, Never>?
-    /// Test hook (see ``ImageSource/beforeRead``).
+    /// Test hook: runs on the image queue before reading (a large state machine).
     var beforeImageRead: (@Sendable () -> Void)?
 
     func setBeforeImageRead(_ hook: (@Sendable () -> Void)?) { beforeImageRead = hook }
+
+    /// Ready cycles that wrote (and fsynced) the Raft log: with group commit, fewer than the writes
+    /// they carried.
+    public var syncedWriteCount: Int { machine.syncedWriteCount }
+    /// Snapshots this node took of its own state machine (each is compacted to once
+    /// `snapshotCatchUpEntries` more entries applied).
+    public var snapshotsTaken: Int { machine.snapshotsTaken }
+    /// Times this node compacted its log (core and storage) to one of its snapshots.
+    public var logCompactions: Int { machine.logCompactions }
+    /// Snapshots held back for want of an image (tests check the restart path is taken).
+    var snapshotsHeldBack: Int { machine.snapshotsHeldBack }
     /// Snapshots this node installed from a leader.
-    public internal(set) var snapshotsInstalled = 0
+    public var snapshotsInstalled: Int { machine.snapshotsInstalled }
+    var appliedIndex: LogIndex { machine.appliedIndex }
+    var revision: Int64 { machine.revision }
+    var compactedRevision: Int64 { machine.compactedRevision }
 
     /// Client writes waiting for their outcome (at most `pendingProposalsMax`).
-    public var pendingProposalCount: Int { proposals.count }
+    public var pendingProposalCount: Int { machine.pendingProposalCount }
 
     /// Opens (or creates) the data directory, checks it belongs to this cluster and member
     /// (``KeelError/Code/failedPrecondition`` otherwise), restores the Raft state. Does not tick yet.
@@ -109,29 +97,21 @@ public actor KeelNode {
             if DataDirectory.isFresh(storage) && config.isNewCluster {
                 try DataDirectory.bootstrap(storage, voters: config.members.filter { !$0.isLearner }.map(\.id))
             }
-            (restored, imageMissing) = try Self.restore(storage)
+            (restored, imageMissing) = try NodeMachine.restore(from: storage)
         } catch {
             throw KeelError(.failedPrecondition, "cannot open the storage in \(path): \(error)")
         }
-        var raftConfig = RaftConfig(id: config.selfID)
-        raftConfig.electionTimeoutTicks = config.electionTimeoutTicks
-        raftConfig.heartbeatIntervalTicks = 1
-        raftConfig.preVote = true
-        raftConfig.checkQuorum = true
-        raftConfig.readOnlyMode = .readIndex
-        raft = RaftNode(config: raftConfig, restored: restored, random: SystemRandomNumberGenerator())
+        // Random first request id: ids of an earlier life of this node may still be in the log being replayed.
+        machine = NodeMachine(
+            config: config, restored: restored, coreImageMissing: imageMissing, store: storage,
+            firstRequestID: UInt64.random(in: 1...(UInt64.max >> 1)), random: SystemRandomNumberGenerator(), logger: logger)
         id = config.selfID
         clusterID = config.clusterID
         self.config = config
         self.network = network
         self.logger = logger
-        appliedIndex = storage.stateMachine.appliedIndex
-        revision = storage.stateMachine.revision
-        compactedRevision = storage.stateMachine.compactedRevision
         worker = StorageWorker(storage: storage)
-        self.imageMissing = imageMissing
-        // Random start: ids of an earlier life of this node may still be in the log being replayed.
-        lastRequestID = UInt64.random(in: 1...(UInt64.max >> 1))
+        origin = clock.now
         logger.info(
             "keel node restored",
             metadata: [
@@ -140,43 +120,17 @@ public actor KeelNode {
             ])
     }
 
-    /// What the core resumes from. If the state machine applied past the stored snapshot, a new
-    /// snapshot is taken first (compacting the log), so the snapshot bytes handed to the core are
-    /// exactly the state at the snapshot index: a restarted leader must be able to send laggards
-    /// a correct image (``Raft/RestoredState/snapshotData``).
-    ///
-    /// The state machine usually applied past the stored snapshot S, and its image at S is gone
-    /// (the state machine only moves forward). Re-snapshotting at the applied index would drop the
-    /// catch-up entries after S and read the whole state before starting. So the core resumes from
-    /// S with no image (`imageMissing`): ``start()`` reads the image at the applied index off the
-    /// pipeline, and a snapshot the core wants to send meanwhile is held back until the log is
-    /// compacted to that image (``readyCycle()``). Only when nothing was applied past S is the
-    /// image taken here, being exactly the state at S. The founding snapshot (index 1) has an
-    /// empty image by definition.
-    static func restore(_ storage: NodeStorage) throws -> (state: RestoredState, imageMissing: Bool) {
-        var snapshotData: [UInt8] = []
-        var imageMissing = false
-        let stored = storage.log.snapshotMetadata.index
-        if stored > LogIndex(1) {
-            if storage.stateMachine.appliedIndex > stored {
-                imageMissing = true
-            } else {
-                snapshotData = try ReadyWork.takeImage(storage).data
-            }
-        }
-        let restart = try storage.restartState()
-        let snapshot = restart.snapshotMetadata.index == .zero ? nil : restart.snapshotMetadata
-        let state = RestoredState(
-            hardState: restart.hardState, snapshot: snapshot, entries: restart.entries, confState: restart.confState,
-            applied: restart.appliedIndex, snapshotData: snapshotData)
-        return (state, imageMissing)
-    }
+    /// The machine's time: the monotonic clock since this node was created.
+    var now: Duration { clock.now - origin }
+
+    /// `instant` on the machine's time line.
+    func machineTime(_ instant: ContinuousClock.Instant) -> Duration { instant - origin }
 
     /// Starts the tick loop (monotonic clock), the Ready loop and consumption of `network.events`.
     public func start() {
         guard !running, !stopped else { return }
         running = true
-        if imageMissing { readRestartImage() }
+        if machine.needsRestartImage { readRestartImage() }
         readyTask = Task { await self.runReadyLoop() }
         let interval = config.tickInterval
         tasks.append(Task { await self.runTicker(interval: interval) })
@@ -201,7 +155,9 @@ public actor KeelNode {
         readyTask = nil
         // The image reader holds the database open: let it finish before closing.
         await imageTask?.value
-        failAll(KeelError.stopped, writeError: KeelError.stoppedOutcomeUnknown)
+        var out = NodeOutput()
+        machine.failAll(KeelError.stopped, writeError: KeelError.stoppedOutcomeUnknown, into: &out)
+        perform(out)
         await worker.close()
         logger.info("keel node stopped", metadata: ["member": "\(DataDirectory.hex(id.rawValue))"])
     }
@@ -242,11 +198,9 @@ public actor KeelNode {
 
     func tick(_ count: Int) {
         guard running, halted == nil else { return }
-        for _ in 0..<count { raft.tick() }
-        tickCount &+= UInt64(count)
-        observeLeader()
-        retryReadIndexes()
-        expireWaiters(now: clock.now)
+        var out = NodeOutput()
+        machine.tick(count, now: now, into: &out)
+        perform(out)
         wakeReadyLoop()
     }
 
@@ -288,54 +242,5 @@ public actor KeelNode {
 
     func header(revision: Int64) -> ResponseHeader {
         ResponseHeader(clusterID: clusterID, memberID: id.rawValue, revision: revision, raftTerm: raft.status.term.rawValue)
-    }
-
-    /// A read-index request (or its answer) lost on the way is not re-sent by the core nor by the
-    /// transport (which drops when full or reconnecting): reads still without a read index are
-    /// asked again every `readIndexRetryTicks` (etcd's readIndexRetryTime, 500 ms). A duplicated
-    /// answer is harmless: only the first read index is kept.
-    func retryReadIndexes() {
-        guard raft.status.leader != .none else { return }
-        for (readID, waiter) in reads where waiter.index == nil && tickCount &- waiter.askedAtTick >= Self.readIndexRetryTicks {
-            reads[readID]?.askedAtTick = tickCount
-            try? raft.readIndex(context: ReadContext.encode(readID))
-        }
-    }
-
-    /// Ticks between two read-index requests for the same read (5 x 100 ms by default, as etcd).
-    static let readIndexRetryTicks: UInt64 = 5
-
-    /// Notices a new (or lost) leader, or a new term: metrics, waiting requests, reads whose leader
-    /// went away.
-    func observeLeader() {
-        let status = raft.status
-        let leader = status.leader
-        guard leader != knownLeader || (leader != .none && status.term != knownTerm) else { return }
-        knownTerm = status.term
-        if leader != knownLeader {
-            logger.info("leader changed", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "leader": "\(DataDirectory.hex(leader.rawValue))"])
-        }
-        let leaderChanged = leader != knownLeader
-        knownLeader = leader
-        metrics.hasLeader.record(leader == .none ? 0 : 1)
-        guard leader != .none else { return }
-        if leaderChanged { metrics.leaderChanges.increment() }
-        for (_, waiter) in leaderWaiters { waiter.continuation.resume(returning: true) }
-        leaderWaiters = [:]
-        // A new leader, or the same one in a new term, dropped the pending reads (core note): ask again.
-        for (readID, waiter) in reads where waiter.index == nil {
-            reads[readID]?.askedAtTick = tickCount
-            try? raft.readIndex(context: ReadContext.encode(readID))
-        }
-    }
-
-    /// Storage failed: answer everyone and take no further part (continuing could ack writes that
-    /// are not durable).
-    func halt(_ error: any Error) {
-        let failure = KeelError(.internal, "etcdserver: storage failed: \(error)")
-        // Info, as libraries log (STYLE.md); the failure also reaches every caller and status().errors.
-        logger.info("keel node halted", metadata: ["member": "\(DataDirectory.hex(id.rawValue))", "error": "\(error)"])
-        halted = failure
-        failAll(failure, writeError: KeelError(.unknownOutcome, failure.message + "; the request may still be applied"))
     }
 }

@@ -13,6 +13,15 @@ public struct RestartState: Hashable, Sendable {
     public var confState: ConfState
     /// The last entry the state machine applied.
     public var appliedIndex: LogIndex
+
+    /// A restart state with these fields.
+    public init(hardState: HardState, snapshotMetadata: SnapshotMetadata, entries: [Entry], confState: ConfState, appliedIndex: LogIndex) {
+        self.hardState = hardState
+        self.snapshotMetadata = snapshotMetadata
+        self.entries = entries
+        self.confState = confState
+        self.appliedIndex = appliedIndex
+    }
 }
 
 /// One node's durable state in one RocksDB database: the Raft log with its hard state, and the

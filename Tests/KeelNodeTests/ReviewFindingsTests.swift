@@ -71,8 +71,8 @@ final class ReviewFindingsTests: XCTestCase {
             await cluster.stop(follower)
             try await cluster.node(leader).put("k", "4")
             try await cluster.node(leader).put("k", "5")
-            let taken = await cluster.node(leader).snapshotsTaken
-            XCTAssertGreaterThan(taken, 0, "precondition: the leader took a snapshot")
+            // The image is read off the Ready pipeline: it lands shortly after the write is answered.
+            try await cluster.eventually("precondition: the leader took a snapshot") { await cluster.node(leader).snapshotsTaken > 0 }
             let node = try await cluster.start(follower)
             try await cluster.eventually("the follower caught up") { try await node.get("k", serializable: true) == "5" }
             let installed = await node.snapshotsInstalled

@@ -102,6 +102,14 @@ public struct RangeResponse: Hashable, Sendable {
     public var more: Bool
     /// How many keys matched in total.
     public var count: Int64
+
+    /// A response with these fields.
+    public init(revision: Int64, kvs: [KeyValue], more: Bool, count: Int64) {
+        self.revision = revision
+        self.kvs = kvs
+        self.more = more
+        self.count = count
+    }
 }
 
 /// etcd's PutRequest.
@@ -136,6 +144,12 @@ public struct PutResponse: Hashable, Sendable {
     public var revision: Int64
     /// The previous key-value, when requested and the key existed.
     public var prevKv: KeyValue?
+
+    /// A response with these fields.
+    public init(revision: Int64, prevKv: KeyValue?) {
+        self.revision = revision
+        self.prevKv = prevKv
+    }
 }
 
 /// etcd's DeleteRangeRequest; `key`/`rangeEnd` as in ``RangeRequest``.
@@ -163,6 +177,13 @@ public struct DeleteRangeResponse: Hashable, Sendable {
     public var deleted: Int64
     /// The deleted key-values, when requested.
     public var prevKvs: [KeyValue]
+
+    /// A response with these fields.
+    public init(revision: Int64, deleted: Int64, prevKvs: [KeyValue]) {
+        self.revision = revision
+        self.deleted = deleted
+        self.prevKvs = prevKvs
+    }
 }
 
 /// How a ``Compare`` relates the stored field to the given one.
@@ -272,6 +293,13 @@ public struct TxnResponse: Hashable, Sendable {
     public var succeeded: Bool
     /// One response per operation of the branch that ran.
     public var responses: [ResponseOp]
+
+    /// A response with these fields.
+    public init(revision: Int64, succeeded: Bool, responses: [ResponseOp]) {
+        self.revision = revision
+        self.succeeded = succeeded
+        self.responses = responses
+    }
 }
 
 /// Helpers for etcd's range conventions.

@@ -1,0 +1,136 @@
+import KeelNode
+import KeelStorage
+import Raft
+
+/// The node simulation's judge: checks every message as it leaves a node, every acknowledgement
+/// and read as a client receives it, every applied index against the other replicas, and the final
+/// state against every acknowledged write.
+final class NodeChecker {
+    let quorum: Int
+    /// The highest revision acknowledged to any client, and per key.
+    private(set) var ackedRevision: Int64 = 0
+    private var ackedByKey: [[UInt8]: Int64] = [:]
+    /// What the acknowledged write at each revision wrote.
+    private var ackedWrites: [Int64: (key: [UInt8], value: [UInt8])] = [:]
+    /// The state digest after each applied index, as the first replica to apply it had it.
+    private var digests: [LogIndex: (digest: Int, node: NodeID)] = [:]
+    private var lastAckTime = -1
+    /// Values of writes whose clients were told they definitely failed.
+    private var failedValues: Set<[UInt8]> = []
+
+    init(quorum: Int) { self.quorum = quorum }
+
+    func ackedRevision(of key: [UInt8]) -> Int64 { ackedByKey[key] ?? 0 }
+
+    func writesAckedAfter(healTime: Int) -> Bool { lastAckTime >= healTime }
+
+    /// A message may promise only what is on the sender's disk (thesis §3.8 and §10.2.1): every
+    /// message but pre-votes carries a term the sender has synced, a vote grant a synced vote, an
+    /// append acknowledgement synced entries through the index it reports.
+    func checkSent(_ message: Message, by node: SimNode, run: NodeSimRun) {
+        let durable = node.store.durableHardState
+        if message.type != .preVote && message.type != .preVoteResponse && message.term > durable.term {
+            run.fail(.sentBeforeSynced, "n\(node.id) sent \(message.type) of term \(message.term) to n\(message.to) with term \(durable.term) on disk")
+            return
+        }
+        switch message.type {
+        case .installSnapshot:
+            // The image must be the state at the snapshot's index, as every replica applied it there.
+            guard let snapshot = message.snapshot, snapshot.metadata.index > LogIndex(1) else { break }
+            guard let image = MemoryImage(decoding: snapshot.data) else {
+                run.fail(.divergence, "n\(node.id) sent a snapshot at \(snapshot.metadata.index) without a readable image (\(snapshot.data.count) bytes)")
+                break
+            }
+            if image.index != snapshot.metadata.index {
+                run.fail(.divergence, "n\(node.id) sent the image of index \(image.index) as the snapshot at \(snapshot.metadata.index)")
+            } else if let applied = digests[image.index], applied.digest != image.kv.hashValue {
+                run.fail(.divergence, "n\(node.id) sent a snapshot at \(image.index) whose image differs from the state replicas applied there")
+            }
+        case .requestVoteResponse where !message.reject:
+            if durable.term == message.term && durable.vote != message.to {
+                run.fail(.sentBeforeSynced, "n\(node.id) granted its vote in term \(message.term) to n\(message.to) with vote \(durable.vote) on disk")
+            }
+        case .appendEntriesResponse where !message.reject:
+            if node.store.durableLastIndex < message.index {
+                run.fail(
+                    .sentBeforeSynced,
+                    "n\(node.id) acknowledged entries through \(message.index) to n\(message.to) with \(node.store.durableLastIndex) on disk")
+            }
+        default: break
+        }
+    }
+
+    /// A write was acknowledged: a quorum must hold its entry on disk (it was committed), and it
+    /// becomes a floor for every later read.
+    func acknowledged(key: [UInt8], value: [UInt8], revision: Int64, origin: SimNode, run: NodeSimRun) {
+        guard let entry = origin.store.revisionEntries[revision] else {
+            run.fail(.ackBeforeDurable, "n\(origin.id) acknowledged revision \(revision), which it never applied")
+            return
+        }
+        let holders = run.nodes.filter { node in
+            node.store.durableSnapshotIndex >= entry.index || node.store.durableTerm(at: entry.index) == entry.term
+        }
+        if holders.count < quorum {
+            run.fail(
+                .ackBeforeDurable,
+                "n\(origin.id) acknowledged the write at revision \(revision) (entry \(entry.index), term \(entry.term)) held durably by \(holders.map { "n\($0.id)" }) only")
+        }
+        if let earlier = ackedWrites[revision], earlier.key != key || earlier.value != value {
+            run.fail(.divergence, "revision \(revision) acknowledged for two different writes")
+        }
+        ackedWrites[revision] = (key, value)
+        ackedByKey[key] = max(ackedByKey[key] ?? 0, revision)
+        ackedRevision = max(ackedRevision, revision)
+        lastAckTime = run.time
+    }
+
+    /// A write's client was told it failed, and not that its outcome is unknown: it must never apply.
+    func failedDefinitely(value: [UInt8]) { failedValues.insert(value) }
+
+    /// A read returned `range`: the value must be what the write at its revision wrote, and a
+    /// linearizable read must be at least as new as every write acknowledged before it began.
+    func read(_ operation: SimClient.Operation, _ range: RangeResponse, linearizable: Bool, by node: SimNode, run: NodeSimRun) {
+        let kv = range.kvs.first
+        if let kv, let written = ackedWrites[kv.modRevision], written.key != kv.key || written.value != kv.value {
+            run.fail(.divergence, "n\(node.id) read \(String(decoding: kv.value, as: UTF8.self)) at revision \(kv.modRevision), which wrote \(String(decoding: written.value, as: UTF8.self))")
+        }
+        if let kv, failedValues.contains(kv.value) {
+            run.fail(.appliedAfterFailure, "n\(node.id) read \(String(decoding: kv.value, as: UTF8.self)), a write whose client was told it failed")
+        }
+        guard linearizable else { return }
+        let modRevision = kv?.modRevision ?? 0
+        if modRevision < operation.keyAckedRevisionAtStart || range.revision < operation.ackedRevisionAtStart {
+            run.fail(
+                .staleRead,
+                "n\(node.id) read \(String(decoding: operation.key, as: UTF8.self)) at mod revision \(modRevision) (store revision \(range.revision)); "
+                    + "revision \(operation.keyAckedRevisionAtStart) of that key (\(operation.ackedRevisionAtStart) overall) was acknowledged before the read began")
+        }
+    }
+
+    /// Replicas must hold identical states after applying the same index (State Machine Safety).
+    func recordApplied(_ applied: [(index: LogIndex, digest: Int)], node: NodeID, run: NodeSimRun) {
+        for (index, digest) in applied {
+            if let first = digests[index] {
+                if first.digest != digest {
+                    run.fail(.divergence, "n\(node) and n\(first.node) hold different states after applying index \(index)")
+                }
+            } else {
+                digests[index] = (digest, node)
+            }
+        }
+    }
+
+    /// Every acknowledged write survives: the converged state holds each key at a revision at least
+    /// its last acknowledged one.
+    func checkFinal(_ state: MemoryKV, run: NodeSimRun) {
+        for kv in state.keys.values where failedValues.contains(kv.value) {
+            run.fail(.appliedAfterFailure, "the converged state holds \(String(decoding: kv.value, as: UTF8.self)), a write whose client was told it failed")
+        }
+        for (key, revision) in ackedByKey {
+            let held = state.keys[key]?.modRevision ?? 0
+            if held < revision {
+                run.fail(.lostWrite, "\(String(decoding: key, as: UTF8.self)) was acknowledged at revision \(revision); the converged state has it at \(held)")
+            }
+        }
+    }
+}

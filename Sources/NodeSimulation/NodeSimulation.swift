@@ -1,0 +1,681 @@
+import KeelNode
+import KeelStorage
+import KeelTransport
+import Logging
+import Raft
+import RaftSimulation
+
+/// How to run one seed of the node simulation.
+public struct NodeSimOptions: Sendable {
+    /// Global ticks (of `NodeSimParameters.tickMilliseconds`) of the faulty phase by default.
+    public static let faultTicksDefault = 600
+    /// Global ticks the healed cluster gets to elect a leader, complete a write and converge.
+    public static let livenessTicksMax = 600
+
+    /// The seed: it decides the parameters and every random choice of the run.
+    public var seed: UInt64
+    /// Forces the cluster size instead of drawing it.
+    public var nodeCount: Int?
+    /// Global ticks of the faulty phase.
+    public var faultTicks: Int
+    /// Receives a line per notable event when set.
+    public var verbose: (@Sendable (String) -> Void)?
+
+    /// Options for `seed`.
+    public init(seed: UInt64, nodeCount: Int? = nil, faultTicks: Int = faultTicksDefault, verbose: (@Sendable (String) -> Void)? = nil) {
+        self.seed = seed
+        self.nodeCount = nodeCount
+        self.faultTicks = faultTicks
+        self.verbose = verbose
+    }
+}
+
+/// What one seed did.
+public struct NodeSimResult: Sendable {
+    /// The seed run.
+    public var seed: UInt64
+    /// What the seed drew.
+    public var parameters: NodeSimParameters
+    /// The first property found broken, if any.
+    public var violation: NodeViolation?
+    /// Writes acknowledged to clients.
+    public var writesAcked = 0
+    /// Linearizable reads answered.
+    public var readsServed = 0
+    /// Crashes (including halts after a failed disk write).
+    public var crashes = 0
+    /// Disk writes that failed.
+    public var diskFailures = 0
+    /// Snapshots installed from a leader, over all nodes and lives.
+    public var snapshotsInstalled = 0
+    /// Log compactions to an image, over all nodes and lives.
+    public var logCompactions = 0
+    /// Restarts whose core resumed without the image of its stored snapshot.
+    public var restartsWithoutImage = 0
+    /// Snapshots held back for want of an image, over all nodes and lives.
+    public var snapshotsHeldBack = 0
+
+    /// Events processed.
+    public var eventCount = 0
+
+    /// The violation and the command that replays it.
+    public var failureReport: String {
+        guard let violation else { return "seed \(seed): ok" }
+        return "seed \(seed): \(violation)\n  parameters: \(parameters)\n  replay: swift run -c release node-sim --seed \(seed) --verbose"
+    }
+}
+
+/// The node simulation: ``KeelNode/NodeMachine`` (the node's decisions, exactly as the server
+/// runs them) on simulated disks (``MemoryStore``), network and clocks, with clients, under crashes
+/// that lose unsynced writes, slow and failing disks, pauses, partitions, loss, duplication and
+/// delay; then a healed phase that must converge. Every step is checked (``NodeViolation``).
+public enum NodeSimulation {
+    /// Runs one seed.
+    public static func run(_ options: NodeSimOptions) -> NodeSimResult {
+        NodeSimRun(options).run()
+    }
+}
+
+/// One node's process and disk.
+final class SimNode {
+    let id: NodeID
+    let store: MemoryStore
+    var machine: NodeMachine?
+    /// Bumped by each crash: events of an earlier life are ignored.
+    var generation = 0
+    /// When this life started (the machine's clock starts at zero then).
+    var bootTime = 0
+    var paused = false
+    /// What arrived while paused, handled on resume.
+    var deferred: [NodeSimRun.Event.Kind] = []
+    var missedTicks = 0
+    let tickPeriod: Int
+    /// The Ready being written.
+    var writing: ReadyWork?
+    /// Client (and its operation's sequence number) waiting for each request id.
+    var requests: [UInt64: (client: Int, sequence: Int)] = [:]
+    var leaderWaits: [UInt64: (client: Int, sequence: Int)] = [:]
+
+    init(id: NodeID, store: MemoryStore, tickPeriod: Int) {
+        self.id = id
+        self.store = store
+        self.tickPeriod = tickPeriod
+    }
+
+    var isUp: Bool { machine != nil }
+}
+
+/// A client: at most one operation outstanding, against one node.
+struct SimClient {
+    enum Kind { case put, cas, read, serializableRead }
+    struct Operation {
+        var kind: Kind
+        var key: [UInt8]
+        var value: [UInt8]
+        var command: KVCommand
+        var deadline: Int
+        /// Highest revision acknowledged (to anyone) when it began, and for its key.
+        var ackedRevisionAtStart: Int64
+        var keyAckedRevisionAtStart: Int64
+        var generation: Int
+    }
+
+    var node: Int
+    var operation: Operation?
+    var sequence = 0
+    /// The version of each key this client saw last (its compare-and-set guard).
+    var seenVersion: [[UInt8]: Int64] = [:]
+}
+
+final class NodeSimRun {
+    struct Event {
+        enum Kind {
+            case world
+            case tick(Int, generation: Int)
+            case deliver(Int, PeerMessage)
+            case persisted(Int, generation: Int)
+            case imageRead(Int, generation: Int, Result<SnapshotImage, any Error>)
+            case snapshotStatus(Int, generation: Int, peer: NodeID, succeeded: Bool)
+            case restart(Int)
+            case resume(Int, generation: Int)
+        }
+        var time: Int
+        var sequence: Int
+        var kind: Kind
+    }
+
+    let options: NodeSimOptions
+    let parameters: NodeSimParameters
+    var random: SimRandom
+    var result: NodeSimResult
+    var time = 0
+    var sequence = 0
+    var queue = EventQueue()
+    var nodes: [SimNode] = []
+    var clients: [SimClient] = []
+    /// Partition group of each node index (nil: healed).
+    var groups: [Int]?
+    var healing = false
+    let logger = Logger(label: "node-sim", factory: { _ in SwiftLogNoOpLogHandler() })
+    let voters: [NodeID]
+    let members: [MemberInfo]
+    var checker: NodeChecker
+
+    init(_ options: NodeSimOptions) {
+        self.options = options
+        parameters = NodeSimParameters(seed: options.seed, nodeCount: options.nodeCount)
+        random = SimRandom(seed: options.seed)
+        result = NodeSimResult(seed: options.seed, parameters: parameters)
+        voters = (1...parameters.nodeCount).map { NodeID(UInt64($0)) }
+        members = voters.map { MemberInfo(id: $0, name: "n\($0)", peerURLs: ["sim://n\($0)"]) }
+        checker = NodeChecker(quorum: parameters.nodeCount / 2 + 1)
+    }
+
+    func log(_ line: @autoclosure () -> String) {
+        options.verbose?("[\(time) ms] \(line())")
+    }
+
+    func schedule(_ kind: Event.Kind, after delay: Int) {
+        sequence += 1
+        queue.push(Event(time: time + max(0, delay), sequence: sequence, kind: kind))
+    }
+
+    func run() -> NodeSimResult {
+        for id in voters {
+            let period = NodeSimParameters.tickMilliseconds + random.between(0...parameters.tickDriftMilliseconds)
+            nodes.append(SimNode(id: id, store: MemoryStore(voters: voters), tickPeriod: period))
+        }
+        for index in nodes.indices { boot(index) }
+        for _ in 0..<parameters.clientCount { clients.append(SimClient(node: random.below(nodes.count))) }
+        schedule(.world, after: NodeSimParameters.tickMilliseconds)
+        let faultEnd = options.faultTicks * NodeSimParameters.tickMilliseconds
+        let end = faultEnd + NodeSimOptions.livenessTicksMax * NodeSimParameters.tickMilliseconds
+        while let event = queue.pop() {
+            time = event.time
+            if time >= faultEnd && !healing { heal() }
+            if time > end {
+                fail(.liveness, "the healed cluster did not converge within \(NodeSimOptions.livenessTicksMax) ticks: \(convergenceStatus())")
+                break
+            }
+            result.eventCount += 1
+            handle(event.kind)
+            if result.violation != nil { break }
+            if healing && converged() { break }
+        }
+        for node in nodes { if let machine = node.machine { count(machine) } }
+        return result
+    }
+
+    /// Adds a machine's counters to the result (when it dies, or at the end).
+    func count(_ machine: NodeMachine) {
+        result.snapshotsInstalled += machine.snapshotsInstalled
+        result.logCompactions += machine.logCompactions
+        result.snapshotsHeldBack += machine.snapshotsHeldBack
+    }
+
+    func fail(_ code: NodeViolation.Code, _ message: String) {
+        guard result.violation == nil else { return }
+        result.violation = NodeViolation(code, "at \(time) ms: \(message)")
+        log("VIOLATION \(code): \(message)")
+    }
+
+    // MARK: Events
+
+    func handle(_ kind: Event.Kind) {
+        switch kind {
+        case .world:
+            worldTick()
+            schedule(.world, after: NodeSimParameters.tickMilliseconds)
+        case .tick(let index, let generation):
+            let node = nodes[index]
+            guard node.generation == generation, node.isUp else { return }
+            schedule(.tick(index, generation: generation), after: node.tickPeriod)
+            if node.paused {
+                node.missedTicks += 1
+                return
+            }
+            step(index) { machine, out in machine.tick(1, now: now(index), into: &out) }
+        case .deliver(let index, let message):
+            let node = nodes[index]
+            guard node.isUp else { return }
+            if node.paused {
+                node.deferred.append(kind)
+                return
+            }
+            step(index) { machine, out in machine.step(.message(message), into: &out) }
+        case .persisted(let index, let generation):
+            let node = nodes[index]
+            guard node.generation == generation, node.isUp else { return }
+            if node.paused {
+                node.deferred.append(kind)
+                return
+            }
+            persisted(index)
+        case .imageRead(let index, let generation, let image):
+            let node = nodes[index]
+            guard node.generation == generation, node.isUp else { return }
+            if node.paused {
+                node.deferred.append(kind)
+                return
+            }
+            step(index) { machine, out in machine.imageBuilt(image, into: &out) }
+        case .snapshotStatus(let index, let generation, let peer, let succeeded):
+            let node = nodes[index]
+            guard node.generation == generation, node.isUp else { return }
+            if node.paused {
+                node.deferred.append(kind)
+                return
+            }
+            step(index) { machine, out in machine.step(.snapshotStatus(peer, succeeded: succeeded), into: &out) }
+        case .restart(let index):
+            guard !nodes[index].isUp else { return }
+            boot(index)
+        case .resume(let index, let generation):
+            resume(index, generation: generation)
+        }
+    }
+
+    /// The machine's clock on node `index`: milliseconds since this life began.
+    func now(_ index: Int) -> Duration { .milliseconds(time - nodes[index].bootTime) }
+
+    /// Runs `body` on a node's machine, performs its output, checks, and starts a Ready if one is due.
+    func step(_ index: Int, _ body: (NodeMachine, inout NodeOutput) -> Void) {
+        guard let machine = nodes[index].machine else { return }
+        var out = NodeOutput()
+        body(machine, &out)
+        perform(index, out)
+        pump(index)
+        machine.checkInvariants()
+        checker.recordApplied(nodes[index].store.takeAppliedDigests(), node: nodes[index].id, run: self)
+    }
+
+    func pump(_ index: Int) {
+        let node = nodes[index]
+        guard let machine = node.machine, !node.paused, node.writing == nil, let start = machine.startReady() else { return }
+        send(from: index, start.early)
+        node.writing = start.work
+        var delay = random.between(0...parameters.syncDelayMaxMilliseconds)
+        if !healing, random.chance(permille: parameters.slowSyncPermille) { delay = delay * 10 + 50 }
+        schedule(.persisted(index, generation: node.generation), after: delay)
+    }
+
+    func persisted(_ index: Int) {
+        let node = nodes[index]
+        guard let work = node.writing else { preconditionFailure("persisted without a Ready in flight") }
+        node.writing = nil
+        if !healing, work.writesLog || work.snapshot != nil, random.chance(permille: parameters.failedSyncPermille) {
+            node.store.failNextSync = true
+            result.diskFailures += 1
+            log("n\(node.id) disk write fails")
+        }
+        let outcome = Result { try work.run(on: node.store) }
+        step(index) { machine, out in machine.finishReady(outcome, into: &out) }
+        if let halted = node.machine?.halted {
+            // A real node exits on a storage failure (as etcd panics); its supervisor restarts it.
+            log("n\(node.id) halted: \(halted.message)")
+            crash(index)
+        }
+    }
+
+    /// Performs a step's output: sends, answers, image reads.
+    func perform(_ index: Int, _ out: NodeOutput) {
+        let node = nodes[index]
+        send(from: index, out.messages)
+        for reply in out.replies {
+            // A client that gave up on a request has moved on: the late answer is not for its new one.
+            guard let (client, sequence) = node.requests.removeValue(forKey: reply.id), clients[client].sequence == sequence else { continue }
+            finish(client, reply.result)
+        }
+        for (waiterID, found) in out.leaderWaits {
+            guard let (client, sequence) = node.leaderWaits.removeValue(forKey: waiterID), clients[client].sequence == sequence else { continue }
+            if found { submit(client) } else { clients[client].operation = nil }
+        }
+        if let source = out.imageToBuild { readImage(index, source) }
+    }
+
+    func readImage(_ index: Int, _ source: ImageSource) {
+        let image = Result { SnapshotImage(metadata: source.metadata, data: try source.reader.read()) }
+        schedule(.imageRead(index, generation: nodes[index].generation, image), after: random.between(0...parameters.imageDelayMaxMilliseconds))
+    }
+
+    // MARK: Network
+
+    func send(from index: Int, _ messages: [PeerMessage]) {
+        for message in messages {
+            if case .raft(let raft) = message { checker.checkSent(raft, by: nodes[index], run: self) }
+            guard let target = nodes.firstIndex(where: { $0.id == message.to }) else { continue }
+            var delivered = !blocked(index, target) && !(!healing && random.chance(permille: parameters.dropPermille))
+            if case .raft(let raft) = message, raft.type == .installSnapshot {
+                // The transport reports whether the snapshot got through (KeelTransport does, after writing it).
+                let delay = random.between(1...parameters.delayMaxMilliseconds)
+                schedule(.snapshotStatus(index, generation: nodes[index].generation, peer: message.to, succeeded: delivered), after: delay)
+            }
+            guard delivered else { continue }
+            schedule(.deliver(target, message), after: random.between(1...parameters.delayMaxMilliseconds))
+            // Only Raft messages may be duplicated: the transport never re-sends a forwarded proposal.
+            if case .raft = message, random.chance(permille: parameters.duplicatePermille) {
+                schedule(.deliver(target, message), after: random.between(1...parameters.delayMaxMilliseconds * 3))
+            }
+            delivered = true
+        }
+    }
+
+    func blocked(_ from: Int, _ to: Int) -> Bool {
+        guard let groups else { return false }
+        return groups[from] != groups[to]
+    }
+
+    // MARK: Faults
+
+    func worldTick() {
+        if !healing {
+            if random.chance(permille: parameters.crashPermille), let index = pick({ $0.isUp }) { crash(index) }
+            if random.chance(permille: parameters.pausePermille), let index = pick({ $0.isUp && !$0.paused }) { pause(index) }
+            if groups == nil, random.chance(permille: parameters.partitionPermille) {
+                partition()
+            } else if groups != nil, random.chance(permille: parameters.healPermille) {
+                groups = nil
+                log("partition healed")
+            }
+        }
+        for client in clients.indices where clients[client].operation == nil {
+            if healing {
+                // The healed phase needs one write to complete; then the clients stop, so the
+                // replicas can be compared at one applied index.
+                if !checker.writesAckedAfter(healTime: healTime), random.chance(permille: 300) { start(client, kind: .put) }
+            } else if random.chance(permille: parameters.clientOpPermille) {
+                start(client, kind: nil)
+            }
+        }
+        for client in clients.indices {
+            if let operation = clients[client].operation, time > operation.deadline + 10 * NodeSimParameters.tickMilliseconds {
+                // The node never answered (it crashed or stopped): the client gives up.
+                _ = operation
+                clients[client].operation = nil
+            }
+        }
+    }
+
+    var healTime: Int { options.faultTicks * NodeSimParameters.tickMilliseconds }
+
+    func pick(_ predicate: (SimNode) -> Bool) -> Int? {
+        let candidates = nodes.indices.filter { predicate(nodes[$0]) }
+        return candidates.isEmpty ? nil : candidates[random.below(candidates.count)]
+    }
+
+    func partition() {
+        var assignment = nodes.indices.map { _ in 0 }
+        switch random.below(3) {
+        case 0: assignment[random.below(nodes.count)] = 1
+        case 1: for index in nodes.indices where random.chance(permille: 500) { assignment[index] = 1 }
+        default: for index in nodes.indices { assignment[index] = random.below(3) }
+        }
+        groups = assignment
+        log("partition \(assignment)")
+    }
+
+    func crash(_ index: Int) {
+        let node = nodes[index]
+        guard let machine = node.machine else { return }
+        count(machine)
+        node.machine = nil
+        node.store.crash()
+        node.generation += 1
+        node.writing = nil
+        node.paused = false
+        node.deferred = []
+        node.missedTicks = 0
+        node.requests = [:]
+        node.leaderWaits = [:]
+        for client in clients.indices where clients[client].node == index { clients[client].operation = nil }
+        result.crashes += 1
+        log("n\(node.id) crashed")
+        schedule(.restart(index), after: healing ? 0 : random.between(5...80) * NodeSimParameters.tickMilliseconds)
+    }
+
+    func boot(_ index: Int) {
+        let node = nodes[index]
+        let restored: RestoredState
+        let imageMissing: Bool
+        do {
+            (restored, imageMissing) = try NodeMachine.restore(from: node.store)
+        } catch {
+            fail(.liveness, "n\(node.id) cannot restart from its disk: \(error)")
+            return
+        }
+        var config = NodeConfig(
+            name: "n\(node.id)", dataDirectory: "", members: members, selfID: node.id, clusterID: 1, clusterToken: "sim", isNewCluster: false)
+        config.tickInterval = .milliseconds(NodeSimParameters.tickMilliseconds)
+        config.electionTimeoutTicks = 10
+        config.snapshotEntries = parameters.snapshotEntries
+        config.snapshotCatchUpEntries = parameters.snapshotCatchUpEntries
+        config.pendingProposalsMax = parameters.pendingRequestsMax
+        let machine = NodeMachine(
+            config: config, restored: restored, coreImageMissing: imageMissing, store: node.store,
+            firstRequestID: random.next() >> 1, random: random.fork(), logger: logger)
+        node.machine = machine
+        node.bootTime = time
+        if imageMissing { result.restartsWithoutImage += 1 }
+        if machine.needsRestartImage {
+            machine.startRestartImage()
+            readImage(index, node.store.openImage())
+        }
+        schedule(.tick(index, generation: node.generation), after: node.tickPeriod)
+        if time > 0 { log("n\(node.id) restarted (applied \(node.store.appliedIndex), image missing: \(imageMissing))") }
+    }
+
+    func pause(_ index: Int) {
+        let node = nodes[index]
+        node.paused = true
+        log("n\(node.id) paused")
+        schedule(.resume(index, generation: node.generation), after: random.between(3...40) * NodeSimParameters.tickMilliseconds)
+    }
+
+    func resume(_ index: Int, generation: Int) {
+        let node = nodes[index]
+        guard node.generation == generation, node.isUp, node.paused else { return }
+        node.paused = false
+        log("n\(node.id) resumed (\(node.missedTicks) ticks missed, \(node.deferred.count) events waiting)")
+        // The ticker fires every tick it missed at once; the events that queued up meanwhile come
+        // before or after, as the executor happens to order them.
+        let missed = node.missedTicks
+        node.missedTicks = 0
+        let deferred = node.deferred
+        node.deferred = []
+        let ticksFirst = random.chance(permille: 500)
+        if ticksFirst, missed > 0 { step(index) { machine, out in machine.tick(missed, now: now(index), into: &out) } }
+        for kind in deferred where nodes[index].generation == generation { handle(kind) }
+        if !ticksFirst, missed > 0, nodes[index].generation == generation {
+            step(index) { machine, out in machine.tick(missed, now: now(index), into: &out) }
+        }
+    }
+
+    func heal() {
+        healing = true
+        groups = nil
+        log("healing: partitions removed, crashed nodes restarted, paused ones resumed")
+        for index in nodes.indices {
+            if !nodes[index].isUp {
+                schedule(.restart(index), after: 0)
+            } else if nodes[index].paused {
+                schedule(.resume(index, generation: nodes[index].generation), after: 0)
+            }
+        }
+    }
+
+    // MARK: Clients
+
+    func start(_ client: Int, kind forced: SimClient.Kind?) {
+        let index = clients[client].node
+        let node = nodes[index]
+        guard let machine = node.machine, !node.paused else { return }
+        let kind: SimClient.Kind
+        if let forced {
+            kind = forced
+        } else if random.chance(permille: parameters.readPermille) {
+            kind = random.chance(permille: parameters.serializablePermille) ? .serializableRead : .read
+        } else {
+            kind = random.chance(permille: parameters.casPermille) ? .cas : .put
+        }
+        let key = Array("k\(random.below(parameters.keyCount))".utf8)
+        clients[client].sequence += 1
+        let value = Array("c\(client)-\(clients[client].sequence)".utf8)
+        let command: KVCommand
+        switch kind {
+        case .put: command = .put(PutRequest(key: key, value: value))
+        case .cas:
+            let guardVersion = clients[client].seenVersion[key] ?? 0
+            command = .txn(
+                TxnRequest(
+                    compare: [Compare(key: key, target: .version(guardVersion), result: .equal)],
+                    success: [.put(PutRequest(key: key, value: value))], failure: [.range(RangeRequest(key: key))]))
+        case .read, .serializableRead: command = .range(RangeRequest(key: key))
+        }
+        let operation = SimClient.Operation(
+            kind: kind, key: key, value: value, command: command, deadline: time + 50 * NodeSimParameters.tickMilliseconds,
+            ackedRevisionAtStart: checker.ackedRevision, keyAckedRevisionAtStart: checker.ackedRevision(of: key), generation: node.generation)
+        clients[client].operation = operation
+        if kind == .serializableRead {
+            // Served at once from this node's applied state, as the server does: may be stale.
+            let response = Result { () throws(KeelError) -> KVResponse in
+                do { return try node.store.read(command) } catch { throw KeelError(.internal, "\(error)") }
+            }
+            finish(client, response)
+            return
+        }
+        let deadline = Duration.milliseconds(operation.deadline - node.bootTime)
+        do {
+            if kind == .read { try machine.admitRead() } else { _ = try machine.admitWrite(command) }
+        } catch {
+            clients[client].operation = nil
+            return
+        }
+        switch machine.waitForLeader(deadline: deadline, now: now(index)) {
+        case .known: submit(client)
+        case .gaveUp: clients[client].operation = nil
+        case .waiting(let waiterID): node.leaderWaits[waiterID] = (client, clients[client].sequence)
+        }
+    }
+
+    /// Proposes (or starts the read of) the client's operation once a leader is known.
+    func submit(_ client: Int) {
+        guard let operation = clients[client].operation else { return }
+        let index = clients[client].node
+        let node = nodes[index]
+        guard let machine = node.machine, node.generation == operation.generation else {
+            clients[client].operation = nil
+            return
+        }
+        let deadline = Duration.milliseconds(operation.deadline - node.bootTime)
+        var out = NodeOutput()
+        do {
+            let requestID: UInt64
+            if operation.kind == .read {
+                requestID = try machine.startLinearizableRead(operation.command, deadline: deadline, into: &out)
+            } else {
+                requestID = try machine.propose(try machine.admitWrite(operation.command), deadline: deadline, into: &out)
+            }
+            node.requests[requestID] = (client, clients[client].sequence)
+        } catch {
+            clients[client].operation = nil
+        }
+        perform(index, out)
+        pump(index)
+    }
+
+    func finish(_ client: Int, _ response: Result<KVResponse, KeelError>) {
+        guard let operation = clients[client].operation else { return }
+        clients[client].operation = nil
+        if case .failure(let error) = response, operation.kind == .put || operation.kind == .cas, error.code != .unknownOutcome {
+            checker.failedDefinitely(value: operation.value)
+        }
+        guard case .success(let value) = response else { return }
+        let node = nodes[clients[client].node]
+        switch (operation.kind, value) {
+        case (.put, .put(let put)):
+            result.writesAcked += 1
+            checker.acknowledged(key: operation.key, value: operation.value, revision: put.revision, origin: node, run: self)
+        case (.cas, .txn(let txn)):
+            if txn.succeeded {
+                result.writesAcked += 1
+                checker.acknowledged(key: operation.key, value: operation.value, revision: txn.revision, origin: node, run: self)
+            } else if case .range(let range)? = txn.responses.first {
+                clients[client].seenVersion[operation.key] = range.kvs.first?.version ?? 0
+            }
+        case (.read, .range(let range)), (.serializableRead, .range(let range)):
+            if operation.kind == .read { result.readsServed += 1 }
+            clients[client].seenVersion[operation.key] = range.kvs.first?.version ?? 0
+            checker.read(operation, range, linearizable: operation.kind == .read, by: node, run: self)
+        default:
+            fail(.staleRead, "\(operation.kind) answered with \(value)")
+        }
+    }
+
+    // MARK: Convergence
+
+    /// After healing: every node up, one leader, a write acknowledged after healing, and every node
+    /// applied everything committed with identical states holding every acknowledged write.
+    func converged() -> Bool {
+        guard checker.writesAckedAfter(healTime: healTime) else { return false }
+        guard nodes.allSatisfy({ $0.isUp && !$0.paused }) else { return false }
+        guard clients.allSatisfy({ $0.operation == nil }) else { return false }
+        let machines = nodes.compactMap(\.machine)
+        let leaders = Set(machines.map(\.raft.status.leader))
+        guard leaders.count == 1, let leader = leaders.first, leader != .none else { return false }
+        let commits = Set(machines.map(\.raft.status.commit))
+        let applied = Set(nodes.map(\.store.appliedIndex))
+        guard commits.count == 1, applied.count == 1, applied.first == commits.first else { return false }
+        let states = Set(nodes.map(\.store.kv))
+        guard states.count == 1, let state = states.first else {
+            fail(.divergence, "replicas applied through \(applied.first!) but hold \(states.count) different states")
+            return true
+        }
+        checker.checkFinal(state, run: self)
+        return true
+    }
+
+    func convergenceStatus() -> String {
+        nodes.map { node in
+            guard let machine = node.machine else { return "n\(node.id) down" }
+            let status = machine.raft.status
+            return "n\(node.id) \(status.role) term \(status.term) leader \(status.leader) commit \(status.commit) applied \(node.store.appliedIndex)\(node.paused ? " paused" : "")\(node.writing != nil ? " writing" : "")"
+        }.joined(separator: "; ") + "; writes acked after healing: \(checker.writesAckedAfter(healTime: healTime)); clients waiting: \(clients.filter { $0.operation != nil }.count)"
+    }
+}
+
+/// A min-heap of events by (time, sequence): the simulation's clock.
+struct EventQueue {
+    private var heap: [NodeSimRun.Event] = []
+
+    private static func before(_ a: NodeSimRun.Event, _ b: NodeSimRun.Event) -> Bool {
+        a.time != b.time ? a.time < b.time : a.sequence < b.sequence
+    }
+
+    mutating func push(_ event: NodeSimRun.Event) {
+        heap.append(event)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.before(heap[child], heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> NodeSimRun.Event? {
+        guard !heap.isEmpty else { return nil }
+        heap.swapAt(0, heap.count - 1)
+        let top = heap.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count, Self.before(heap[left], heap[smallest]) { smallest = left }
+            if right < heap.count, Self.before(heap[right], heap[smallest]) { smallest = right }
+            guard smallest != parent else { return top }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

@@ -1,0 +1,81 @@
+// node-sim: runs the node simulation (the server's node state machine on simulated disks, network
+// and clocks) for one seed or many, printing every violation with its replay command. Exits
+// non-zero on any violation.
+
+import ArgumentParser
+import Foundation
+import NodeSimulation
+
+@main
+struct NodeSim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the seeded node simulation (the node layer under crashes, disk faults and partitions, then healed)."
+    )
+
+    @Option(help: "The (first) seed to run.")
+    var seed: UInt64 = 0
+
+    @Option(help: "How many consecutive seeds to run, starting at --seed.")
+    var seeds: Int = 1
+
+    @Option(help: "Force the cluster size (3...7) instead of drawing it from the seed.")
+    var nodes: Int?
+
+    @Option(help: "Global ticks of the faulty phase per seed.")
+    var ticks: Int = NodeSimOptions.faultTicksDefault
+
+    @Flag(help: "Print every notable event as it happens.")
+    var verbose = false
+
+    @Flag(help: "Stop at the first violation (to count the seeds a broken variant survives).")
+    var stopOnViolation = false
+
+    @Option(help: "Print a progress line every this many seeds (0: never).")
+    var progressEvery: Int = 1000
+
+    func validate() throws {
+        if let n = nodes, !(3...7).contains(n) { throw ValidationError("--nodes must be within 3...7") }
+        if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        if ticks < 1 { throw ValidationError("--ticks must be at least 1") }
+    }
+
+    func run() throws {
+        let start = Date()
+        var violations = 0
+        var done = 0
+        var totals = (writes: 0, reads: 0, crashes: 0, diskFailures: 0, snapshots: 0, compactions: 0, withoutImage: 0, heldBack: 0, events: 0)
+        for offset in 0..<seeds {
+            let s = seed &+ UInt64(offset)
+            let log: (@Sendable (String) -> Void)? = verbose ? { @Sendable (line: String) in print(line) } : nil
+            let result = NodeSimulation.run(NodeSimOptions(seed: s, nodeCount: nodes, faultTicks: ticks, verbose: log))
+            done += 1
+            totals.writes += result.writesAcked
+            totals.reads += result.readsServed
+            totals.crashes += result.crashes
+            totals.diskFailures += result.diskFailures
+            totals.snapshots += result.snapshotsInstalled
+            totals.compactions += result.logCompactions
+            totals.withoutImage += result.restartsWithoutImage
+            totals.heldBack += result.snapshotsHeldBack
+            totals.events += result.eventCount
+            if result.violation != nil {
+                violations += 1
+                print(result.failureReport)
+                if stopOnViolation { break }
+            } else if verbose {
+                print("seed \(s): ok, \(result.eventCount) events, \(result.writesAcked) writes acked, \(result.readsServed) reads, \(result.crashes) crashes, "
+                    + "\(result.diskFailures) disk failures, \(result.snapshotsInstalled) snapshots installed, \(result.logCompactions) compactions")
+                print("  parameters: \(result.parameters)")
+            }
+            if progressEvery > 0 && done % progressEvery == 0 && done < seeds {
+                print("progress: \(done)/\(seeds) seeds, \(violations) violations, \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+                fflush(nil)
+            }
+        }
+        print("node-sim: \(done) seeds from \(seed), \(violations) violations, \(String(format: "%.1f", Date().timeIntervalSince(start))) s; "
+            + "\(totals.writes) writes acked, \(totals.reads) linearizable reads, \(totals.crashes) crashes, \(totals.diskFailures) disk failures, "
+            + "\(totals.snapshots) snapshots installed, \(totals.compactions) compactions, "
+            + "\(totals.withoutImage) restarts without an image, \(totals.heldBack) snapshots held back, \(totals.events) events")
+        if violations > 0 { throw ExitCode.failure }
+    }
+}
