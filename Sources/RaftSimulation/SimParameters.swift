@@ -52,6 +52,35 @@ public struct SimParameters: Sendable, CustomStringConvertible {
     public var inflightMessagesMax: Int
     /// Entries in one append (1 splits a new leader's old entries from its no-op: Figure 8).
     public var appendEntriesMax: Int
+    /// Messages that take a slow path (a retransmission, a congested link): delivered up to
+    /// `slowDelayMaxTicks` late, so acknowledgements and heartbeat answers arrive ticks after they
+    /// were sent and after newer ones. Per mille of messages sent.
+    public var slowPermille: Int
+    /// How late a slow message may arrive, in nominal ticks (up to three election timeouts).
+    public var slowDelayMaxTicks: Int
+    /// A node's inbound link turns slow (every message to it is a slow one) for a while, per mille
+    /// per tick: a leader then hears acknowledgements ticks late, which is where lease timing that
+    /// counts from the answer instead of the send breaks (thesis §6.4.1).
+    public var slowInboundPermille: Int
+    /// Whether hosts send the messages that depend on nothing unsynced (a leader's appends and
+    /// heartbeats whose term is already durable, pre-vote requests) before syncing their Ready, as
+    /// kvd does (thesis §10.2.1: the leader writes its log in parallel with replicating it).
+    public var earlySend: Bool
+    /// Per mille of Readys after which the host starts a client operation (a proposal or a read) on
+    /// the node before it syncs and calls `advance`, as kvd's request path does.
+    public var betweenReadyPermille: Int
+    /// Entries proposed on a leader as it is cut into a minority, so the followers with it grow
+    /// suffixes that the next leader must overwrite in short appends (§5.3). 0: none.
+    public var divergentBurstEntries: Int
+    /// Nominal ticks after a transfer, or a partition that cuts the leader off, during which reads
+    /// go to the old leader and writes to the newest one: the old leader's lease must have ended
+    /// (thesis §3.10, §6.4.1) and its read rounds must not be confirmed by stale answers (§6.4).
+    /// 0: no such steering.
+    public var oldLeaderReadTicks: Int
+    /// Whether the liveness phase also isolates a follower of the healthy leader and requires that
+    /// its return does not depose that leader (thesis §9.6, §4.2.3). Only with pre-vote and
+    /// check-quorum, which together promise it.
+    public var rejoinCheck: Bool
 
     /// Which read path the seed exercises.
     public enum ReadOnlyModeChoice: Sendable { case readIndex, leaseBased }
@@ -98,7 +127,17 @@ public struct SimParameters: Sendable, CustomStringConvertible {
         readPermille = r.between(200...700)
         compactEveryEntries = r.chance(permille: 300) ? 0 : r.between(3...40)
         inflightMessagesMax = r.chance(permille: 500) ? 256 : r.between(1...4)
-        appendEntriesMax = r.chance(permille: 600) ? 4096 : r.between(1...3)
+        appendEntriesMax = r.chance(permille: 500) ? 4096 : r.between(1...3)
+        // Drawn after the knobs above, so those keep their values for every earlier seed number.
+        slowPermille = r.chance(permille: 400) ? 0 : r.between(5...80)
+        slowDelayMaxTicks = r.between(2...3 * electionTimeoutTicks)
+        slowInboundPermille = r.chance(permille: 500) ? 0 : r.between(5...40)
+        earlySend = r.chance(permille: 500)
+        betweenReadyPermille = r.chance(permille: 300) ? 0 : r.between(100...800)
+        divergentBurstEntries = r.chance(permille: 400) ? 0 : r.between(3...20)
+        oldLeaderReadTicks = r.chance(permille: 400) ? 0 : r.between(2...2 * electionTimeoutTicks)
+        rejoinCheck = preVote && checkQuorum && r.chance(permille: 700)
+        if oldLeaderReadTicks > 0 && transferPermille == 0 { transferPermille = r.between(2...30) }
     }
 
     /// One line naming the drawn values (printed with a failure).
@@ -107,6 +146,8 @@ public struct SimParameters: Sendable, CustomStringConvertible {
             + "drift=\(tickDriftUnits)/\(Self.tickUnits) delay<=\(delayMaxUnits) drop=\(dropPermille)‰ dup=\(duplicatePermille)‰ "
             + "sync<=\(syncDelayMaxUnits) crash=\(crashPermille)‰ pause=\(pausePermille)‰ partition=\(partitionPermille)‰ "
             + "heal=\(healPermille)‰ conf=\(confChangePermille)‰ transfer=\(transferPermille)‰ ops=\(clientOpPermille)‰ "
-            + "reads=\(readPermille)‰ compact=\(compactEveryEntries) inflight=\(inflightMessagesMax) append<=\(appendEntriesMax)"
+            + "reads=\(readPermille)‰ compact=\(compactEveryEntries) inflight=\(inflightMessagesMax) append<=\(appendEntriesMax) "
+            + "slow=\(slowPermille)‰<=\(slowDelayMaxTicks)t slowInbound=\(slowInboundPermille)‰ earlySend=\(earlySend) "
+            + "betweenReady=\(betweenReadyPermille)‰ burst=\(divergentBurstEntries) oldLeaderReads=\(oldLeaderReadTicks)t rejoin=\(rejoinCheck)"
     }
 }

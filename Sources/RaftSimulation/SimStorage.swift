@@ -15,6 +15,16 @@ struct DurableState {
         entries.last?.index ?? snapshot?.metadata.index ?? .zero
     }
 
+    /// The term of the durable entry at `index` (the snapshot's term at its own index); nil when
+    /// the disk holds no such entry or the snapshot covers it.
+    func term(at index: LogIndex) -> Term? {
+        let floor = snapshot?.metadata.index ?? .zero
+        if index == floor { return snapshot?.metadata.term }
+        guard index > floor, let first = entries.first, index >= first.index else { return nil }
+        let i = Int(index.rawValue - first.index.rawValue)
+        return i < entries.count ? entries[i].term : nil
+    }
+
     /// Writes one synced Ready batch: snapshot first, then entries (replacing a conflicting
     /// suffix), then the hard state. Applied atomically, as one write batch would be.
     mutating func write(hardState hs: HardState?, snapshot snap: Snapshot?, entries new: [Entry]) {

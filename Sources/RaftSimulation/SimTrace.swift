@@ -21,6 +21,7 @@ public struct TraceEvent: Sendable, Hashable, CustomStringConvertible {
         case snapshot       // node installed a snapshot at a
         case compact        // node compacted to a
         case liveness       // healing starts
+        case rejoinCheck    // node isolated, a=mode (0 both ways, 1 outbound only, 2 paused), b=ticks, c=quiet
     }
 
     /// Virtual time in units (SimParameters.tickUnits per nominal tick).
@@ -55,7 +56,7 @@ public struct TraceEvent: Sendable, Hashable, CustomStringConvertible {
         case .pause: return "\(t) pause \(node) for \(a)"
         case .resume: return "\(t) resume \(node)"
         case .partition:
-            let names = ["halves", "one-way", "isolate-leader", "bridge", "isolate"]
+            let names = ["halves", "one-way", "isolate-leader", "bridge", "isolate", "leader-minority"]
             return "\(t) PARTITION \(names[Int(a)]) side=\(Self.members(b)) bridge=\(Self.members(c))"
         case .heal: return "\(t) heal"
         case .propose: return "\(t) propose value \(a) on \(node)"
@@ -67,6 +68,9 @@ public struct TraceEvent: Sendable, Hashable, CustomStringConvertible {
         case .snapshot: return "\(t) \(node) installed snapshot at \(a)"
         case .compact: return "\(t) \(node) compacted to \(a)"
         case .liveness: return "\(t) HEAL ALL: liveness phase"
+        case .rejoinCheck:
+            let how = ["cut off", "cut off inbound", "paused"][Int(a) % 3]
+            return "\(t) REJOIN CHECK: \(node) \(how) for \(b) ticks\(c == 1 ? ", no writes meanwhile" : "")"
         }
     }
 

@@ -13,9 +13,10 @@ extension Simulation {
                 if now > clientBusyUntil[c] { abandon(c) } else { continue }
             }
             guard random.chance(permille: params.clientOpPermille) else { continue }
-            let target = pickTarget(c)
+            let read = random.chance(permille: params.readPermille)
+            let target = pickTarget(c, read: read)
             guard let h = target, let node = h.node, h.isRunning(at: now) else { continue }
-            if random.chance(permille: params.readPermille) {
+            if read {
                 startRead(c, on: h, node: node)
             } else {
                 startWrite(c, on: h, node: node)
@@ -23,13 +24,47 @@ extension Simulation {
         }
     }
 
-    private func pickTarget(_ c: Int) -> SimHost? {
+    /// A client operation started on `h` while it holds a Ready it has not synced and advanced:
+    /// kvd accepts requests at any moment, so the core must cope with proposals and reads that
+    /// arrive between `ready()` and `advance()` (the leader may count its own new entries only once
+    /// they are synced, and not the ones proposed after the Ready it is syncing).
+    func startOperationBetweenReadyAndAdvance(on h: SimHost) {
+        guard let node = h.node, h.isRunning(at: now) else { return }
+        guard let c = (0..<Self.clientCount).first(where: { clientBusyUntil[$0] < 0 }) else { return }
+        if random.chance(permille: params.readPermille) {
+            startRead(c, on: h, node: node)
+        } else {
+            startWrite(c, on: h, node: node)
+        }
+    }
+
+    /// Proposes `count` values no client waits for (their outcome is never observed): entries on a
+    /// leader that is about to lose its leadership become a divergent suffix on its followers.
+    func proposeUnobserved(on h: SimHost, count: Int) {
+        guard let node = h.node, count > 0 else { return }
+        for _ in 0..<count {
+            let v = nextValue
+            nextValue += 1
+            guard (try? node.propose(SimStateMachine.encodeValue(v))) != nil else { break }
+            record(.propose, h.id, v)
+        }
+        pump(h)
+    }
+
+    private func pickTarget(_ c: Int, read: Bool) -> SimHost? {
+        if let steer = oldLeaderReads, now < steer.until {
+            // Reads interleaved with a change of leader: a read on the old leader must not be
+            // served from a lease that ended, or a round confirmed by stale answers, while writes
+            // commit on the new leader (thesis §6.4, §6.4.1).
+            if read, let old = host(steer.oldLeader), old.isRunning(at: now) { return old }
+            if !read, let newest = currentLeader { return newest }
+        }
         if leaderHint[c] != .none && random.chance(permille: 500), let h = host(leaderHint[c]) { return h }
         let all = hosts.compactMap { $0 }
         return all.isEmpty ? nil : all[random.below(all.count)]
     }
 
-    private func startWrite(_ c: Int, on h: SimHost, node: RaftNode) {
+    func startWrite(_ c: Int, on h: SimHost, node: RaftNode) {
         let v = nextValue
         nextValue += 1
         do {
@@ -45,7 +80,7 @@ extension Simulation {
         pump(h)
     }
 
-    private func startRead(_ c: Int, on h: SimHost, node: RaftNode) {
+    func startRead(_ c: Int, on h: SimHost, node: RaftNode) {
         let id = nextReadID
         nextReadID += 1
         let required = reads.readBegins()

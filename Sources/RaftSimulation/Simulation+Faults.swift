@@ -1,5 +1,7 @@
-// The fault schedule, drawn once per nominal tick: crashes, pauses, partitions (halves, one-way,
-// isolate the leader, bridge, isolate one), heals, membership changes and leadership transfers.
+// The fault schedule, drawn once per nominal tick: crashes, pauses, slow inbound links, partitions
+// (halves, one-way, isolate the leader, bridge, isolate one, the leader with a minority), heals,
+// membership changes and leadership transfers. A partition that cuts the leader off, and a
+// transfer, steer reads to the old leader for a while (and may slow what it hears).
 
 import Raft
 
@@ -10,6 +12,8 @@ extension Simulation {
     /// A partition holds for at least this range of nominal ticks before it heals or changes, so
     /// that elections (and lease expiry) can happen inside it.
     static let partitionTicksMin = 15...50
+    /// How long a node's inbound link stays slow, in nominal ticks.
+    static let slowInboundTicks = 5...40
 
     func faultSchedule() {
         let E = params.electionTimeoutTicks
@@ -24,6 +28,9 @@ extension Simulation {
             let length = units * random.between(1...Self.pauseTicksMax) + random.below(units)
             h.pausedUntil = max(h.pausedUntil, now + length)
             record(.pause, h.id, UInt64(length))
+        }
+        if random.chance(permille: params.slowInboundPermille), let h = pickUpHost() {
+            slowInboundUntil[Int(h.id.rawValue)] = now + units * random.between(Self.slowInboundTicks)
         }
         let partitionHeld = now < partitionHeldUntil
         if network.hasPartition && !partitionHeld && random.chance(permille: params.healPermille) {
@@ -41,10 +48,17 @@ extension Simulation {
                 let target = voters[random.below(voters.count)]
                 record(.transfer, leader.id, target.rawValue)
                 try? node.transferLeadership(to: target)
+                if params.oldLeaderReadTicks > 0 {
+                    oldLeaderReads = (leader.id, now + units * params.oldLeaderReadTicks)
+                    // The old leader hears of the new term late: its lease is all that stands
+                    // between its reads and the new leader's writes.
+                    if random.chance(permille: 500) {
+                        slowInboundUntil[Int(leader.id.rawValue)] = now + units * random.between(1...E)
+                    }
+                }
                 pump(leader)
             }
         }
-        _ = E
     }
 
     private func pickUpHost() -> SimHost? {
@@ -60,7 +74,7 @@ extension Simulation {
             for i in stride(from: ids.count - 1, to: 0, by: -1) { ids.swapAt(i, random.below(i + 1)) }
         }
         guard ids.count >= 2 else { return }
-        var kind = random.below(5)
+        var kind = random.below(6)
         var sideA: [NodeID] = []
         var bridge: [NodeID] = []
         switch kind {
@@ -72,6 +86,15 @@ extension Simulation {
             sideA = Array(rest.prefix(1 + random.below(rest.count - 1)))
         case 4:
             sideA = [ids[0]]
+        case 5:
+            // The leader and a minority of followers: they keep its uncommitted entries (§5.3).
+            if let leader = currentLeader {
+                let others = ids.filter { $0 != leader.id }
+                sideA = [leader.id] + others.prefix(random.below(max(1, (ids.count - 1) / 2)))
+            } else {
+                sideA = [ids[0]]
+                kind = 4
+            }
         default:
             if kind == 3 { kind = 0 }
             sideA = Array(ids.prefix(1 + random.below(ids.count - 1)))
@@ -89,6 +112,13 @@ extension Simulation {
         for b in bridge { maskB |= 1 << b.rawValue }
         record(.partition, .none, UInt64(kind), maskA, maskB)
         result.partitions += 1
+        if let leader = currentLeader, sideA.contains(leader.id), kind != 3 {
+            // The leader is cut off (kind 1: it can no longer reach the others, who still reach it).
+            if kind == 2 || kind == 5 { proposeUnobserved(on: leader, count: params.divergentBurstEntries) }
+            if params.oldLeaderReadTicks > 0 {
+                oldLeaderReads = (leader.id, now + SimParameters.tickUnits * params.oldLeaderReadTicks)
+            }
+        }
     }
 
     /// Proposes a random membership change on the leader: add a learner (starting its host),

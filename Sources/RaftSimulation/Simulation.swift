@@ -2,6 +2,8 @@
 // node's clock drifting), disk syncs and the once-per-nominal-tick fault and client schedule.
 // Phase one injects faults and checks safety after every step; phase two heals everything and
 // requires a leader and a new write on every live voter within a bounded number of ticks.
+// The host also checks durability itself (Simulation+Durability): nothing is sent before what it
+// promises is synced, and nothing is committed before a quorum holds it on disk.
 
 import Raft
 
@@ -20,6 +22,10 @@ public struct SimOptions: Sendable {
     public var steps: Int
     /// Called with every non-tick event as it happens.
     public var verbose: (@Sendable (String) -> Void)?
+    /// A deliberately broken host, for the checker's own tests: it sends messages of these types
+    /// before syncing the Ready that holds them, so (say) vote grants leave before the vote is
+    /// durable. The persist-before-send check must report each such type.
+    public var brokenHostSendsEarly: Set<MessageType> = []
 
     /// Options for `seed`; the other values default to the CLI defaults.
     public init(seed: UInt64, nodeCount: Int? = nil, steps: Int = SimOptions.stepsDefault, verbose: (@Sendable (String) -> Void)? = nil) {
@@ -84,6 +90,8 @@ public final class Simulation {
     /// Liveness markers are drawn from this range, apart from client values.
     static let markerBase: UInt64 = 1 << 62
     static let clientCount = 8
+    /// Readys one node may hand out in answer to one event; far above what any event causes.
+    static let readysPerEventMax = 10_000
 
     let options: SimOptions
     let params: SimParameters
@@ -109,6 +117,13 @@ public final class Simulation {
     var nextReadID: UInt64 = 1
     var nextMarker = Simulation.markerBase
     var markerTerm: Term = .zero
+    /// Each leader's commit index as last observed, for the commit-durability check.
+    var leaderCommitSeen: [LeaderCommitKey: LogIndex] = [:]
+    /// Every message to a node is a slow one until this time (indexed by node id).
+    var slowInboundUntil: [Int]
+    /// After a transfer or a partition that cut the leader off: reads go to the old leader and
+    /// writes to the newest until `until`.
+    var oldLeaderReads: (oldLeader: NodeID, until: Int)?
 
     /// Prepares the cluster of `options.seed`.
     public init(options: SimOptions) {
@@ -118,6 +133,7 @@ public final class Simulation {
         let maxID = params.nodeCount + params.spareCount
         network = SimNetwork(maxNodeID: maxID)
         hosts = Array(repeating: nil, count: maxID + 1)
+        slowInboundUntil = Array(repeating: 0, count: maxID + 1)
         result = SimResult(options: options, parameters: params, traceHash: 0, eventCount: 0, traceTail: [])
         trace.verbose = options.verbose
         let voters = (1...params.nodeCount).map { NodeID(UInt64($0)) }
@@ -223,14 +239,48 @@ public final class Simulation {
     // MARK: The host loop: ready, persist (sync), send, apply, advance
 
     /// Takes the node's next Ready and writes it; the sync completes now or after a disk delay.
+    /// Early-send seeds send what depends on nothing unsynced at once; the rest waits for the sync.
     func pump(_ h: SimHost) {
+        checkCommitDurable(h)
+        var readys = 0
         while let node = h.node, h.unsynced == nil, node.hasReady {
-            let rd = node.ready()
+            readys += 1
+            guard readys <= Self.readysPerEventMax else {
+                // A core that always has more work without any input is live-locked: report it
+                // rather than spin (a seed must end).
+                result.violation = result.violation ?? Violation(.liveness, "\(h.id) handed out \(readys - 1) Readys for one event (live-lock)")
+                break
+            }
+            var rd = node.ready()
             for e in rd.entries {
                 let prev = e.index > .zero ? node.log.term(at: e.index.advanced(by: -1)) : nil
                 safety.observePersisted(h.id, entry: e, prevTerm: prev)
             }
+            if params.earlySend || !options.brokenHostSendsEarly.isEmpty {
+                let durableTerm = h.durable.hardState.term
+                var late: [Message] = []
+                var snapshotReports: [(NodeID, Bool)] = []
+                var unreachable: [NodeID] = []
+                for m in rd.messages {
+                    if options.brokenHostSendsEarly.contains(m.type) || (params.earlySend && mayEarlySend(m, durableTerm: durableTerm)) {
+                        send(m, from: h, snapshotReports: &snapshotReports, unreachable: &unreachable)
+                    } else {
+                        late.append(m)
+                    }
+                }
+                rd.messages = late
+                // The core takes reports between ready and advance, as from any other caller.
+                for (peer, ok) in snapshotReports { node.reportSnapshot(peer, succeeded: ok) }
+                for peer in unreachable { node.reportUnreachable(peer) }
+            }
             h.unsynced = rd
+            // Not while a resumed host is still firing the ticks it missed: its lease is timed in
+            // ticks, so a host must catch its clock up before it serves anything (a stalled
+            // process that answered a lease read first would have an unbounded clock drift).
+            if h.nextTickAt > now && random.chance(permille: params.betweenReadyPermille) {
+                startOperationBetweenReadyAndAdvance(on: h)
+            }
+            if failed { break }
             let delay = params.syncDelayMaxUnits == 0 ? 0 : random.below(params.syncDelayMaxUnits + 1)
             h.syncAt = now + delay
             if delay > 0 { break }
@@ -245,7 +295,7 @@ public final class Simulation {
         h.durable.write(hardState: rd.hardState, snapshot: rd.snapshot, entries: rd.entries)
         var snapshotReports: [(NodeID, Bool)] = []
         var unreachable: [NodeID] = []
-        for m in rd.messages { send(m, snapshotReports: &snapshotReports, unreachable: &unreachable) }
+        for m in rd.messages { send(m, from: h, snapshotReports: &snapshotReports, unreachable: &unreachable) }
         if let snap = rd.snapshot {
             h.values = SimStateMachine.decodeSnapshot(snap.data)
             h.appliedIndex = snap.metadata.index
@@ -257,13 +307,15 @@ public final class Simulation {
         for e in rd.committedEntries { apply(e, on: h, node: node) }
         for rs in rd.readStates { readIndexArrived(rs, on: h) }
         node.advance(rd)
+        checkCommitDurable(h)
         serveWaitingReads(h)
         for (peer, ok) in snapshotReports { node.reportSnapshot(peer, succeeded: ok) }
         for peer in unreachable { node.reportUnreachable(peer) }
         maybeCompact(h, node: node)
     }
 
-    private func send(_ m: Message, snapshotReports: inout [(NodeID, Bool)], unreachable: inout [NodeID]) {
+    private func send(_ m: Message, from h: SimHost, snapshotReports: inout [(NodeID, Bool)], unreachable: inout [NodeID]) {
+        checkDurableBeforeSend(m, from: h)
         let lost: Bool
         if network.isCut(from: m.from, to: m.to) {
             lost = true
@@ -276,10 +328,19 @@ public final class Simulation {
             record(.drop, m.to, m.from.rawValue, UInt64(m.type.rawValue), m.term.rawValue)
             return
         }
-        network.push(m, at: now + 1 + random.below(params.delayMaxUnits))
+        network.push(m, at: now + 1 + random.below(params.delayMaxUnits) + slowDelay(to: m.to))
         if !healed && random.chance(permille: params.duplicatePermille) {
-            network.push(m, at: now + 1 + random.below(params.delayMaxUnits * 2))
+            network.push(m, at: now + 1 + random.below(params.delayMaxUnits * 2) + slowDelay(to: m.to))
         }
+    }
+
+    /// Extra latency of a message on the slow path: up to `slowDelayMaxTicks`, so answers arrive
+    /// after newer ones and after the ticks that would have timed them out.
+    private func slowDelay(to: NodeID) -> Int {
+        guard !healed else { return 0 }
+        let slowLink = slowInboundUntil[Int(to.rawValue)] > now
+        guard slowLink || random.chance(permille: params.slowPermille) else { return 0 }
+        return random.between(1...params.slowDelayMaxTicks * SimParameters.tickUnits)
     }
 
     private func apply(_ e: Entry, on h: SimHost, node: RaftNode) {

@@ -23,8 +23,15 @@ public struct Violation: Error, Sendable, Hashable, CustomStringConvertible {
         public static let monotonicApplied = Code("monotonic applied")
         /// A read returns a state at least as new as every write acknowledged before it began.
         public static let staleRead = Code("stale read")
-        /// After healing, a leader emerges and a new write reaches every live voter in time.
+        /// After healing, a leader emerges and a new write reaches every live voter in time; a
+        /// follower rejoining a healthy leader does not depose it (thesis §9.6).
         public static let liveness = Code("liveness")
+        /// Figure 2: a node answers only once what the answer depends on is durable (a vote grant
+        /// after the vote, an append answer after the entries, any term after that term).
+        public static let persistBeforeSend = Code("persist before send")
+        /// §5.3: an entry is committed only once a quorum of the leader's configuration (both
+        /// halves of a joint one, thesis §4.3) holds it durably, the leader's own copy included.
+        public static let commitDurability = Code("commit durability")
 
         /// The property's name.
         public var description: String { name }

@@ -4,8 +4,11 @@ import XCTest
 
 /// The simulator itself: deterministic replay, and many seeds of Figure 3 safety plus liveness.
 final class SimulatorTests: XCTestCase {
-    /// Seeds run by `swift test` (debug build); `raft-sim --seeds N` runs any number.
-    static let seedCount = 1000
+    /// Seeds run by `swift test` (debug build); `raft-sim --seeds N` runs any number. Each seed
+    /// now also runs the adversarial schedules (slow answers, early sends, operations between
+    /// Ready and advance, the rejoin check), about twice the work of a seed before them, so fewer
+    /// seeds keep the test target's time.
+    static let seedCount = 500
     static let stepsPerSeed = 200
 
     func testSeedReplaysIdentically() {
@@ -41,6 +44,50 @@ final class SimulatorTests: XCTestCase {
             _ = b.below(7)
         }
         XCTAssertTrue(differs)
+    }
+
+    /// The host's persist-before-send check (Figure 2): a host that sends a message of any type
+    /// whose meaning depends on its disk before syncing the Ready that holds it is reported.
+    func testHostSendingBeforeSyncIsCaughtForEveryDependentMessageType() {
+        let types: [MessageType] = [.requestVote, .requestVoteResponse, .appendEntriesResponse, .heartbeatResponse]
+        for type in types {
+            var caughtAt: UInt64?
+            for seed: UInt64 in 0..<20 {
+                var options = SimOptions(seed: seed, steps: 100)
+                options.brokenHostSendsEarly = [type]
+                let result = Simulation.run(options)
+                if let v = result.violation, v.code == .persistBeforeSend, v.message.contains("sent \(type)") {
+                    caughtAt = seed
+                    break
+                }
+            }
+            XCTAssertNotNil(caughtAt, "a host that sends \(type) before syncing went unnoticed for 20 seeds")
+        }
+    }
+
+    /// Each seed draws the schedules that catch subtle breaks: its share of them over many seeds.
+    func testAdversarialScheduleFeaturesAreDrawn() {
+        var lease = 0, early = 0, between = 0, slow = 0, burst = 0, transferReads = 0, rejoin = 0, shortAppends = 0
+        let count = 1000
+        for seed in 0..<UInt64(count) {
+            let p = SimParameters(seed: seed)
+            if p.readOnlyMode == .leaseBased { lease += 1 }
+            if p.earlySend { early += 1 }
+            if p.betweenReadyPermille > 0 { between += 1 }
+            if p.slowPermille > 0 || p.slowInboundPermille > 0 { slow += 1 }
+            if p.divergentBurstEntries > 0 && p.appendEntriesMax <= 3 { burst += 1 }
+            if p.oldLeaderReadTicks > 0 && p.transferPermille > 0 { transferReads += 1 }
+            if p.rejoinCheck { rejoin += 1 }
+            if p.appendEntriesMax <= 3 { shortAppends += 1 }
+        }
+        XCTAssertGreaterThan(lease, count / 2, "lease mode in a good share of seeds")
+        XCTAssertGreaterThan(early, count / 3)
+        XCTAssertGreaterThan(between, count / 2)
+        XCTAssertGreaterThan(slow, count / 2)
+        XCTAssertGreaterThan(burst, count / 5, "short appends over divergent suffixes")
+        XCTAssertGreaterThan(transferReads, count / 3)
+        XCTAssertGreaterThan(rejoin, count / 3)
+        XCTAssertGreaterThan(shortAppends, count / 3)
     }
 
     /// Swarm testing: Figure 3 safety, read freshness and liveness over many seeds, each with its

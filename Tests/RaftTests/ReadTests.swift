@@ -123,6 +123,35 @@ final class ReadTests: XCTestCase {
         XCTAssertEqual(served, Array(1..<(timeout - drift - 1)), "served only within T - 1 - drift ticks of the acknowledged send")
     }
 
+    /// Thesis §6.4.1: an answer that arrives late extends the lease only from when its heartbeat
+    /// was sent. The voters' promise not to elect anyone else runs from when they heard that
+    /// heartbeat, so a lease timed from the answer's arrival outlives the promise by the delay.
+    func testLateAnswerDoesNotExtendLease_6_4_1() throws {
+        let timeout = 10
+        let drift = 3
+        let net = TestNetwork(ids: [1, 2, 3]) {
+            $0.readOnlyMode = .leaseBased
+            $0.electionTimeoutTicks = timeout
+            $0.leaseClockDriftBoundTicks = drift
+        }
+        let l = electAfterStartupGuard(net)
+        net.tick(l)  // a heartbeat round
+        let followers = [UInt64(1), 2, 3].filter { $0 != l }
+        while net.deliverOne(filter: { $0.type == .heartbeat && $0.from == NodeID(l) }) {}
+        // The answers are on their way back, slowly; nothing the leader sends arrives any more.
+        for f in followers { net.cut.insert([l, f]) }
+        let held = net.inFlight.filter { $0.to == NodeID(l) }
+        net.inFlight.removeAll { $0.to == NodeID(l) }
+        XCTAssertEqual(held.filter { $0.type == .heartbeatResponse }.count, followers.count)
+        // Long enough that a lease counted from the send has ended (T - 1 - drift ticks).
+        net.tick(l, times: timeout - drift - 1)
+        net.inFlight.append(contentsOf: held)
+        while net.deliverOne(filter: { $0.to == NodeID(l) }) {}
+        try net[l].readIndex(context: [7])
+        net.process(NodeID(l))
+        XCTAssertFalse(net.host(l).readStates.contains { $0.context == [7] }, "no lease read on answers to an old heartbeat")
+    }
+
     /// Thesis §6.4.1 + §3.10: once the leader told a target to campaign, its lease is void.
     func testNoLeaseReadAfterTimeoutNow_6_4_1() throws {
         let net = TestNetwork(ids: [1, 2, 3]) { $0.readOnlyMode = .leaseBased }

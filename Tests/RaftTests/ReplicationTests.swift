@@ -92,6 +92,27 @@ final class ReplicationTests: XCTestCase {
         XCTAssertEqual(net.host(3).entries.map(\.term), net.host(1).entries.map(\.term), "durable log replaced too")
     }
 
+    /// §5.3, Figure 2 (AppendEntries, step 5): commitIndex = min(leaderCommit, index of last new
+    /// entry). A follower whose log runs on past an append's entries (a suffix from an older leader
+    /// that the append neither confirms nor replaces) must not commit that suffix on the leader's
+    /// word. This leader's probes always land on the first entry that differs (fast backtracking),
+    /// so in the simulator such an append only ever reaches a follower whose extra entries are the
+    /// leader's own: no seed can catch a follower that commits up to its last index instead.
+    func testFollowerCommitsOnlyUpToLastNewEntry_5_3() {
+        // Node 3 holds indexes 2...6 of term 2; the leader of term 4 holds 2...3 of term 2 and has
+        // committed far beyond them with entries of its own term.
+        let net = TestNetwork(logs: [1: (4, [2, 2]), 2: (4, [2, 2]), 3: (3, [2, 2, 2, 2, 2])])
+        let follower = net[3]
+        follower.step(Message(
+            type: .appendEntries, from: NodeID(1), to: NodeID(3), term: Term(4), logTerm: Term(2),
+            index: LogIndex(2), entries: [Entry(term: Term(2), index: LogIndex(3), data: [2, 1])], commit: LogIndex(9)
+        ))
+        XCTAssertEqual(follower.status.lastIndex, LogIndex(6), "a matching append truncates nothing")
+        XCTAssertEqual(follower.status.commit, LogIndex(3), "commit stops at the append's last entry")
+        let answer = follower.ready().messages.first { $0.type == .appendEntriesResponse }
+        XCTAssertEqual(answer?.index, LogIndex(3), "the answer claims only what the append confirmed")
+    }
+
     /// Progress states: a new leader probes; an accepted probe switches to replicate (pipelining);
     /// a rejection in replicate falls back to probe.
     func testProbeThenReplicate() throws {
