@@ -1,6 +1,7 @@
 import KeelNode
 import KeelStorage
 import Raft
+import RaftSimulation
 
 /// The node simulation's judge: checks every message as it leaves a node, every acknowledgement
 /// and read as a client receives it, every applied index against the other replicas, and the final
@@ -26,11 +27,11 @@ final class NodeChecker {
 
     /// A message may promise only what is on the sender's disk (thesis §3.8 and §10.2.1): every
     /// message but pre-votes carries a term the sender has synced, a vote grant a synced vote, an
-    /// append acknowledgement synced entries through the index it reports.
+    /// append acknowledgement of the current term synced entries through the index it reports.
     func checkSent(_ message: Message, by node: SimNode, run: NodeSimRun) {
         let durable = node.store.durableHardState
         if message.type != .preVote && message.type != .preVoteResponse && message.term > durable.term {
-            run.fail(.sentBeforeSynced, "n\(node.id) sent \(message.type) of term \(message.term) to n\(message.to) with term \(durable.term) on disk")
+            run.fail(.persistBeforeSend, "n\(node.id) sent \(message.type) of term \(message.term) to n\(message.to) with term \(durable.term) on disk")
             return
         }
         switch message.type {
@@ -48,12 +49,15 @@ final class NodeChecker {
             }
         case .requestVoteResponse where !message.reject:
             if durable.term == message.term && durable.vote != message.to {
-                run.fail(.sentBeforeSynced, "n\(node.id) granted its vote in term \(message.term) to n\(message.to) with vote \(durable.vote) on disk")
+                run.fail(.persistBeforeSend, "n\(node.id) granted its vote in term \(message.term) to n\(message.to) with vote \(durable.vote) on disk")
             }
         case .appendEntriesResponse where !message.reject:
-            if node.store.durableLastIndex < message.index {
+            // An acknowledgement of an older term may trail a newer leader's truncation that was
+            // written with it: the entries were in this node's log when it answered, and a leader of
+            // a later term replaced them (§5.3), exactly as if the answer had left first.
+            if durable.term == message.term && node.store.durableLastIndex < message.index {
                 run.fail(
-                    .sentBeforeSynced,
+                    .persistBeforeSend,
                     "n\(node.id) acknowledged entries through \(message.index) to n\(message.to) with \(node.store.durableLastIndex) on disk")
             }
         default: break

@@ -37,7 +37,7 @@ public struct NodeSimResult: Sendable {
     /// What the seed drew.
     public var parameters: NodeSimParameters
     /// The first property found broken, if any.
-    public var violation: NodeViolation?
+    public var violation: Violation?
     /// Writes acknowledged to clients.
     public var writesAcked = 0
     /// Linearizable reads answered.
@@ -68,7 +68,7 @@ public struct NodeSimResult: Sendable {
 /// The node simulation: ``KeelNode/NodeMachine`` (the node's decisions, exactly as the server
 /// runs them) on simulated disks (``MemoryStore``), network and clocks, with clients, under crashes
 /// that lose unsynced writes, slow and failing disks, pauses, partitions, loss, duplication and
-/// delay; then a healed phase that must converge. Every step is checked (``NodeViolation``).
+/// delay; then a healed phase that must converge. Every step is checked (``RaftSimulation/Violation``).
 public enum NodeSimulation {
     /// Runs one seed.
     public static func run(_ options: NodeSimOptions) -> NodeSimResult {
@@ -213,9 +213,9 @@ final class NodeSimRun {
         result.snapshotsHeldBack += machine.snapshotsHeldBack
     }
 
-    func fail(_ code: NodeViolation.Code, _ message: String) {
+    func fail(_ code: Violation.Code, _ message: String) {
         guard result.violation == nil else { return }
-        result.violation = NodeViolation(code, "at \(time) ms: \(message)")
+        result.violation = Violation(code, "at \(time) ms: \(message)")
         log("VIOLATION \(code): \(message)")
     }
 
@@ -292,6 +292,12 @@ final class NodeSimRun {
     func pump(_ index: Int) {
         let node = nodes[index]
         guard let machine = node.machine, !node.paused, node.writing == nil, let start = machine.startReady() else { return }
+        if options.verbose != nil {
+            let entries = start.work.entries
+            log("n\(node.id) writes \(entries.isEmpty ? "no entries" : "entries \(entries.first!.index)...\(entries.last!.index)")"
+                + "\(start.work.hardState.map { " hard state \($0)" } ?? "")\(start.work.snapshot.map { " snapshot \($0.metadata.index)" } ?? ""), "
+                + "applies \(start.work.committed.count)")
+        }
         send(from: index, start.early)
         node.writing = start.work
         var delay = random.between(0...parameters.syncDelayMaxMilliseconds)
@@ -342,6 +348,9 @@ final class NodeSimRun {
 
     func send(from index: Int, _ messages: [PeerMessage]) {
         for message in messages {
+            if options.verbose != nil, case .raft(let raft) = message {
+                log("n\(raft.from) -> n\(raft.to) \(raft.type) term \(raft.term) index \(raft.index) logTerm \(raft.logTerm) entries \(raft.entries.count) commit \(raft.commit)\(raft.reject ? " reject" : "")")
+            }
             if case .raft(let raft) = message { checker.checkSent(raft, by: nodes[index], run: self) }
             guard let target = nodes.firstIndex(where: { $0.id == message.to }) else { continue }
             var delivered = !blocked(index, target) && !(!healing && random.chance(permille: parameters.dropPermille))

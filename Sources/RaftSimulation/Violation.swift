@@ -5,7 +5,8 @@ public struct Violation: Error, Sendable, Hashable, CustomStringConvertible {
     /// Which property (Figure 3 of the Raft paper, plus the simulator's own).
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private let name: String
-        private init(_ name: String) { self.name = name }
+        /// A property named `name`; simulators built on this one (the node simulation) add their own.
+        public init(_ name: String) { self.name = name }
 
         /// Figure 3: at most one leader can be elected in a given term.
         public static let electionSafety = Code("election safety")

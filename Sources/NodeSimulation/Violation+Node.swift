@@ -1,0 +1,16 @@
+import RaftSimulation
+
+// The properties the node simulation checks beyond the core simulator's (`persistBeforeSend`,
+// `staleRead`, `liveness` are shared), as codes of the simulators' common Violation.
+
+extension Violation.Code {
+    /// A client was told a write succeeded before a quorum had it on disk.
+    public static let ackBeforeDurable = Violation.Code("acknowledged before durable")
+    /// An acknowledged write is missing from a replica's final state.
+    public static let lostWrite = Violation.Code("lost write")
+    /// A write whose client was told it failed (with an error that does not say "unknown
+    /// outcome") was applied: a client that retries it would apply it twice.
+    public static let appliedAfterFailure = Violation.Code("applied after a definite failure")
+    /// Two replicas hold different states after applying the same index.
+    public static let divergence = Violation.Code("replica divergence")
+}
