@@ -8,7 +8,7 @@ extension KeelNode {
     func runReadyLoop() async {
         while running, halted == nil {
             if let start = machine.startReady() {
-                await perform(start)
+                await write(start)
             } else {
                 await withCheckedContinuation { readyWakeup = $0 }
             }
@@ -25,22 +25,14 @@ extension KeelNode {
     /// One Ready: send what may go before the write, persist + apply on the storage thread (the
     /// actor stays free meanwhile, so proposals and messages keep entering the core: group commit),
     /// then perform what the machine releases.
-    private func perform(_ start: ReadyStart) async {
+    private func write(_ start: ReadyStart) async {
         if !start.early.isEmpty { network.send(start.early) }
         let work = start.work
-        let beforeAppend = work.entries.isEmpty ? nil : beforeAppend
+        let beforeAppend = beforeAppend
         let result = await worker.perform { storage -> ReadyOutcome in
             let clock = ContinuousClock()
-            let syncStart = clock.now
-            beforeAppend?()
-            try work.persist(on: storage)
-            let applyStart = clock.now
-            var outcome = ReadyOutcome()
-            outcome.synced = work.writesLog
-            try work.apply(on: storage, into: &outcome)
-            outcome.syncNanoseconds = Self.nanoseconds(applyStart - syncStart)
-            outcome.applyNanoseconds = Self.nanoseconds(clock.now - applyStart)
-            return outcome
+            let origin = clock.now
+            return try work.run(on: storage, beforeAppend: beforeAppend, nanoseconds: { Self.nanoseconds(clock.now - origin) })
         }
         if case .success(let outcome) = result {
             if outcome.synced { metrics.fsyncDuration.recordNanoseconds(outcome.syncNanoseconds) }

@@ -23,7 +23,8 @@ public actor KeelNode {
     let machine: NodeMachine
     var raft: RaftNode { machine.raft }
     let worker: StorageWorker
-    let metrics = NodeMetrics()
+    /// Shared with the machine: one set of counters per node.
+    let metrics: NodeMetrics
     let clock = ContinuousClock()
     /// The machine's time is an offset from this instant.
     let origin: ContinuousClock.Instant
@@ -101,10 +102,13 @@ public actor KeelNode {
         } catch {
             throw KeelError(.failedPrecondition, "cannot open the storage in \(path): \(error)")
         }
+        let metrics = NodeMetrics()
+        self.metrics = metrics
         // Random first request id: ids of an earlier life of this node may still be in the log being replayed.
         machine = NodeMachine(
             config: config, restored: restored, coreImageMissing: imageMissing, store: storage,
-            firstRequestID: UInt64.random(in: 1...(UInt64.max >> 1)), random: SystemRandomNumberGenerator(), logger: logger)
+            firstRequestID: UInt64.random(in: 1...(UInt64.max >> 1)), random: SystemRandomNumberGenerator(), logger: logger,
+            metrics: metrics)
         id = config.selfID
         clusterID = config.clusterID
         self.config = config
@@ -169,7 +173,7 @@ public actor KeelNode {
         let status = raft.status
         guard running, halted == nil, status.role == .leader else { return }
         guard let target = status.confState.voters.filter({ $0 != id }).sorted().first else { return }
-        do { try raft.transferLeadership(to: target) } catch { return }
+        do { try machine.transferLeadership(to: target) } catch { return }
         wakeReadyLoop()
         let giveUp = clock.now + config.tickInterval * config.electionTimeoutTicks
         while clock.now < giveUp, raft.status.leader == id, running {

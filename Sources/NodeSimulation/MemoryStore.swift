@@ -39,6 +39,8 @@ public final class MemoryStore: NodeStore {
     /// The entry that produced each revision this store applied (checker bookkeeping, kept
     /// across crashes: a replay produces the same).
     private(set) var revisionEntries: [Int64: (index: LogIndex, term: Term)] = [:]
+    /// What the entry at each revision wrote, as this store applied it (puts of one key).
+    private(set) var revisionWrites: [Int64: (key: [UInt8], value: [UInt8])] = [:]
 
     /// A fresh disk, bootstrapped with the founding snapshot of `voters` as a new cluster's is.
     public init(voters: [NodeID]) {
@@ -56,6 +58,7 @@ public final class MemoryStore: NodeStore {
     public func crash() {
         current = durable
         appliedDigests = []
+        failNextSync = false
     }
 
     /// The durable hard state (for the persist-before-send check).
@@ -73,65 +76,103 @@ public final class MemoryStore: NodeStore {
         if failNextSync {
             failNextSync = false
             current = durable
-            throw StorageError(.io, "simulated disk failure")
+            throw StorageError(.io, Self.simulatedFailure)
         }
         durable = current
     }
 
+    /// The message of a simulated disk failure; any other storage error is a refusal (a bug).
+    static let simulatedFailure = "simulated disk failure"
+
+    /// Appends as RocksDB's log does, refusing (with the same checks, changing nothing) what it refuses.
     public func appendLog(_ entries: [Entry], hardState: HardState?) throws {
+        var next = current
         if let first = entries.first {
-            precondition(first.index > current.snapshot.index, "append at \(first.index) at or below snapshot \(current.snapshot.index)")
-            precondition(first.index <= current.lastIndex.advanced(by: 1), "append at \(first.index) leaves a hole after \(current.lastIndex)")
+            guard first.index > next.snapshot.index else {
+                throw StorageError(.compacted, "append at \(first.index) is at or below snapshot index \(next.snapshot.index)")
+            }
+            guard first.index <= next.lastIndex.advanced(by: 1) else {
+                throw StorageError(.invalidArgument, "append at \(first.index) would leave a hole after last index \(next.lastIndex)")
+            }
             // §5.3: a conflicting suffix is replaced by the leader's.
-            current.entries.removeSubrange(Int(first.index.rawValue - current.snapshot.index.rawValue - 1)...)
-            current.entries += entries
+            next.entries.removeSubrange(Int(first.index.rawValue - next.snapshot.index.rawValue - 1)...)
+            next.entries += entries
         }
-        if let hardState {
-            precondition(hardState.commit <= current.lastIndex, "commit \(hardState.commit) beyond last index \(current.lastIndex)")
-            current.hardState = hardState
+        let commit = hardState?.commit ?? next.hardState.commit
+        guard commit <= next.lastIndex else {
+            throw StorageError(.invalidArgument, "commit index \(commit) would be beyond last index \(next.lastIndex)")
         }
+        if let hardState { next.hardState = hardState }
+        current = next
         try sync()
     }
 
+    /// The log's snapshot metadata.
     public var logSnapshot: SnapshotMetadata { current.snapshot }
 
+    /// Compacts as RocksDB's log does (synced), refusing what it refuses.
     public func compactLog(through metadata: SnapshotMetadata) throws {
-        precondition(metadata.index > current.snapshot.index && metadata.index <= current.lastIndex, "compact through \(metadata.index)")
-        precondition(current.term(at: metadata.index) == metadata.term, "compact through \(metadata.index): term mismatch")
+        guard metadata.index > current.snapshot.index, metadata.index <= current.lastIndex else {
+            throw StorageError(.compacted, "compact through \(metadata.index): the log holds \(current.snapshot.index)...\(current.lastIndex)")
+        }
+        guard current.term(at: metadata.index) == metadata.term else {
+            throw StorageError(.invalidArgument, "compact through \(metadata.index): term \(metadata.term) but the log has another")
+        }
         current.entries.removeFirst(Int(metadata.index.rawValue - current.snapshot.index.rawValue))
         current.snapshot = metadata
         try sync()
     }
 
+    /// Records the founding snapshot (synced); refuses one older than the log's snapshot.
     public func installFoundingSnapshot(_ metadata: SnapshotMetadata) throws {
+        guard metadata.index > current.snapshot.index else {
+            throw StorageError(.compacted, "snapshot at \(metadata.index) is older than snapshot at \(current.snapshot.index)")
+        }
         current.membership = metadata.confState
-        current.applied = max(current.applied, metadata.index)
+        if metadata.index > current.applied {
+            current.applied = metadata.index
+            current.appliedTerm = metadata.term
+        }
         current.snapshot = metadata
         try sync()
     }
 
+    /// Installs a leader's image (synced), refusing one that is not the state at its index, is older
+    /// than the log's snapshot, or contradicts committed entries.
     public func installSnapshot(_ snapshot: Snapshot) throws {
         let metadata = snapshot.metadata
         guard let image = MemoryImage(decoding: snapshot.data), image.index == metadata.index else {
             throw StorageError(.snapshotInvalid, "snapshot for index \(metadata.index) does not carry an image of that index")
         }
-        precondition(metadata.index > current.snapshot.index, "snapshot at \(metadata.index) older than \(current.snapshot.index)")
-        // §7: keep the entries after the snapshot if the log agrees with it there; else drop them all.
-        if current.term(at: metadata.index) == metadata.term {
-            current.entries.removeFirst(Int(metadata.index.rawValue - current.snapshot.index.rawValue))
-        } else {
-            current.entries = []
+        guard metadata.index > current.snapshot.index else {
+            throw StorageError(.compacted, "snapshot at \(metadata.index) is older than snapshot at \(current.snapshot.index)")
         }
-        current.snapshot = metadata
-        current.hardState.commit = max(current.hardState.commit, metadata.index)
-        current.kv = image.kv
-        current.applied = metadata.index
-        current.appliedTerm = metadata.term
-        current.membership = image.membership
-        appliedDigests.append((metadata.index, current.kv.hashValue))
+        // §7: keep the entries after the snapshot if the log agrees with it there; else drop them all.
+        let keepSuffix = current.term(at: metadata.index) == metadata.term
+        // Committed entries are never replaced (§5.4), as RocksDB's log refuses.
+        guard keepSuffix || current.hardState.commit <= metadata.index else {
+            throw StorageError(
+                .invalidArgument,
+                "snapshot at \(metadata.index) with term \(metadata.term) conflicts with the log, committed through \(current.hardState.commit)")
+        }
+        var next = current
+        if keepSuffix {
+            next.entries.removeFirst(Int(metadata.index.rawValue - next.snapshot.index.rawValue))
+        } else {
+            next.entries = []
+        }
+        next.snapshot = metadata
+        next.hardState.commit = max(next.hardState.commit, metadata.index)
+        next.kv = image.kv
+        next.applied = metadata.index
+        next.appliedTerm = metadata.term
+        next.membership = image.membership
+        current = next
         try sync()
+        appliedDigests.append((metadata.index, current.kv.hashValue))
     }
 
+    /// What the core resumes from, as `NodeStorage.restartState()` computes it.
     public func restartState() throws -> RestartState {
         let confState = current.applied >= current.snapshot.index && current.applied > .zero && current.membership != ConfState()
             ? current.membership : current.snapshot.confState
@@ -140,12 +181,18 @@ public final class MemoryStore: NodeStore {
             appliedIndex: current.applied)
     }
 
+    /// The applied index (lost on a crash back to the last synced write).
     public var appliedIndex: LogIndex { current.applied }
+    /// The term of the last applied entry.
     public var appliedTerm: Term { current.appliedTerm }
+    /// The key-value store's revision.
     public var revision: Int64 { current.kv.revision }
+    /// The key-value store's compacted revision.
     public var compactedRevision: Int64 { current.kv.compactedRevision }
+    /// The membership as of the applied index.
     public var membership: ConfState { current.membership }
 
+    /// Applies one entry's command, unsynced, recording the state's digest for the checker.
     public func apply(index: LogIndex, term: Term, entryData: [UInt8]) throws -> Result<KVResponse, StorageError>? {
         guard index > current.applied else { return nil }
         precondition(index == current.applied.advanced(by: 1), "applied \(index) after \(current.applied)")
@@ -160,13 +207,19 @@ public final class MemoryStore: NodeStore {
                 result = .failure(error)
             }
         }
-        if current.kv.revision != revisionBefore { revisionEntries[current.kv.revision] = (index, term) }
+        if current.kv.revision != revisionBefore {
+            revisionEntries[current.kv.revision] = (index, term)
+            if let written = current.kv.keys.values.first(where: { $0.modRevision == current.kv.revision }) {
+                revisionWrites[current.kv.revision] = (written.key, written.value)
+            }
+        }
         current.applied = index
         current.appliedTerm = term
         appliedDigests.append((index, current.kv.hashValue))
         return result
     }
 
+    /// Records a configuration entry's outcome, unsynced.
     public func applyConfChange(index: LogIndex, term: Term, confState: ConfState) throws {
         guard index > current.applied else { return }
         current.applied = index
@@ -175,8 +228,10 @@ public final class MemoryStore: NodeStore {
         appliedDigests.append((index, current.kv.hashValue))
     }
 
+    /// Serves a Range or read-only Txn from the current state.
     public func read(_ command: KVCommand) throws -> KVResponse { try current.kv.read(command).get() }
 
+    /// A copy of the current state as an image (value semantics: later applies do not reach it).
     public func openImage() -> ImageSource {
         let image = MemoryImage(index: current.applied, membership: current.membership, kv: current.kv)
         return ImageSource(
@@ -192,6 +247,9 @@ public final class MemoryStore: NodeStore {
 
 /// A simulated image: the key-value state at an index.
 struct MemoryImage: ImageReader {
+    /// More voters than this in an image is corruption.
+    static let votersMax = 64
+
     var index: LogIndex
     var membership: ConfState
     var kv: MemoryKV
@@ -221,7 +279,7 @@ struct MemoryImage: ImageReader {
         }
         index = LogIndex(u64())
         let count = Int(u64())
-        guard count <= 64, bytes.count >= offset + 8 * count else { return nil }
+        guard count <= Self.votersMax, bytes.count >= offset + 8 * count else { return nil }
         var voters: Set<NodeID> = []
         for _ in 0..<count { voters.insert(NodeID(u64())) }
         membership = ConfState(voters: voters)

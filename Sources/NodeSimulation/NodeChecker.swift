@@ -9,8 +9,15 @@ import RaftSimulation
 final class NodeChecker {
     let quorum: Int
     /// The highest revision acknowledged to any client, and per key.
-    private(set) var ackedRevision: Int64 = 0
+    private var ackedRevision: Int64 = 0
     private var ackedByKey: [[UInt8]: Int64] = [:]
+    /// The floor for a linearizable read that begins now: the newest revision acknowledged or
+    /// returned by a completed linearizable read, overall and per key.
+    private(set) var floorRevision: Int64 = 0
+    private var floorByKey: [[UInt8]: Int64] = [:]
+    /// The term of the entry at each index of each leader's log, as its appends and probes showed
+    /// it (a leader's log only grows within its term, so this never changes).
+    private var leaderLogTerms: [Term: [LogIndex: Term]] = [:]
     /// What the acknowledged write at each revision wrote.
     private var ackedWrites: [Int64: (key: [UInt8], value: [UInt8])] = [:]
     /// The state digest after each applied index, as the first replica to apply it had it.
@@ -21,7 +28,12 @@ final class NodeChecker {
 
     init(quorum: Int) { self.quorum = quorum }
 
-    func ackedRevision(of key: [UInt8]) -> Int64 { ackedByKey[key] ?? 0 }
+    func floorRevision(of key: [UInt8]) -> Int64 { floorByKey[key] ?? 0 }
+
+    private func raiseFloor(_ key: [UInt8], _ keyRevision: Int64, _ storeRevision: Int64) {
+        floorByKey[key] = max(floorByKey[key] ?? 0, keyRevision)
+        floorRevision = max(floorRevision, storeRevision)
+    }
 
     func writesAckedAfter(healTime: Int) -> Bool { lastAckTime >= healTime }
 
@@ -35,6 +47,11 @@ final class NodeChecker {
             return
         }
         switch message.type {
+        case .appendEntries:
+            var terms = leaderLogTerms[message.term, default: [:]]
+            terms[message.index] = message.logTerm
+            for entry in message.entries { terms[entry.index] = entry.term }
+            leaderLogTerms[message.term] = terms
         case .installSnapshot:
             // The image must be the state at the snapshot's index, as every replica applied it there.
             guard let snapshot = message.snapshot, snapshot.metadata.index > LogIndex(1) else { break }
@@ -55,10 +72,14 @@ final class NodeChecker {
             // An acknowledgement of an older term may trail a newer leader's truncation that was
             // written with it: the entries were in this node's log when it answered, and a leader of
             // a later term replaced them (§5.3), exactly as if the answer had left first.
-            if durable.term == message.term && node.store.durableLastIndex < message.index {
+            guard durable.term == message.term, node.store.durableSnapshotIndex < message.index else { break }
+            let onDisk = node.store.durableTerm(at: message.index)
+            let sent = leaderLogTerms[message.term]?[message.index]
+            if onDisk == nil || (sent != nil && onDisk != sent) {
                 run.fail(
                     .persistBeforeSend,
-                    "n\(node.id) acknowledged entries through \(message.index) to n\(message.to) with \(node.store.durableLastIndex) on disk")
+                    "n\(node.id) acknowledged entries through \(message.index) (term \(sent?.description ?? "?")) to n\(message.to) "
+                        + "with \(onDisk.map { "term \($0)" } ?? "nothing") there on disk (last index \(node.store.durableLastIndex))")
             }
         default: break
         }
@@ -85,6 +106,7 @@ final class NodeChecker {
         ackedWrites[revision] = (key, value)
         ackedByKey[key] = max(ackedByKey[key] ?? 0, revision)
         ackedRevision = max(ackedRevision, revision)
+        raiseFloor(key, revision, revision)
         lastAckTime = run.time
     }
 
@@ -103,12 +125,14 @@ final class NodeChecker {
         }
         guard linearizable else { return }
         let modRevision = kv?.modRevision ?? 0
-        if modRevision < operation.keyAckedRevisionAtStart || range.revision < operation.ackedRevisionAtStart {
+        if modRevision < operation.keyFloorAtStart || range.revision < operation.floorAtStart {
             run.fail(
                 .staleRead,
                 "n\(node.id) read \(String(decoding: operation.key, as: UTF8.self)) at mod revision \(modRevision) (store revision \(range.revision)); "
-                    + "revision \(operation.keyAckedRevisionAtStart) of that key (\(operation.ackedRevisionAtStart) overall) was acknowledged before the read began")
+                    + "revision \(operation.keyFloorAtStart) of that key (\(operation.floorAtStart) overall) was acknowledged or read before the read began")
         }
+        // Later reads must not go back before what this one saw.
+        raiseFloor(operation.key, modRevision, range.revision)
     }
 
     /// Replicas must hold identical states after applying the same index (State Machine Safety).
@@ -127,13 +151,26 @@ final class NodeChecker {
     /// Every acknowledged write survives: the converged state holds each key at a revision at least
     /// its last acknowledged one.
     func checkFinal(_ state: MemoryKV, run: NodeSimRun) {
-        for kv in state.keys.values where failedValues.contains(kv.value) {
+        for kv in state.keys.values.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where failedValues.contains(kv.value) {
             run.fail(.appliedAfterFailure, "the converged state holds \(String(decoding: kv.value, as: UTF8.self)), a write whose client was told it failed")
         }
-        for (key, revision) in ackedByKey {
+        if state.revision < ackedRevision {
+            run.fail(.lostWrite, "revision \(ackedRevision) was acknowledged; the converged state is at revision \(state.revision)")
+        }
+        for (key, revision) in ackedByKey.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let held = state.keys[key]?.modRevision ?? 0
             if held < revision {
                 run.fail(.lostWrite, "\(String(decoding: key, as: UTF8.self)) was acknowledged at revision \(revision); the converged state has it at \(held)")
+            }
+        }
+        // Every acknowledged write is what the replicas applied at its revision (a lost write later
+        // overwritten on the same key leaves the per-key check above satisfied).
+        for (revision, write) in ackedWrites.sorted(by: { $0.key < $1.key }) {
+            let applied = run.nodes.compactMap { $0.store.revisionWrites[revision] }
+            if applied.isEmpty {
+                run.fail(.lostWrite, "no replica applied the write acknowledged at revision \(revision)")
+            } else if applied.contains(where: { $0.key != write.key || $0.value != write.value }) {
+                run.fail(.lostWrite, "a replica applied another write at revision \(revision), acknowledged as \(String(decoding: write.value, as: UTF8.self))")
             }
         }
     }

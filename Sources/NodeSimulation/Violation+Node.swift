@@ -11,6 +11,11 @@ extension Violation.Code {
     /// A write whose client was told it failed (with an error that does not say "unknown
     /// outcome") was applied: a client that retries it would apply it twice.
     public static let appliedAfterFailure = Violation.Code("applied after a definite failure")
+    /// The store refused a write (below its snapshot, leaving a hole, replacing committed entries):
+    /// RocksDB would refuse it too, halting the node on a log the node itself tried to damage.
+    public static let storageRefused = Violation.Code("storage refused a write")
+    /// A request was answered with a response of another kind.
+    public static let wrongResponse = Violation.Code("wrong response")
     /// Two replicas hold different states after applying the same index.
     public static let divergence = Violation.Code("replica divergence")
 }

@@ -6,6 +6,37 @@ import ArgumentParser
 import Foundation
 import NodeSimulation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What the trap handler writes: the seed that was running when a precondition (in the node, its
+/// store or the checker) stopped the process, which would otherwise end a soak without naming it.
+/// Filled before each seed, read only by the handler.
+nonisolated(unsafe) let trapNote = UnsafeMutablePointer<CChar>.allocate(capacity: trapNoteBytesMax)
+nonisolated(unsafe) var trapNoteLength = 0
+let trapNoteBytesMax = 256
+
+func noteSeed(_ seed: UInt64) {
+    let text = Array("node-sim: a check trapped in seed \(seed); replay: swift run node-sim --seed \(seed) --verbose\n".utf8CString)
+    let count = min(text.count - 1, trapNoteBytesMax)
+    for offset in 0..<count { trapNote[offset] = text[offset] }
+    trapNoteLength = count
+}
+
+func installTrapHandler() {
+    #if canImport(Glibc)
+        // Swift's traps are SIGILL on x86-64 and SIGTRAP on arm64.
+        for signal in [SIGILL, SIGTRAP] {
+            _ = Glibc.signal(signal) { number in
+                _ = write(2, trapNote, trapNoteLength)
+                _ = Glibc.signal(number, SIG_DFL)
+                _ = raise(number)
+            }
+        }
+    #endif
+}
+
 @main
 struct NodeSim: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,12 +71,14 @@ struct NodeSim: ParsableCommand {
     }
 
     func run() throws {
+        installTrapHandler()
         let start = Date()
         var violations = 0
         var done = 0
         var totals = (writes: 0, reads: 0, crashes: 0, diskFailures: 0, snapshots: 0, compactions: 0, withoutImage: 0, heldBack: 0, events: 0)
         for offset in 0..<seeds {
             let s = seed &+ UInt64(offset)
+            noteSeed(s)
             let log: (@Sendable (String) -> Void)? = verbose ? { @Sendable (line: String) in print(line) } : nil
             let result = NodeSimulation.run(NodeSimOptions(seed: s, nodeCount: nodes, faultTicks: ticks, verbose: log))
             done += 1

@@ -138,8 +138,8 @@ final class NodeSimulationTests: XCTestCase {
         run.checker.acknowledged(key: key, value: Array("v".utf8), revision: 2, origin: run.nodes[0], run: run)
         XCTAssertNil(run.result.violation)
         let operation = SimClient.Operation(
-            kind: .read, key: key, value: [], command: .range(RangeRequest(key: key)), deadline: 0, ackedRevisionAtStart: 2,
-            keyAckedRevisionAtStart: 2, generation: 0)
+            kind: .read, key: key, value: [], command: .range(RangeRequest(key: key)), deadline: 0, floorAtStart: 2,
+            keyFloorAtStart: 2, generation: 0)
         run.checker.read(operation, RangeResponse(revision: 1, kvs: [], more: false, count: 0), linearizable: true, by: run.nodes[2], run: run)
         XCTAssertEqual(run.result.violation?.code, .staleRead)
     }

@@ -14,7 +14,7 @@ import Raft
 /// to send meanwhile is held back, and `compactNow` asks for the restart image (read at once) to
 /// be compacted to without waiting for catch-up entries.
 struct ImageLifecycle: Equatable {
-    enum Phase: Equatable {
+    enum Phase: Equatable, CustomStringConvertible {
         /// No image being read or waiting.
         case idle
         /// An image of the state at this index is being read elsewhere (nil: the restart image,
@@ -22,6 +22,15 @@ struct ImageLifecycle: Equatable {
         case building(LogIndex?)
         /// An image, read, waits for catch-up entries before the log is compacted to it.
         case pending(SnapshotMetadata, data: [UInt8])
+
+        /// The phase and its index, without the image's bytes (for precondition messages).
+        var description: String {
+            switch self {
+            case .idle: "idle"
+            case .building(let index): "building \(index.map { "at \($0)" } ?? "the restart image")"
+            case .pending(let metadata, let data): "pending at \(metadata.index) (\(data.count) bytes)"
+            }
+        }
     }
 
     private(set) var phase: Phase = .idle

@@ -27,10 +27,7 @@ extension NodeMachine {
             throw KeelError.tooManyRequests
         }
         let leader = raft.status.leader
-        guard leader != .none else {
-            metrics.proposalsFailed.increment()
-            throw KeelError.noLeader
-        }
+        guard leader != .none else { throw KeelError.noLeader }
         let requestID = nextRequestID()
         let envelope = EntryEnvelope(origin: id, requestID: requestID, command: data).encoded()
         if leader == id {

@@ -23,8 +23,9 @@ public final class NodeMachine {
     let config: NodeConfig
     let logger: Logger
     let metrics: NodeMetrics
-    /// The consensus core (owned here; the driver only reads its status and starts transfers).
-    public let raft: RaftNode
+    /// The consensus core (owned here; the driver reads its status and starts transfers through
+    /// ``status`` and ``transferLeadership(to:)``).
+    let raft: RaftNode
 
     /// Writes proposed or forwarded, waiting for their entry to apply. Bounded by `pendingProposalsMax`.
     var proposals: [UInt64: PendingProposal] = [:]
@@ -68,9 +69,19 @@ public final class NodeMachine {
 
     /// A machine resuming from `restored` (see ``restore(from:)``). `firstRequestID` should differ
     /// between lives of the node: ids of an earlier life may still be in the log being replayed.
-    public init(
+    public convenience init(
         config: NodeConfig, restored: RestoredState, coreImageMissing: Bool, store: some NodeStore, firstRequestID: UInt64,
         random: some RandomNumberGenerator, logger: Logger
+    ) {
+        self.init(
+            config: config, restored: restored, coreImageMissing: coreImageMissing, store: store, firstRequestID: firstRequestID,
+            random: random, logger: logger, metrics: NodeMetrics())
+    }
+
+    /// As the public initializer, recording into the driver's `metrics`.
+    init(
+        config: NodeConfig, restored: RestoredState, coreImageMissing: Bool, store: some NodeStore, firstRequestID: UInt64,
+        random: some RandomNumberGenerator, logger: Logger, metrics: NodeMetrics
     ) {
         var raftConfig = RaftConfig(id: config.selfID)
         raftConfig.electionTimeoutTicks = config.electionTimeoutTicks
@@ -82,7 +93,7 @@ public final class NodeMachine {
         id = config.selfID
         self.config = config
         self.logger = logger
-        metrics = NodeMetrics()
+        self.metrics = metrics
         appliedIndex = store.appliedIndex
         revision = store.revision
         compactedRevision = store.compactedRevision
@@ -119,6 +130,12 @@ public final class NodeMachine {
             applied: restart.appliedIndex, snapshotData: snapshotData)
         return (state, imageMissing)
     }
+
+    /// The core's status (role, term, leader, indexes, configuration).
+    public var status: RaftStatus { raft.status }
+
+    /// Asks the core to hand leadership to `target` (thesis §3.10).
+    public func transferLeadership(to target: NodeID) throws(RaftError) { try raft.transferLeadership(to: target) }
 
     /// Whether the driver should read the restart image (``startRestartImage()``) before anything else.
     public var needsRestartImage: Bool { images.coreImageMissing && images.phase == .idle }

@@ -7,9 +7,12 @@ import Raft
 /// and on an in-memory store in the node simulation.
 ///
 /// Durability contract (what the simulation's store models and the RocksDB one provides):
-/// ``appendLog(_:hardState:)`` and ``installSnapshot(_:)`` are synced before they return, and a
-/// synced write also makes every earlier write durable; everything else (applies, compaction) may
-/// be lost by a crash until the next synced write.
+/// ``appendLog(_:hardState:)``, ``installSnapshot(_:)``, ``installFoundingSnapshot(_:)`` and
+/// ``compactLog(through:)`` are synced before they return, and a synced write also makes every
+/// earlier write durable; applies (``apply(index:term:entryData:)``,
+/// ``applyConfChange(index:term:confState:)``) may be lost by a crash until the next synced write.
+/// A write the log cannot take (below the snapshot, leaving a hole, cutting off committed entries)
+/// throws and changes nothing: the node halts rather than continue on a damaged log.
 public protocol NodeStore: AnyObject {
     /// Appends entries (replacing any conflicting suffix, §5.3) and the hard state, synced.
     func appendLog(_ entries: [Entry], hardState: HardState?) throws

@@ -65,9 +65,9 @@ public struct ReadyOutcome: Sendable {
     public var compactedRevision: Int64 = 0
     /// Whether a synced log write happened, and how long it took.
     public var synced = false
-    /// Time spent persisting (set by the driver; zero in simulation).
+    /// Time spent persisting (zero unless timed).
     public var syncNanoseconds: Int64 = 0
-    /// Time spent applying (set by the driver; zero in simulation).
+    /// Time spent applying (zero unless timed).
     public var applyNanoseconds: Int64 = 0
     /// A view of the state machine opened after applying, for an image read off this thread.
     public var imageSource: ImageSource?
@@ -77,23 +77,28 @@ public struct ReadyOutcome: Sendable {
 
 extension ReadyWork {
     /// Persist (snapshot, then entries and hard state, synced), apply, serve reads, maybe snapshot.
-    /// A thrown error is a storage failure: the node halts.
-    public func run(on store: some NodeStore) throws -> ReadyOutcome {
+    /// A thrown error is a storage failure: the node halts. `beforeAppend` runs before entries are
+    /// written (a test's slow disk); `nanoseconds`, a monotonic clock, times the two halves.
+    public func run(
+        on store: some NodeStore, beforeAppend: (() -> Void)? = nil, nanoseconds: (() -> Int64)? = nil
+    ) throws -> ReadyOutcome {
         var outcome = ReadyOutcome()
-        try persist(on: store)
+        let persistStart = nanoseconds?() ?? 0
+        if let snapshot { try Self.install(snapshot, on: store) }
+        if !entries.isEmpty { beforeAppend?() }
+        if writesLog { try store.appendLog(entries, hardState: hardState) }
         outcome.synced = writesLog
+        let applyStart = nanoseconds?() ?? 0
         try apply(on: store, into: &outcome)
+        if let nanoseconds {
+            outcome.syncNanoseconds = applyStart - persistStart
+            outcome.applyNanoseconds = nanoseconds() - applyStart
+        }
         return outcome
     }
 
-    /// The synced part: a leader's snapshot, then entries and hard state in one write.
-    public func persist(on store: some NodeStore) throws {
-        if let snapshot { try Self.install(snapshot, on: store) }
-        if writesLog { try store.appendLog(entries, hardState: hardState) }
-    }
-
     /// Applies the committed entries, serves the reads that can be, opens an image or compacts.
-    public func apply(on store: some NodeStore, into outcome: inout ReadyOutcome) throws {
+    func apply(on store: some NodeStore, into outcome: inout ReadyOutcome) throws {
         for item in committed {
             let entry = item.entry
             if entry.kind == .confChange {

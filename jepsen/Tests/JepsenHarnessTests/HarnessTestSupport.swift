@@ -91,10 +91,12 @@ enum HarnessTestSupport {
         let log = directory + "/udp-\(from.name)-\(to.name)-\(UInt32.random(in: 0...UInt32.max)).log"
         let pid = try Subprocess.start(
             ["ip", "netns", "exec", to.namespace, "python3", "-c", receiver, to.address], logPath: log)
-        let ready = ContinuousClock.now.advanced(by: .seconds(5))
-        while ContinuousClock.now < ready, !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("ready") {
-            usleep(20_000)
-        }
+        // A loaded machine can take seconds to start python in a namespace; a receiver that is not
+        // listening yet would count 0 and pass for a partition, so not being ready is an error.
+        let ready = ContinuousClock.now.advanced(by: .seconds(30))
+        func listening() -> Bool { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("ready") }
+        while ContinuousClock.now < ready, !listening() { usleep(20_000) }
+        guard listening() else { throw HarnessError(.setupFailed, "the UDP receiver in \(to.namespace) did not start within 30 s") }
         let sender = """
             import socket, sys, time
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
