@@ -22,14 +22,8 @@ extension NodeStorage: NodeStore {
 
     /// Installs a leader's image after checking it is the state at the snapshot's index.
     public func installSnapshot(_ snapshot: Snapshot) throws {
-        let metadata = snapshot.metadata
-        let receiver = try SnapshotData.receiver(for: snapshot.data)
-        guard let header = receiver.header, header.appliedIndex == metadata.index else {
-            throw StorageError(
-                .snapshotInvalid,
-                "snapshot for index \(metadata.index) carries state applied through \(receiver.header?.appliedIndex.description ?? "nothing")")
-        }
-        try installSnapshot(receiver, term: metadata.term)
+        let receiver = try SnapshotData.receiver(for: snapshot.data, index: snapshot.metadata.index)
+        try installSnapshot(receiver, term: snapshot.metadata.term)
     }
 
     /// The state machine's applied index.

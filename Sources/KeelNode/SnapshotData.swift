@@ -22,6 +22,17 @@ enum SnapshotData {
         return bytes
     }
 
+    /// A receiver fed with `data`, checked to hold the state applied through exactly `index`: what
+    /// the storage accepts as the image of a snapshot at `index`.
+    static func receiver(for data: [UInt8], index: LogIndex) throws -> SnapshotReceiver {
+        let receiver = try receiver(for: data)
+        guard let header = receiver.header, header.appliedIndex == index else {
+            throw StorageError(
+                .snapshotInvalid, "snapshot for index \(index) carries state applied through \(receiver.header?.appliedIndex.description ?? "nothing")")
+        }
+        return receiver
+    }
+
     /// Feeds every chunk to a new receiver, which checks them; throws on a torn frame.
     static func receiver(for data: [UInt8]) throws -> SnapshotReceiver {
         let receiver = SnapshotReceiver()

@@ -119,6 +119,8 @@ struct SimClient {
         var key: [UInt8]
         var value: [UInt8]
         var command: KVCommand
+        /// The admitted write's encoded command (empty for reads).
+        var data: [UInt8] = []
         var deadline: Int
         /// The newest revision acknowledged or read (by anyone) when it began, overall and of its key.
         var floorAtStart: Int64
@@ -254,36 +256,16 @@ final class NodeSimRun {
             }
             step(index) { machine, out in machine.tick(1, now: now(index), into: &out) }
         case .deliver(let index, let message):
-            let node = nodes[index]
-            guard node.isUp else { return }
-            if node.paused {
-                node.deferred.append(kind)
-                return
-            }
+            guard takes(kind, node: index, generation: nil) else { return }
             step(index) { machine, out in machine.step(.message(message), into: &out) }
         case .persisted(let index, let generation):
-            let node = nodes[index]
-            guard node.generation == generation, node.isUp else { return }
-            if node.paused {
-                node.deferred.append(kind)
-                return
-            }
+            guard takes(kind, node: index, generation: generation) else { return }
             persisted(index)
         case .imageRead(let index, let generation, let image):
-            let node = nodes[index]
-            guard node.generation == generation, node.isUp else { return }
-            if node.paused {
-                node.deferred.append(kind)
-                return
-            }
+            guard takes(kind, node: index, generation: generation) else { return }
             step(index) { machine, out in machine.imageBuilt(image, into: &out) }
         case .snapshotStatus(let index, let generation, let peer, let succeeded):
-            let node = nodes[index]
-            guard node.generation == generation, node.isUp else { return }
-            if node.paused {
-                node.deferred.append(kind)
-                return
-            }
+            guard takes(kind, node: index, generation: generation) else { return }
             step(index) { machine, out in machine.step(.snapshotStatus(peer, succeeded: succeeded), into: &out) }
         case .restart(let index):
             guard !nodes[index].isUp else { return }
@@ -291,6 +273,16 @@ final class NodeSimRun {
         case .resume(let index, let generation):
             resume(index, generation: generation)
         }
+    }
+
+    /// Whether node `index` handles `kind` now: it is up (in the life `generation`, when the event
+    /// belongs to one) and not paused. A paused node keeps the event for when it resumes.
+    func takes(_ kind: Event.Kind, node index: Int, generation: Int?) -> Bool {
+        let node = nodes[index]
+        guard node.isUp, generation == nil || generation == node.generation else { return false }
+        guard node.paused else { return true }
+        node.deferred.append(kind)
+        return false
     }
 
     /// The machine's clock on node `index`: milliseconds since this life began.
@@ -578,7 +570,7 @@ final class NodeSimRun {
         }
         let deadline = Duration.milliseconds(operation.deadline - node.bootTime)
         do {
-            if kind == .read { try machine.admitRead() } else { _ = try machine.admitWrite(command) }
+            if kind == .read { try machine.admitRead() } else { clients[client].operation?.data = try machine.admitWrite(command) }
         } catch {
             clients[client].operation = nil
             return
@@ -606,7 +598,7 @@ final class NodeSimRun {
             if operation.kind == .read {
                 requestID = try machine.startLinearizableRead(operation.command, deadline: deadline, into: &out)
             } else {
-                requestID = try machine.propose(try machine.admitWrite(operation.command), deadline: deadline, into: &out)
+                requestID = try machine.propose(operation.data, deadline: deadline, into: &out)
             }
             node.requests[requestID] = (client, clients[client].sequence)
         } catch {

@@ -99,17 +99,22 @@ final class ReadTests: XCTestCase {
         net[leader].advance(rd)
     }
 
+    /// Three nodes reading by lease, with this election timeout and clock-drift bound (ticks).
+    private func leaseNetwork(timeout: Int, drift: Int) -> TestNetwork {
+        TestNetwork(ids: [1, 2, 3]) {
+            $0.readOnlyMode = .leaseBased
+            $0.electionTimeoutTicks = timeout
+            $0.leaseClockDriftBoundTicks = drift
+        }
+    }
+
     /// Thesis §6.4.1: the lease lasts the election timeout minus the clock-drift bound (minus one
     /// tick of granularity), counted from when the leader SENT the heartbeat a quorum acknowledged; after that, reads fall back
     /// to a heartbeat round (which an isolated leader cannot complete).
     func testLeaseExpiresAtElectionTimeoutMinusDrift_6_4_1() throws {
         let timeout = 10
         let drift = 3
-        let net = TestNetwork(ids: [1, 2, 3]) {
-            $0.readOnlyMode = .leaseBased
-            $0.electionTimeoutTicks = timeout
-            $0.leaseClockDriftBoundTicks = drift
-        }
+        let net = leaseNetwork(timeout: timeout, drift: drift)
         let l = electAfterStartupGuard(net)
         net.tickAll(times: 1)  // a heartbeat round sent at this tick, acknowledged by both
         net.isolate(l)
@@ -129,11 +134,7 @@ final class ReadTests: XCTestCase {
     func testLateAnswerDoesNotExtendLease_6_4_1() throws {
         let timeout = 10
         let drift = 3
-        let net = TestNetwork(ids: [1, 2, 3]) {
-            $0.readOnlyMode = .leaseBased
-            $0.electionTimeoutTicks = timeout
-            $0.leaseClockDriftBoundTicks = drift
-        }
+        let net = leaseNetwork(timeout: timeout, drift: drift)
         let l = electAfterStartupGuard(net)
         net.tick(l)  // a heartbeat round
         let followers = [UInt64(1), 2, 3].filter { $0 != l }
@@ -199,11 +200,7 @@ extension ReadTests {
     /// Thesis §6.4.1: when the lease has lapsed but the leader can still reach a quorum, the read
     /// falls back to a ReadIndex heartbeat round instead of being served from the stale lease.
     func testExpiredLeaseFallsBackToReadIndex_6_4_1() throws {
-        let net = TestNetwork(ids: [1, 2, 3]) {
-            $0.readOnlyMode = .leaseBased
-            $0.electionTimeoutTicks = 10
-            $0.leaseClockDriftBoundTicks = 2
-        }
+        let net = leaseNetwork(timeout: 10, drift: 2)
         net.tickAll(times: 10)
         net.elect(1)
         let l = net.leaders[0].rawValue
