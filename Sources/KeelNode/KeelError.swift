@@ -48,6 +48,7 @@ public struct KeelError: Error, Sendable, Hashable, CustomStringConvertible {
         .unknownOutcome, "etcdserver: request timed out, possibly due to previous leader failure")
     static let readTimedOut = KeelError(.unavailable, "etcdserver: request timed out")
     static let leaderChanged = KeelError(.unavailable, "etcdserver: leader changed")
+    static let leaseNotFound = KeelError(.notFound, "etcdserver: requested lease not found")
     static let emptyKey = KeelError(.invalidArgument, "etcdserver: key is not provided")
     static let requestTooLarge = KeelError(.invalidArgument, "etcdserver: request is too large")
     static let tooManyOps = KeelError(.invalidArgument, "etcdserver: too many operations in txn request")

@@ -45,7 +45,7 @@ extension KeelNode {
             return
         }
         var out = NodeOutput()
-        machine.step(event, into: &out)
+        machine.step(event, now: now, into: &out)
         perform(out)
         wakeReadyLoop()
     }

@@ -39,7 +39,7 @@ extension KeelNode {
             metrics.applyDuration.recordNanoseconds(outcome.applyNanoseconds)
         }
         var out = NodeOutput()
-        machine.finishReady(result, into: &out)
+        machine.finishReady(result, now: now, into: &out)
         perform(out)
     }
 
@@ -48,6 +48,9 @@ extension KeelNode {
         if !out.messages.isEmpty { network.send(out.messages) }
         for reply in out.replies {
             requestWaiters.removeValue(forKey: reply.id)?.resume(returning: reply.result)
+        }
+        for reply in out.leaseReplies {
+            leaseWaiters.removeValue(forKey: reply.id)?.resume(returning: reply.result)
         }
         for (waiterID, found) in out.leaderWaits {
             leaderWaiters.removeValue(forKey: waiterID)?.resume(returning: found)

@@ -33,6 +33,8 @@ public actor KeelNode {
     var requestWaiters: [UInt64: CheckedContinuation<Result<KVResponse, KeelError>, Never>] = [:]
     /// Callers waiting for a leader, by the machine's waiter id.
     var leaderWaiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    /// Keepalives and time-to-live requests waiting for the primary lessor's answer.
+    var leaseWaiters: [UInt64: CheckedContinuation<Result<LeaseTimes, KeelError>, Never>] = [:]
     /// Serializable reads queued on the storage thread. Bounded by `pendingProposalsMax`.
     var serializableReadsInFlight = 0
     /// What peers told us about themselves; only members of the configured cluster are kept.
@@ -89,16 +91,19 @@ public actor KeelNode {
         try DataDirectory.claim(config.dataDirectory, clusterID: config.clusterID, memberID: config.selfID)
         var options = StorageOptions()
         options.valueBytesMax = config.maxRequestBytes
+        options.keysPerLeaseMax = config.keysPerLeaseMax
         let path = config.dataDirectory + "/" + DataDirectory.databaseFolder
         let storage: NodeStorage
         let restored: RestoredState
         let imageMissing: Bool
+        let leases: [LeaseRecord]
         do {
             storage = try NodeStorage(directory: path, options: options)
             if DataDirectory.isFresh(storage) && config.isNewCluster {
                 try DataDirectory.bootstrap(storage, voters: config.members.filter { !$0.isLearner }.map(\.id))
             }
             (restored, imageMissing) = try NodeMachine.restore(from: storage)
+            leases = try storage.leases()
         } catch {
             throw KeelError(.failedPrecondition, "cannot open the storage in \(path): \(error)")
         }
@@ -109,6 +114,7 @@ public actor KeelNode {
             config: config, restored: restored, coreImageMissing: imageMissing, store: storage,
             firstRequestID: UInt64.random(in: 1...(UInt64.max >> 1)), random: SystemRandomNumberGenerator(), logger: logger,
             metrics: metrics)
+        machine.loadLeases(leases, now: .zero)
         id = config.selfID
         clusterID = config.clusterID
         self.config = config

@@ -36,6 +36,28 @@ public struct NodeConfig: Sendable {
     public var maxRequestBytes: Int = 1_572_864
     /// The client URLs this node serves, reported to clients in the member list.
     public var clientURLs: [String] = []
+    /// How long a lease may go without a renewal before the leader records its remaining time
+    /// through the log. A lease outlives its TTL across a leader change by at most about this
+    /// plus the time without a leader plus an election timeout (README, "Leases").
+    public var leaseCheckpointInterval: Duration = .seconds(5)
+    /// Leases beyond this number are refused with ``KeelError/Code/resourceExhausted``.
+    public var leasesMax: Int = 1_000_000
+    /// Keys one lease may hold (every member must use the same value).
+    public var keysPerLeaseMax: Int64 = 10_000
+    /// Expired leases revoked per tick at most (etcd revokes 1000 a second).
+    public var leaseRevokesPerTick: Int = 100
+    /// Lease checkpoints per tick at most (one log entry).
+    public var leaseCheckpointsPerTick: Int = 1000
+
+    /// One election timeout.
+    public var electionTimeout: Duration { tickInterval * electionTimeoutTicks }
+
+    /// etcd's shortest TTL: one and a half election timeouts, rounded up to whole seconds, so a
+    /// lease survives a leader change that clients notice and recover from.
+    public var leaseTTLSecondsMin: Int64 {
+        let milliseconds = Lessor.milliseconds(electionTimeout * 3 / 2)
+        return max(1, (milliseconds + 999) / 1000)
+    }
 
     /// etcd's SnapshotCatchUpEntries.
     public static let snapshotCatchUpEntriesDefault: UInt64 = 5000

@@ -11,4 +11,17 @@ struct NodeMetrics {
     let hasLeader = Gauge(label: "keel_has_leader")
     let fsyncDuration = Metrics.Timer(label: "keel_disk_fsync_duration_seconds")
     let applyDuration = Metrics.Timer(label: "keel_apply_duration_seconds")
+    let leasesGranted = Counter(label: "keel_lease_granted_total")
+    let leasesRevoked = Counter(label: "keel_lease_revoked_total")
+    let leasesExpired = Counter(label: "keel_lease_expired_total")
+    let leaseKeepalives = Counter(label: "keel_lease_renewed_total")
+    /// How long the oldest due lease checkpoint has waited on the primary.
+    let leaseCheckpointLag = Gauge(label: "keel_lease_checkpoint_lag_seconds")
+}
+
+extension Gauge {
+    func recordSeconds(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        record(Double(seconds) + Double(attoseconds) / 1e18)
+    }
 }

@@ -20,7 +20,7 @@ enum RequestValidation {
         case .txn(let request):
             try check(request)
             do { try KVStateMachine.checkDuplicateKeys(in: request) } catch { throw map(error) }
-        case .compact, .leaseGrant, .leaseRevoke: break
+        case .compact, .leaseGrant, .leaseRevoke, .leaseCheckpoint: break
         }
     }
 
@@ -52,7 +52,9 @@ enum RequestValidation {
         case .unavailable: return KeelError.futureRevision
         case .emptyKey: return KeelError.emptyKey
         case .valueTooLarge: return KeelError.requestTooLarge
-        case .leaseNotFound: return KeelError(.notFound, "etcdserver: requested lease not found")
+        case .leaseNotFound: return KeelError.leaseNotFound
+        case .leaseExists: return KeelError(.failedPrecondition, error.message)
+        case .limitExceeded: return KeelError(.resourceExhausted, error.message)
         case .invalidArgument:
             return KeelError(.invalidArgument, error.message.hasPrefix("etcdserver: ") ? error.message : "etcdserver: " + error.message)
         default: return KeelError(.internal, "etcdserver: \(error)")

@@ -47,6 +47,9 @@ extension NodeStorage: NodeStore {
         try stateMachine.applyConfChange(index: index, term: term, confState: confState)
     }
 
+    /// Every lease as applied.
+    public func leases() throws -> [LeaseRecord] { try stateMachine.leases() }
+
     /// Serves a Range or read-only Txn from the applied state.
     public func read(_ command: KVCommand) throws -> KVResponse { try stateMachine.read(command) }
 

@@ -83,6 +83,15 @@ public final class KeelStore {
     /// Deletes a lease and its keys.
     public func revokeLease(id: Int64) throws { try execute(.leaseRevoke(id: id)) }
 
+    /// The lease `id`, nil when there is none.
+    public func lease(_ id: Int64) throws -> LeaseRecord? { try machine.lease(id) }
+
+    /// Every lease, in id order.
+    public func leases() throws -> [LeaseRecord] { try machine.leases() }
+
+    /// The keys attached to lease `id`, in key order.
+    public func leaseKeys(_ id: Int64, limit: Int = .max) throws -> [[UInt8]] { try machine.leaseKeys(id, limit: limit) }
+
     /// A consistent snapshot stream of the whole store.
     public func makeSnapshot() -> SnapshotWriter { machine.makeSnapshot() }
 

@@ -43,6 +43,10 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let emptyKey = Code("emptyKey")
         /// A lease id does not name a granted lease.
         public static let leaseNotFound = Code("leaseNotFound")
+        /// A lease with that id exists already.
+        public static let leaseExists = Code("leaseExists")
+        /// A request would go past a configured limit (keys per lease).
+        public static let limitExceeded = Code("limitExceeded")
         /// A snapshot stream is torn, out of order or fails its checksums.
         public static let snapshotInvalid = Code("snapshotInvalid")
         /// A command or record uses a format version this build does not understand.

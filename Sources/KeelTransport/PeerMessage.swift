@@ -13,6 +13,11 @@ public enum PeerMessage: Sendable, Hashable {
     case proposal(ForwardedProposal)
     /// The leader could not propose a forwarded proposal; the waiting client fails fast.
     case proposalRejected(ProposalRejection)
+    /// A follower asks the leader, which alone keeps leases' timers, to renew a lease or tell its
+    /// remaining time-to-live.
+    case leaseRequest(LeaseRequest)
+    /// The leader's answer to a ``LeaseRequest``.
+    case leaseAnswer(LeaseAnswer)
 
     /// The sender of the message.
     public var from: NodeID {
@@ -20,6 +25,8 @@ public enum PeerMessage: Sendable, Hashable {
         case .raft(let message): message.from
         case .proposal(let proposal): proposal.from
         case .proposalRejected(let rejection): rejection.from
+        case .leaseRequest(let request): request.from
+        case .leaseAnswer(let answer): answer.from
         }
     }
 
@@ -29,6 +36,8 @@ public enum PeerMessage: Sendable, Hashable {
         case .raft(let message): message.to
         case .proposal(let proposal): proposal.to
         case .proposalRejected(let rejection): rejection.to
+        case .leaseRequest(let request): request.to
+        case .leaseAnswer(let answer): answer.to
         }
     }
 }
@@ -86,6 +95,75 @@ public struct ProposalRejection: Sendable, Hashable {
         self.reason = reason
         self.leader = leader
         self.message = message
+    }
+}
+
+/// A lease operation only the leader can answer, forwarded by a follower.
+public struct LeaseRequest: Sendable, Hashable {
+    /// What is asked.
+    public enum Kind: UInt8, Sendable, Hashable {
+        /// Renew the lease (a keepalive) and answer its TTL.
+        case renew = 1
+        /// Answer the lease's granted and remaining time-to-live.
+        case timeToLive = 2
+    }
+
+    /// The follower holding the waiting client.
+    public var from: NodeID
+    /// The node the follower believes leads.
+    public var to: NodeID
+    /// The follower's id for the request, echoed in the answer.
+    public var requestID: UInt64
+    /// What is asked.
+    public var kind: Kind
+    /// The lease.
+    public var leaseID: Int64
+
+    /// Creates a request.
+    public init(from: NodeID, to: NodeID, requestID: UInt64, kind: Kind, leaseID: Int64) {
+        self.from = from
+        self.to = to
+        self.requestID = requestID
+        self.kind = kind
+        self.leaseID = leaseID
+    }
+}
+
+/// The leader's answer to a ``LeaseRequest``.
+public struct LeaseAnswer: Sendable, Hashable {
+    /// How the request went.
+    public enum Status: UInt8, Sendable, Hashable {
+        /// Answered: the times are set.
+        case ok = 0
+        /// No such lease (or it expired).
+        case notFound = 1
+        /// The receiver does not lead (any more).
+        case notLeader = 2
+        /// The leader has too many lease requests waiting.
+        case overloaded = 3
+    }
+
+    /// The leader.
+    public var from: NodeID
+    /// The follower that asked.
+    public var to: NodeID
+    /// The follower's request id.
+    public var requestID: UInt64
+    /// How the request went.
+    public var status: Status
+    /// The TTL the lease was granted, in seconds.
+    public var grantedSeconds: Int64
+    /// What is left of it, in milliseconds, as the leader's clock says.
+    public var remainingMilliseconds: Int64
+
+    /// Creates an answer.
+    public init(from: NodeID, to: NodeID, requestID: UInt64, status: Status, grantedSeconds: Int64, remainingMilliseconds: Int64) {
+        self.from = from
+        self.to = to
+        self.requestID = requestID
+        self.status = status
+        self.grantedSeconds = grantedSeconds
+        self.remainingMilliseconds = remainingMilliseconds
     }
 }
 

@@ -3,13 +3,13 @@ import Raft
 
 /// The binary encoding of one ``PeerMessage`` (format version 1).
 ///
-/// Layout: a tag byte (1 raft, 2 proposal, 3 proposal rejected), then the fields in declaration
+/// Layout: a tag byte (1 raft, 2 proposal, 3 proposal rejected, 4 lease request, 5 lease answer), then the fields in declaration
 /// order, big-endian; byte strings are `UInt32` length + bytes; sets are a `UInt32` count + sorted
 /// ids (sorted so an encoding is a function of the value, not of Set iteration order); an optional
 /// snapshot is a presence byte. Decoding checks every length against the bytes present.
 public enum PeerMessageCodec {
     private enum Tag: UInt8 {
-        case raft = 1, proposal = 2, proposalRejected = 3
+        case raft = 1, proposal = 2, proposalRejected = 3, leaseRequest = 4, leaseAnswer = 5
     }
 
     /// Bytes of a raft message's fixed fields (tag through leaseTick, context length, entry
@@ -40,6 +40,21 @@ public enum PeerMessageCodec {
             buffer.writeInteger(rejection.reason.rawValue)
             buffer.writeInteger(rejection.leader.rawValue)
             buffer.writeLengthPrefixed(rejection.message)
+        case .leaseRequest(let request):
+            buffer.writeInteger(Tag.leaseRequest.rawValue)
+            buffer.writeInteger(request.from.rawValue)
+            buffer.writeInteger(request.to.rawValue)
+            buffer.writeInteger(request.requestID)
+            buffer.writeInteger(request.kind.rawValue)
+            buffer.writeInteger(request.leaseID)
+        case .leaseAnswer(let answer):
+            buffer.writeInteger(Tag.leaseAnswer.rawValue)
+            buffer.writeInteger(answer.from.rawValue)
+            buffer.writeInteger(answer.to.rawValue)
+            buffer.writeInteger(answer.requestID)
+            buffer.writeInteger(answer.status.rawValue)
+            buffer.writeInteger(answer.grantedSeconds)
+            buffer.writeInteger(answer.remainingMilliseconds)
         }
     }
 
@@ -60,6 +75,10 @@ public enum PeerMessageCodec {
             return 1 + 8 * 3 + 4 + proposal.data.count
         case .proposalRejected(let rejection):
             return 1 + 8 * 3 + 1 + 8 + 4 + rejection.message.utf8.count
+        case .leaseRequest:
+            return 1 + 8 * 3 + 1 + 8
+        case .leaseAnswer:
+            return 1 + 8 * 3 + 1 + 8 * 2
         }
     }
 
@@ -88,6 +107,24 @@ public enum PeerMessageCodec {
             let message = try reader.string("rejection.message")
             return .proposalRejected(ProposalRejection(
                 from: from, to: to, requestID: requestID, reason: reason, leader: leader, message: message))
+        case .leaseRequest:
+            let from = NodeID(try reader.u64("leaseRequest.from"))
+            let to = NodeID(try reader.u64("leaseRequest.to"))
+            let requestID = try reader.u64("leaseRequest.requestID")
+            let kindByte = try reader.u8("leaseRequest.kind")
+            guard let kind = LeaseRequest.Kind(rawValue: kindByte) else { throw reader.malformed("unknown lease request kind \(kindByte)") }
+            let leaseID = Int64(bitPattern: try reader.u64("leaseRequest.leaseID"))
+            return .leaseRequest(LeaseRequest(from: from, to: to, requestID: requestID, kind: kind, leaseID: leaseID))
+        case .leaseAnswer:
+            let from = NodeID(try reader.u64("leaseAnswer.from"))
+            let to = NodeID(try reader.u64("leaseAnswer.to"))
+            let requestID = try reader.u64("leaseAnswer.requestID")
+            let statusByte = try reader.u8("leaseAnswer.status")
+            guard let status = LeaseAnswer.Status(rawValue: statusByte) else { throw reader.malformed("unknown lease answer status \(statusByte)") }
+            let granted = Int64(bitPattern: try reader.u64("leaseAnswer.grantedSeconds"))
+            let remaining = Int64(bitPattern: try reader.u64("leaseAnswer.remainingMilliseconds"))
+            return .leaseAnswer(
+                LeaseAnswer(from: from, to: to, requestID: requestID, status: status, grantedSeconds: granted, remainingMilliseconds: remaining))
         }
     }
 

@@ -96,7 +96,7 @@ struct MemoryKV: Hashable, Sendable {
             guard target < revision else { return .failure(StorageError(.invalidArgument, "memory kv: future revision")) }
             compactedRevision = target
             return .success(.compact(revision: revision - 1))
-        case .leaseGrant, .leaseRevoke:
+        case .leaseGrant, .leaseRevoke, .leaseCheckpoint:
             return .failure(StorageError(.invalidArgument, "memory kv: leases are not simulated"))
         }
     }

@@ -231,6 +231,9 @@ public final class MemoryStore: NodeStore {
     /// Serves a Range or read-only Txn from the current state.
     public func read(_ command: KVCommand) throws -> KVResponse { try current.kv.read(command).get() }
 
+    /// Leases are not simulated (``MemoryKV`` refuses their commands): there are none.
+    public func leases() throws -> [LeaseRecord] { [] }
+
     /// A copy of the current state as an image (value semantics: later applies do not reach it).
     public func openImage() -> ImageSource {
         let image = MemoryImage(index: current.applied, membership: current.membership, kv: current.kv)

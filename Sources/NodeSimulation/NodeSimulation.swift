@@ -257,7 +257,7 @@ final class NodeSimRun {
             step(index) { machine, out in machine.tick(1, now: now(index), into: &out) }
         case .deliver(let index, let message):
             guard takes(kind, node: index, generation: nil) else { return }
-            step(index) { machine, out in machine.step(.message(message), into: &out) }
+            step(index) { machine, out in machine.step(.message(message), now: now(index), into: &out) }
         case .persisted(let index, let generation):
             guard takes(kind, node: index, generation: generation) else { return }
             persisted(index)
@@ -266,7 +266,7 @@ final class NodeSimRun {
             step(index) { machine, out in machine.imageBuilt(image, into: &out) }
         case .snapshotStatus(let index, let generation, let peer, let succeeded):
             guard takes(kind, node: index, generation: generation) else { return }
-            step(index) { machine, out in machine.step(.snapshotStatus(peer, succeeded: succeeded), into: &out) }
+            step(index) { machine, out in machine.step(.snapshotStatus(peer, succeeded: succeeded), now: now(index), into: &out) }
         case .restart(let index):
             guard !nodes[index].isUp else { return }
             boot(index)
@@ -327,7 +327,7 @@ final class NodeSimRun {
             log("n\(node.id) disk write fails")
         }
         let outcome = Result { try work.run(on: node.store) }
-        step(index) { machine, out in machine.finishReady(outcome, into: &out) }
+        step(index) { machine, out in machine.finishReady(outcome, now: now(index), into: &out) }
         if let halted = node.machine?.halted {
             // A write the store refused (rather than a simulated disk failure) would halt a real
             // node just the same, on a log it damaged: a bug, not a fault.

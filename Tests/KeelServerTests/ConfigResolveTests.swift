@@ -51,6 +51,7 @@ final class ConfigResolveTests: XCTestCase {
             .initialCluster: "a=http://127.0.0.1:2380, b=http://127.0.0.1:12380,c=http://127.0.0.1:22380",
             .initialClusterState: "existing", .initialClusterToken: "tok", .heartbeatInterval: "50", .electionTimeout: "500",
             .snapshotCount: "100", .maxRequestBytes: "1024", .listenMetricsURLs: "", .logLevel: "warn",
+            .leaseCheckpointInterval: "750",
         ])
         XCTAssertEqual(config.initialCluster.map(\.name), ["a", "b", "c"])
         XCTAssertEqual(config.initialCluster[2].peerURLs, [ServerURL(host: "127.0.0.1", port: 22380)])
@@ -62,6 +63,7 @@ final class ConfigResolveTests: XCTestCase {
         XCTAssertEqual(config.maxRequestBytes, 1024)
         XCTAssertEqual(config.listenMetricsURLs, [])
         XCTAssertEqual(config.logLevel, .warning)
+        XCTAssertEqual(config.leaseCheckpointIntervalMilliseconds, 750)
     }
 
     func testListenURLsAreAdvertisedWhenNotGiven() throws {
@@ -132,6 +134,7 @@ final class ConfigResolveTests: XCTestCase {
     func testOtherBadValues() {
         assertRefused([.initialClusterState: "old"], mentions: ["--initial-cluster-state", "'old' is neither 'new' nor 'existing'"])
         assertRefused([.logLevel: "loud"], mentions: ["--log-level", "'loud'"])
+        assertRefused([.leaseCheckpointInterval: "10"], mentions: ["--lease-checkpoint-interval"])
         assertRefused([.name: ""], mentions: ["--name", "must not be empty"])
         assertRefused([.name: "a=b"], mentions: ["--name", "must not contain"])
         assertRefused([.dataDir: " "], mentions: ["--data-dir", "must not be empty"])

@@ -38,12 +38,14 @@ final class NodeConfigMappingTests: XCTestCase {
     func testTimersLimitsAndState() throws {
         let node = try config(
             name: "b", peer: 12380,
-            extra: [.heartbeatInterval: "50", .electionTimeout: "600", .snapshotCount: "500", .maxRequestBytes: "4096", .initialClusterState: "existing"]
+            extra: [.heartbeatInterval: "50", .electionTimeout: "600", .snapshotCount: "500", .maxRequestBytes: "4096", .initialClusterState: "existing",
+                    .leaseCheckpointInterval: "1500"]
         ).nodeConfig
         XCTAssertEqual(node.tickInterval, .milliseconds(50))
         XCTAssertEqual(node.electionTimeoutTicks, 12)
         XCTAssertEqual(node.snapshotEntries, 500)
         XCTAssertEqual(node.maxRequestBytes, 4096)
+        XCTAssertEqual(node.leaseCheckpointInterval, .milliseconds(1500))
         XCTAssertFalse(node.isNewCluster)
         XCTAssertEqual(node.name, "b")
         XCTAssertEqual(node.dataDirectory, "b.kvd")

@@ -145,3 +145,18 @@ final class ErrorMappingTests: XCTestCase {
         XCTAssertNil(GRPCTimeout.parse("-5S"))
     }
 }
+
+final class KeepAliveStreamsTests: XCTestCase {
+    func testStreamsAreBoundedPerConnectionAndInAll() {
+        let streams = KeepAliveStreams(perConnectionMax: 2, totalMax: 3)
+        XCTAssertNil(streams.open("ipv4:127.0.0.1:1"))
+        XCTAssertNil(streams.open("ipv4:127.0.0.1:1"))
+        XCTAssertEqual(
+            streams.open("ipv4:127.0.0.1:1"), "etcdserver: too many lease keepalive streams on this connection (at most 2)")
+        XCTAssertNil(streams.open("ipv4:127.0.0.1:2"))
+        XCTAssertEqual(streams.open("ipv4:127.0.0.1:3"), "etcdserver: too many lease keepalive streams (at most 3)")
+        streams.close("ipv4:127.0.0.1:1")
+        XCTAssertNil(streams.open("ipv4:127.0.0.1:3"), "a closed stream frees its place")
+        XCTAssertEqual(streams.count, 3)
+    }
+}

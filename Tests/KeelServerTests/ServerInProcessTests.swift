@@ -172,11 +172,70 @@ final class ServerInProcessTests: XCTestCase {
         }
     }
 
-    func testWatchLeaseAndUnservedMethodsAreUnimplemented() async throws {
-        try await withServer { _, _, client in
-            await assertRPCError(.unimplemented, nil) {
-                _ = try await Etcdserverpb_Lease.Client(wrapping: client).leaseGrant(.with { $0.ttl = 10 })
+    func testLeaseServiceGrantsKeepsAliveReportsAndRevokesAsEtcdDoes() async throws {
+        try await withServer { _, ports, client in
+            let leases = Etcdserverpb_Lease.Client(wrapping: client)
+            let kv = Etcdserverpb_KV.Client(wrapping: client)
+            let granted = try await leases.leaseGrant(.with { $0.ttl = 30 })
+            XCTAssertGreaterThan(granted.id, 0)
+            XCTAssertEqual(granted.ttl, 30)
+            XCTAssertEqual(granted.error, "")
+            let chosen = try await leases.leaseGrant(.with { $0.id = 0x1234; $0.ttl = 0 })
+            XCTAssertEqual(chosen.id, 0x1234)
+            XCTAssertEqual(chosen.ttl, 1, "raised to the shortest TTL: 1.5 election timeouts (300 ms here), in whole seconds")
+            await assertRPCError(.failedPrecondition, "etcdserver: lease already exists") {
+                _ = try await leases.leaseGrant(.with { $0.id = 0x1234; $0.ttl = 10 })
             }
+            await assertRPCError(.outOfRange, "etcdserver: too large lease TTL") {
+                _ = try await leases.leaseGrant(.with { $0.ttl = 9_000_000_001 })
+            }
+            _ = try await kv.put(.with { $0.key = Data("leased".utf8); $0.value = Data("v".utf8); $0.lease = granted.id })
+            let got = try await kv.range(.with { $0.key = Data("leased".utf8) })
+            XCTAssertEqual(got.kvs.first?.lease, granted.id)
+
+            let ttl = try await leases.leaseTimeToLive(.with { $0.id = granted.id; $0.keys = true })
+            XCTAssertEqual(ttl.id, granted.id)
+            XCTAssertEqual(ttl.grantedTtl, 30)
+            XCTAssertTrue((28...30).contains(ttl.ttl), "remaining \(ttl.ttl)")
+            XCTAssertEqual(ttl.keys, [Data("leased".utf8)])
+            let listed = try await leases.leaseLeases(Etcdserverpb_LeaseLeasesRequest())
+            XCTAssertEqual(Set(listed.leases.map(\.id)), [granted.id, 0x1234])
+
+            // The keepalive stream: one answer per request, TTL 0 for a lease that does not exist.
+            let answers = try await leases.leaseKeepAlive(
+                requestProducer: { writer in
+                    for id in [granted.id, granted.id, 999] { try await writer.write(.with { $0.id = id }) }
+                },
+                onResponse: { response in
+                    var collected: [Etcdserverpb_LeaseKeepAliveResponse] = []
+                    for try await message in response.messages { collected.append(message) }
+                    return collected
+                })
+            XCTAssertEqual(answers.map(\.id), [granted.id, granted.id, 999])
+            XCTAssertEqual(answers.map(\.ttl), [30, 30, 0])
+
+            _ = try await leases.leaseRevoke(.with { $0.id = granted.id })
+            let after = try await kv.range(.with { $0.key = Data("leased".utf8) })
+            XCTAssertEqual(after.kvs, [], "revoking deletes the attached key")
+            let expired = try await leases.leaseTimeToLive(.with { $0.id = granted.id })
+            XCTAssertEqual(expired.ttl, -1, "etcd answers a missing lease's time-to-live with TTL -1")
+            await assertRPCError(.notFound, "etcdserver: requested lease not found") {
+                _ = try await leases.leaseRevoke(.with { $0.id = granted.id })
+            }
+            await assertRPCError(.notFound, "etcdserver: requested lease not found") {
+                _ = try await kv.put(.with { $0.key = Data("k".utf8); $0.value = Data("v".utf8); $0.lease = granted.id })
+            }
+
+            let metricsPort = ports.metrics[0]
+            let metrics = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/metrics") }.value
+            for name in ["keel_lease_granted_total 2", "keel_lease_revoked_total 1", "keel_lease_renewed_total 2", "keel_lease_checkpoint_lag_seconds"] {
+                XCTAssertTrue(metrics.body.contains(name), "/metrics lacks \(name)")
+            }
+        }
+    }
+
+    func testWatchAndUnservedMethodsAreUnimplemented() async throws {
+        try await withServer { _, _, client in
             await assertRPCError(.unimplemented, nil) {
                 _ = try await Etcdserverpb_Maintenance.Client(wrapping: client).defragment(Etcdserverpb_DefragmentRequest())
             }

@@ -79,6 +79,8 @@ final class EncodingTests: XCTestCase {
                 success: [.put(PutRequest(key: bytes("a"), value: bytes("2"))), .txn(inner)],
                 failure: [])),
             .compact(revision: 12), .leaseGrant(id: 7, ttlSeconds: 30), .leaseRevoke(id: 7),
+            .leaseCheckpoint([LeaseCheckpoint(id: 7, remainingMilliseconds: 1500), LeaseCheckpoint(id: 8, remainingMilliseconds: nil)]),
+            .leaseCheckpoint([]),
         ]
         for command in commands {
             XCTAssertEqual(try KVCommand(decoding: command.encoded()), command)

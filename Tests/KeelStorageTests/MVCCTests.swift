@@ -243,6 +243,51 @@ final class MVCCTests: XCTestCase {
         XCTAssertTrue(try store.txn(TxnRequest(success: [put("d"), .txn(TxnRequest(success: [put("e")], failure: [put("e")]))])).succeeded)
     }
 
+    func testLeaseRecordsKeepKeyCountsCheckpointsAndTheKeyLimit() throws {
+        var options = StorageOptions()
+        options.keysPerLeaseMax = 3
+        let store = try KeelStore.open(directory: makeTemporaryDirectory(self, name), options: options)
+        try store.grantLease(id: 9, ttlSeconds: 30)
+        try store.grantLease(id: 3, ttlSeconds: 5)
+        assertStorageError(.leaseExists) { try store.grantLease(id: 9, ttlSeconds: 30) }
+        assertStorageError(.invalidArgument) { try store.grantLease(id: 4, ttlSeconds: LeaseLimits.ttlSecondsMax + 1) }
+        XCTAssertEqual(try store.leases().map(\.id), [3, 9], "in id order")
+        try store.put("a", "1", lease: 9)
+        try store.put("b", "1", lease: 9)
+        try store.put("a", "2", lease: 9)  // already attached: counts once
+        XCTAssertEqual(try store.lease(9)?.keyCount, 2)
+        // A transaction that attaches two more keys goes past the limit: it fails whole.
+        let revision = store.revision
+        assertStorageError(.limitExceeded) {
+            try store.txn(TxnRequest(success: [
+                .put(PutRequest(key: bytes("c"), value: bytes("1"), lease: 9)), .put(PutRequest(key: bytes("d"), value: bytes("1"), lease: 9)),
+            ]))
+        }
+        XCTAssertEqual(store.revision, revision, "a refused transaction writes nothing")
+        XCTAssertNil(try store.get("c"))
+        try store.put("b", "moved", lease: 3)  // moving a key frees its place
+        _ = try store.delete(DeleteRangeRequest(key: bytes("a")))
+        XCTAssertEqual(try store.lease(9)?.keyCount, 0)
+        XCTAssertEqual(try store.lease(3)?.keyCount, 1)
+        XCTAssertEqual(try store.leaseKeys(3).map(text), ["b"])
+        XCTAssertEqual(try store.leaseKeys(9), [])
+
+        // Checkpoints: recorded for leases that exist, ignored for those that do not; nil resets.
+        let applied = try store.execute(.leaseCheckpoint([
+            LeaseCheckpoint(id: 9, remainingMilliseconds: 1200), LeaseCheckpoint(id: 77, remainingMilliseconds: 5),
+        ]))
+        XCTAssertEqual(applied, .leaseCheckpoint([LeaseCheckpoint(id: 9, remainingMilliseconds: 1200)]))
+        XCTAssertEqual(try store.lease(9)?.checkpointedMilliseconds, 1200)
+        XCTAssertEqual(try store.lease(9)?.remainingMilliseconds, 1200)
+        XCTAssertEqual(try store.lease(3)?.remainingMilliseconds, 5000, "never checkpointed: the whole TTL")
+        try store.execute(.leaseCheckpoint([LeaseCheckpoint(id: 9, remainingMilliseconds: nil)]))
+        XCTAssertNil(try store.lease(9)?.checkpointedMilliseconds)
+        XCTAssertEqual(try store.execute(.leaseRevoke(id: 3)), .leaseRevoke(id: 3, revision: store.revision))
+        XCTAssertNil(try store.get("b"))
+        XCTAssertNil(try store.lease(3))
+        XCTAssertEqual(try store.leases().map(\.id), [9])
+    }
+
     func testPutOptionsLeasesAndLimits() throws {
         let store = try openStore()
         assertStorageError(.leaseNotFound) { try store.put("k", "v", lease: 7) }

@@ -27,9 +27,11 @@ final class CodecTests: XCTestCase {
             case .raft(let raft): seenCases.insert(0); seenTypes.insert(raft.type.rawValue)
             case .proposal: seenCases.insert(1)
             case .proposalRejected: seenCases.insert(2)
+            case .leaseRequest: seenCases.insert(3)
+            case .leaseAnswer: seenCases.insert(4)
             }
         }
-        XCTAssertEqual(seenCases, [0, 1, 2])
+        XCTAssertEqual(seenCases, [0, 1, 2, 3, 4])
         XCTAssertEqual(seenTypes, Set(0...11), "every Raft message type was exercised")
     }
 

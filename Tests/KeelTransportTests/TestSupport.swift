@@ -59,11 +59,21 @@ struct MessageGenerator {
     }
 
     mutating func peerMessage() -> PeerMessage {
-        switch Int.random(in: 0...2, using: &random) {
+        switch Int.random(in: 0...4, using: &random) {
         case 0:
             return .raft(raft())
         case 1:
             return .proposal(ForwardedProposal(from: NodeID(u64()), to: NodeID(u64()), requestID: u64(), data: bytes(max: 500)))
+        case 3:
+            let kind = LeaseRequest.Kind(rawValue: UInt8.random(in: 1...2, using: &random))!
+            return .leaseRequest(
+                LeaseRequest(from: NodeID(u64()), to: NodeID(u64()), requestID: u64(), kind: kind, leaseID: Int64(bitPattern: u64())))
+        case 4:
+            let status = LeaseAnswer.Status(rawValue: UInt8.random(in: 0...3, using: &random))!
+            return .leaseAnswer(
+                LeaseAnswer(
+                    from: NodeID(u64()), to: NodeID(u64()), requestID: u64(), status: status, grantedSeconds: Int64(bitPattern: u64()),
+                    remainingMilliseconds: Int64(bitPattern: u64())))
         default:
             let reason = ProposalRejection.Reason(rawValue: UInt8.random(in: 1...3, using: &random))!
             let text = String((0..<Int.random(in: 0...30, using: &random)).map { _ in

@@ -76,9 +76,9 @@ extension NodeMachine {
         message.type == .appendEntries || message.type == .heartbeat
     }
 
-    /// The store finished the Ready from ``startReady()`` (or failed: the node halts). Releases
-    /// the messages that waited for the write, answers requests, advances the core.
-    public func finishReady(_ result: Result<ReadyOutcome, any Error>, into out: inout NodeOutput) {
+    /// The store finished the Ready from ``startReady()`` (or failed: the node halts), at `now`.
+    /// Releases the messages that waited for the write, answers requests, advances the core.
+    public func finishReady(_ result: Result<ReadyOutcome, any Error>, now: Duration, into out: inout NodeOutput) {
         guard let flight = inFlight else { preconditionFailure("node: finished a Ready that was not started") }
         inFlight = nil
         let outcome: ReadyOutcome
@@ -103,12 +103,14 @@ extension NodeMachine {
             completeRead(readID, result.mapError { RequestValidation.map($0) }, into: &out)
         }
         for readID in flight.reads { reads[readID]?.inFlight = false }
+        leasesApplied(outcome.leaseEvents, reloaded: outcome.leasesReloaded, now: now, into: &out)
         raft.advance(flight.ready)
         compactToImage(outcome, installed: flight.ready.snapshot?.metadata.index, into: &out)
         for peer in flight.heldBack { raft.reportSnapshot(peer, succeeded: false) }
         // Deadlines are checked on ticks only: scanning every request per Ready would cost
         // O(requests) per fsync under load.
         observeLeader(into: &out)
+        if !lessor.isPrimary { runLessor(now: now, into: &out) }
     }
 
     /// The core's contract: `compact(upTo: X, snapshotData:)` takes the image of the state at X

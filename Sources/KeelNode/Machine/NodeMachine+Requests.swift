@@ -132,6 +132,8 @@ extension NodeMachine {
         for readID in reads.keys.sorted() { completeRead(readID, .failure(error), into: &out) }
         for waiterID in leaderWaiters.keys.sorted() { out.leaderWaits.append((waiterID, false)) }
         leaderWaiters = [:]
+        for requestID in leaseRequests.keys.sorted() { completeLeaseRequest(requestID, .failure(error), into: &out) }
+        lessor.demote()
     }
 
     /// The leader proposes a follower's write; it answers only when it cannot.

@@ -45,6 +45,14 @@ public final class NodeMachine {
     /// only after `advance`).
     var inFlight: ReadyInFlight?
     var images: ImageLifecycle
+    /// Every lease's timer (run on the primary only).
+    var lessor: Lessor
+    /// Keepalives and time-to-live requests waiting. Bounded by `pendingProposalsMax`.
+    var leaseRequests: [UInt64: PendingLeaseRequest] = [:]
+    /// Set while leading: the index this node must have applied before it is the primary lessor
+    /// (its first entry of the term, so every entry of earlier terms, grants and checkpoints
+    /// included, is applied).
+    var primaryFrom: LogIndex?
 
     /// The state machine's applied index, as of the last Ready finished.
     public internal(set) var appliedIndex: LogIndex
@@ -98,6 +106,7 @@ public final class NodeMachine {
         revision = store.revision
         compactedRevision = store.compactedRevision
         images = ImageLifecycle(coreImageMissing: coreImageMissing)
+        lessor = Lessor(checkpointInterval: config.leaseCheckpointInterval, grace: config.electionTimeout)
         lastRequestID = firstRequestID
     }
 
@@ -131,6 +140,9 @@ public final class NodeMachine {
         return (state, imageMissing)
     }
 
+    /// The leases the store holds, read by the driver when it starts (the store is the driver's).
+    public func loadLeases(_ records: [LeaseRecord], now: Duration) { lessor.load(records, now: now) }
+
     /// The core's status (role, term, leader, indexes, configuration).
     public var status: RaftStatus { raft.status }
 
@@ -156,10 +168,12 @@ public final class NodeMachine {
         observeLeader(into: &out)
         retryReadIndexes()
         expireRequests(now: now, into: &out)
+        expireLeaseRequests(now: now, into: &out)
+        runLessor(now: now, into: &out)
     }
 
-    /// What the network reported. Peer attributes are the driver's business and ignored here.
-    public func step(_ event: PeerEvent, into out: inout NodeOutput) {
+    /// What the network reported, at `now`. Peer attributes are the driver's business and ignored here.
+    public func step(_ event: PeerEvent, now: Duration, into out: inout NodeOutput) {
         guard halted == nil else { return }
         switch event {
         case .message(let message):
@@ -168,6 +182,8 @@ public final class NodeMachine {
             case .raft(let raftMessage): raft.step(raftMessage)
             case .proposal(let proposal): acceptForwarded(proposal, into: &out)
             case .proposalRejected(let rejection): rejected(rejection, into: &out)
+            case .leaseRequest(let request): acceptLeaseRequest(request, now: now, into: &out)
+            case .leaseAnswer(let answer): leaseAnswered(answer, into: &out)
             }
         case .unreachable(let peer):
             raft.reportUnreachable(peer)
@@ -206,6 +222,7 @@ public final class NodeMachine {
         }
         let leaderChanged = leader != knownLeader
         knownLeader = leader
+        leaseLeaderChanged(leader, into: &out)
         metrics.hasLeader.record(leader == .none ? 0 : 1)
         guard leader != .none else { return }
         if leaderChanged { metrics.leaderChanges.increment() }
@@ -235,6 +252,9 @@ public final class NodeMachine {
         precondition(proposals.count <= config.pendingProposalsMax, "node: \(proposals.count) proposals pending")
         precondition(reads.count <= config.pendingProposalsMax, "node: \(reads.count) reads pending")
         precondition(leaderWaiters.count <= config.pendingProposalsMax, "node: \(leaderWaiters.count) leader waiters")
+        precondition(leaseRequests.count <= config.pendingProposalsMax, "node: \(leaseRequests.count) lease requests")
+        lessor.check()
+        precondition(!lessor.isPrimary || (raft.status.role == .leader && primaryFrom.map { appliedIndex >= $0 } == true), "node: primary lessor while not a caught-up leader")
         // A read marked in flight was handed to the Ready being written (it may have been answered
         // since, by a halt, and so be gone from `reads`).
         let handed = Set(inFlight?.reads ?? [])
@@ -244,7 +264,8 @@ public final class NodeMachine {
         }
         precondition(appliedIndex <= raft.status.commit || raft.status.commit == .zero, "node: applied \(appliedIndex) beyond commit \(raft.status.commit)")
         if halted != nil {
-            precondition(proposals.isEmpty && reads.isEmpty && leaderWaiters.isEmpty, "node: requests left waiting on a halted node")
+            precondition(
+                proposals.isEmpty && reads.isEmpty && leaderWaiters.isEmpty && leaseRequests.isEmpty, "node: requests left waiting on a halted node")
         }
     }
 }

@@ -3,7 +3,7 @@ import KeelTransport
 import Raft
 
 /// What a ``NodeMachine`` step asks its driver to do, in this order: send `messages`, answer
-/// `replies` and `leaderWaits`, start reading `imageToBuild`. A step never performs I/O itself.
+/// `replies`, `leaseReplies` and `leaderWaits`, start reading `imageToBuild`. A step never performs I/O itself.
 public struct NodeOutput {
     /// Messages to hand to the network now.
     public var messages: [PeerMessage] = []
@@ -11,6 +11,8 @@ public struct NodeOutput {
     public var replies: [NodeReply] = []
     /// Requests waiting for a leader: `found` says whether one is known now (false: gave up).
     public var leaderWaits: [(id: UInt64, found: Bool)] = []
+    /// Keepalives and time-to-live requests that have their outcome.
+    public var leaseReplies: [LeaseReply] = []
     /// An image to read off the storage thread; its result goes to ``NodeMachine/imageBuilt(_:into:)``.
     public var imageToBuild: ImageSource?
 

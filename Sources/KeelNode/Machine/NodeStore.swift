@@ -46,6 +46,8 @@ public protocol NodeStore: AnyObject {
     func read(_ command: KVCommand) throws -> KVResponse
     /// A point-in-time view of the applied state, to be encoded into an image elsewhere.
     func openImage() -> ImageSource
+    /// Every lease as applied, in id order.
+    func leases() throws -> [LeaseRecord]
 }
 
 /// Reads a state-machine image. Created on the storage thread, read on another one.

@@ -73,6 +73,20 @@ public struct ReadyOutcome: Sendable {
     public var imageSource: ImageSource?
     /// The stored log was compacted through this snapshot: the core should compact to it too.
     public var compacted: SnapshotMetadata?
+    /// What the applied entries did to leases, in log order.
+    public var leaseEvents: [LeaseEvent] = []
+    /// Every lease, after a leader's snapshot replaced the state machine.
+    public var leasesReloaded: [LeaseRecord]?
+}
+
+/// A change to the set of leases, from an applied entry.
+public enum LeaseEvent: Sendable, Hashable {
+    /// A lease was granted.
+    case granted(id: Int64, ttlSeconds: Int64)
+    /// A lease was revoked (or expired).
+    case revoked(id: Int64)
+    /// Leases' remaining times were recorded.
+    case checkpointed([LeaseCheckpoint])
 }
 
 extension ReadyWork {
@@ -84,7 +98,10 @@ extension ReadyWork {
     ) throws -> ReadyOutcome {
         var outcome = ReadyOutcome()
         let persistStart = nanoseconds?() ?? 0
-        if let snapshot { try Self.install(snapshot, on: store) }
+        if let snapshot {
+            try Self.install(snapshot, on: store)
+            outcome.leasesReloaded = try store.leases()
+        }
         if !entries.isEmpty { beforeAppend?() }
         if writesLog { try store.appendLog(entries, hardState: hardState) }
         outcome.synced = writesLog
@@ -121,6 +138,12 @@ extension ReadyWork {
                 continue
             }
             if envelope != nil { outcome.appliedCommands += 1 }
+            switch result {
+            case .success(.leaseGrant(let id, let ttl)): outcome.leaseEvents.append(.granted(id: id, ttlSeconds: ttl))
+            case .success(.leaseRevoke(let id, _)): outcome.leaseEvents.append(.revoked(id: id))
+            case .success(.leaseCheckpoint(let applied)) where !applied.isEmpty: outcome.leaseEvents.append(.checkpointed(applied))
+            default: break
+            }
             if let envelope, envelope.origin == node { outcome.results.append((envelope.requestID, result)) }
         }
         for read in reads where read.index <= store.appliedIndex {

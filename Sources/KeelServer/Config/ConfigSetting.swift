@@ -31,6 +31,9 @@ public enum ConfigSetting: String, CaseIterable, Sendable, Hashable {
     case listenMetricsURLs = "listen-metrics-urls"
     /// The least severe log level written: debug, info, warn, error.
     case logLevel = "log-level"
+    /// How long a lease may go without a keepalive before the leader records its remaining time
+    /// through the log, milliseconds (etcd's `--experimental-lease-checkpoint-interval`).
+    case leaseCheckpointInterval = "lease-checkpoint-interval"
 
     /// The command-line flag, `--name`.
     public var flag: String { "--" + rawValue }

@@ -32,6 +32,7 @@ extension ServerConfig {
         config.snapshotEntries = snapshotCount
         config.maxRequestBytes = maxRequestBytes
         config.clientURLs = advertiseClientURLs.map(\.description)
+        config.leaseCheckpointInterval = .milliseconds(leaseCheckpointIntervalMilliseconds)
         return config
     }
 }

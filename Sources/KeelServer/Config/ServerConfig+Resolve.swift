@@ -49,13 +49,16 @@ private struct Resolver {
             text(.listenMetricsURLs) ?? ServerConfig.Defaults.metricsURL, what: what(.listenMetricsURLs), allowEmpty: true
         )
         let logLevel = try resolveLogLevel()
-        let config = ServerConfig(
+        let checkpointInterval = try number(
+            .leaseCheckpointInterval, default: ServerConfig.Defaults.leaseCheckpointIntervalMilliseconds, range: 100...3_600_000)
+        var config = ServerConfig(
             name: name, dataDirectory: dataDirectory, listenClientURLs: listenClient, advertiseClientURLs: advertiseClient,
             listenPeerURL: listenPeers[0], initialAdvertisePeerURLs: advertisePeers, initialCluster: cluster,
             initialClusterState: state, initialClusterToken: token, heartbeatIntervalMilliseconds: heartbeat,
             electionTimeoutMilliseconds: election, snapshotCount: UInt64(snapshotCount), maxRequestBytes: maxRequestBytes,
             listenMetricsURLs: metrics, logLevel: logLevel
         )
+        config.leaseCheckpointIntervalMilliseconds = checkpointInterval
         try checkListenersDistinct(config)
         return config
     }

@@ -55,6 +55,8 @@ public struct ServerConfig: Sendable, Hashable {
     public var listenMetricsURLs: [ServerURL]
     /// `--log-level`.
     public var logLevel: Logger.Level
+    /// `--lease-checkpoint-interval`, milliseconds.
+    public var leaseCheckpointIntervalMilliseconds: Int = Defaults.leaseCheckpointIntervalMilliseconds
 
     /// The defaults, chosen like etcd's (its `<name>.etcd` data directory becomes `<name>.kvd`).
     public enum Defaults {
@@ -73,6 +75,9 @@ public struct ServerConfig: Sendable, Hashable {
         public static let heartbeatIntervalMilliseconds = 100
         /// `--election-timeout`.
         public static let electionTimeoutMilliseconds = 1_000
+        /// `--lease-checkpoint-interval`: etcd's is 5 minutes and off by default; Keel checkpoints
+        /// by default, so a leader change moves a lease's expiry by seconds, not minutes.
+        public static let leaseCheckpointIntervalMilliseconds = 5_000
         /// `--snapshot-count`: the node's default (etcd's is 100000, which keeps more log in memory).
         public static let snapshotCount: UInt64 = 10_000
         /// `--max-request-bytes`: etcd's 1.5 MiB.

@@ -133,6 +133,7 @@ public final class KvdServer: Sendable {
             KVService(node: node, validation: RequestValidation(), route: route),
             MaintenanceService(node: node, route: route),
             ClusterService(node: node, route: route),
+            LeaseService(node: node, route: route, streams: KeepAliveStreams()),
         ]
         return config.listenClientURLs.map {
             GRPCListener(url: $0, services: services, maxRequestBytes: config.maxRequestBytes)

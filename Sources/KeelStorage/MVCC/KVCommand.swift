@@ -18,6 +18,9 @@ public indirect enum KVCommand: Hashable, Sendable {
     case leaseGrant(id: Int64, ttlSeconds: Int64)
     /// Delete a lease and every key attached to it.
     case leaseRevoke(id: Int64)
+    /// Record leases' remaining time-to-live (the leader's, so a new leader neither resets nor
+    /// shortens them). Checkpoints of leases that are gone are ignored.
+    case leaseCheckpoint([LeaseCheckpoint])
 
     /// The command's bytes.
     public func encoded() -> [UInt8] {
@@ -37,7 +40,7 @@ public indirect enum KVCommand: Hashable, Sendable {
 /// The binary layout of ``KVCommand`` and its requests.
 enum KVCommandCoding {
     private enum Tag: UInt8 {
-        case range = 1, put, deleteRange, txn, compact, leaseGrant, leaseRevoke
+        case range = 1, put, deleteRange, txn, compact, leaseGrant, leaseRevoke, leaseCheckpoint
     }
 
     static func write(_ command: KVCommand, into writer: inout ByteWriter) {
@@ -64,6 +67,14 @@ enum KVCommandCoding {
         case .leaseRevoke(let id):
             writer.u8(Tag.leaseRevoke.rawValue)
             writer.i64(id)
+        case .leaseCheckpoint(let checkpoints):
+            writer.u8(Tag.leaseCheckpoint.rawValue)
+            writer.u32(UInt32(checkpoints.count))
+            for checkpoint in checkpoints {
+                writer.i64(checkpoint.id)
+                // 0 stands for "renewed": a real checkpoint records at least 1 ms.
+                writer.i64(checkpoint.remainingMilliseconds ?? 0)
+            }
         }
     }
 
@@ -80,6 +91,17 @@ enum KVCommandCoding {
         case .compact: return .compact(revision: try reader.i64())
         case .leaseGrant: return .leaseGrant(id: try reader.i64(), ttlSeconds: try reader.i64())
         case .leaseRevoke: return .leaseRevoke(id: try reader.i64())
+        case .leaseCheckpoint:
+            let count = Int(try reader.u32())
+            guard count <= reader.remaining / 16 else { throw StorageError.corruption("kv command: \(count) lease checkpoints overrun") }
+            var checkpoints: [LeaseCheckpoint] = []
+            checkpoints.reserveCapacity(count)
+            for _ in 0..<count {
+                let id = try reader.i64()
+                let remaining = try reader.i64()
+                checkpoints.append(LeaseCheckpoint(id: id, remainingMilliseconds: remaining > 0 ? remaining : nil))
+            }
+            return .leaseCheckpoint(checkpoints)
         }
     }
 

@@ -15,7 +15,9 @@ public enum KVResponse: Hashable, Sendable {
     /// A lease was granted.
     case leaseGrant(id: Int64, ttlSeconds: Int64)
     /// A lease was revoked; the store's revision after deleting its keys.
-    case leaseRevoke(revision: Int64)
+    case leaseRevoke(id: Int64, revision: Int64)
+    /// Leases' remaining TTLs were recorded: those of the checkpoints whose lease exists.
+    case leaseCheckpoint([LeaseCheckpoint])
     /// An entry without a command (a leader's no-op) or a configuration change.
     case none
 }
@@ -40,6 +42,7 @@ public final class KVStateMachine {
 
     let database: RocksDatabase
     let valueBytesMax: Int
+    let keysPerLeaseMax: Int64
     private let syncApplies: Bool
 
     /// The index of the last applied entry.
@@ -61,6 +64,7 @@ public final class KVStateMachine {
     init(database: RocksDatabase, options: StorageOptions) throws {
         self.database = database
         valueBytesMax = options.valueBytesMax
+        keysPerLeaseMax = options.keysPerLeaseMax
         syncApplies = options.syncApplies
         (appliedIndex, appliedTerm) = (.zero, .zero)
         (revision, compactedRevision, membership) = (Self.initialRevision, 0, ConfState())
@@ -226,7 +230,7 @@ public final class KVStateMachine {
         case .txn(let request): try validate(request)
         case .range(let request): try Self.requireKey(request.key)
         case .deleteRange(let request): try Self.requireKey(request.key)
-        case .compact, .leaseGrant, .leaseRevoke: break
+        case .compact, .leaseGrant, .leaseRevoke, .leaseCheckpoint: break
         }
     }
 

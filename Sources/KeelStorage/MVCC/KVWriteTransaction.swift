@@ -12,7 +12,8 @@ final class KVWriteTransaction {
     let committedRevision: Int64
     private var nextSub: Int64 = 0
     var compactedRevision: Int64
-    var leaseChanges: [Int64: Int64?] = [:]
+    /// Leases as this transaction changed them (nil: revoked), read through by ``leaseRecord(_:)``.
+    var leaseRecords: [Int64: LeaseRecord?] = [:]
 
     init(machine: KVStateMachine) {
         self.machine = machine
@@ -40,7 +41,8 @@ final class KVWriteTransaction {
             response = .txn(try run(request, path: path, cursor: &cursor))
         case .compact(let revision): response = .compact(revision: try compact(revision))
         case .leaseGrant(let id, let ttl): response = try grant(id: id, ttl: ttl)
-        case .leaseRevoke(let id): response = .leaseRevoke(revision: try revoke(id: id))
+        case .leaseRevoke(let id): response = .leaseRevoke(id: id, revision: try revoke(id: id))
+        case .leaseCheckpoint(let checkpoints): response = .leaseCheckpoint(try checkpoint(checkpoints))
         }
         if changed {
             batch.put(family: database.family(KVStateMachine.metaFamily), KVStateMachine.revisionKey, KVStateMachine.encodeInt(writeRevision))
@@ -171,7 +173,7 @@ final class KVWriteTransaction {
         return (writeRevision, nextSub)
     }
 
-    func writeVersion(_ key: [UInt8], _ stored: StoredKey, previousLease: Int64?) {
+    func writeVersion(_ key: [UInt8], _ stored: StoredKey, previousLease: Int64?) throws {
         let (main, sub) = nextRevision()
         batch.put(
             family: database.family(KVStateMachine.keyFamily),
@@ -185,6 +187,7 @@ final class KVWriteTransaction {
             batch.delete(family: leaseFamily, LeaseCoding.attachmentKey(lease: previousLease, key: key))
         }
         if newLease != 0 { batch.put(family: leaseFamily, LeaseCoding.attachmentKey(lease: newLease, key: key), []) }
+        try moveAttachment(from: previousLease, to: newLease)
         pending[key] = (stored, main)
     }
 
@@ -206,10 +209,11 @@ final class KVWriteTransaction {
         if lease != 0, try !leaseExists(lease) {
             throw StorageError(.leaseNotFound, "etcdserver: requested lease not found")
         }
+        try checkRoom(lease: lease, previousLease: previous?.stored.lease)
         let stored = StoredKey(
             tombstone: false, createRevision: previous?.stored.createRevision ?? writeRevision,
             version: (previous?.stored.version ?? 0) + 1, lease: lease, value: value)
-        writeVersion(request.key, stored, previousLease: previous?.stored.lease)
+        try writeVersion(request.key, stored, previousLease: previous?.stored.lease)
         let prevKv = request.prevKv ? previous.map { $0.stored.keyValue(request.key, modRevision: $0.main) } : nil
         return PutResponse(revision: writeRevision, prevKv: prevKv)
     }
@@ -219,7 +223,7 @@ final class KVWriteTransaction {
         let victims = try scan(key: request.key, rangeEnd: request.rangeEnd, revision: readRevision)
         for victim in victims {
             let tombstone = StoredKey(tombstone: true, createRevision: 0, version: 0, lease: 0, value: [])
-            writeVersion(victim.key, tombstone, previousLease: victim.lease)
+            try writeVersion(victim.key, tombstone, previousLease: victim.lease)
         }
         return DeleteRangeResponse(revision: finalRevision, deleted: Int64(victims.count), prevKvs: request.prevKv ? victims : [])
     }

@@ -9,6 +9,9 @@ public struct StorageOptions: Sendable {
     /// Whether state-machine applies are synced. A Raft host leaves this off because the synced log
     /// replays on restart; the embedded single-node store turns it on because it has no log.
     public var syncApplies: Bool = false
+    /// The most keys one lease may hold: revoking a lease deletes them all in one write, which
+    /// must stay bounded. Every replica must use the same value (it decides which puts fail).
+    public var keysPerLeaseMax: Int64 = 10_000
 
     /// Creates options with the defaults.
     public init() {}
