@@ -48,6 +48,9 @@ extension KeelNode {
         return (times, attached, header(revision: revision))
     }
 
+    /// The response header as of this node's applied state.
+    public func currentHeader() -> ResponseHeader { header(revision: revision) }
+
     /// etcd's LeaseLeases: every lease this node applied, in id order.
     public func leases() throws(KeelError) -> ([Int64], ResponseHeader) {
         if let halted { throw halted }

@@ -38,7 +38,7 @@ extension KeelNode {
         guard await awaitLeader(deadline: deadline) else { throw unavailableReason() }
         try checkServing(deadline: deadline)
         var out = NodeOutput()
-        let readID = try machine.startLinearizableRead(command, deadline: machineTime(deadline), into: &out)
+        let readID = try machine.startLinearizableRead(command, deadline: machineTime(deadline), now: now, into: &out)
         perform(out)
         wakeReadyLoop()
         let result = await withCheckedContinuation { requestWaiters[readID] = $0 }

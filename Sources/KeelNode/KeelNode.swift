@@ -88,6 +88,11 @@ public actor KeelNode {
                 .failedPrecondition,
                 "election timeout of \(config.electionTimeoutTicks) ticks is too short (at least \(Self.electionTimeoutTicksMin))")
         }
+        guard config.leaseClockDriftBoundTicks >= 0, config.leaseClockDriftBoundTicks + 1 < config.electionTimeoutTicks else {
+            throw KeelError(
+                .failedPrecondition,
+                "a lease clock-drift bound of \(config.leaseClockDriftBoundTicks) ticks leaves no leader lease within an election timeout of \(config.electionTimeoutTicks) ticks")
+        }
         try DataDirectory.claim(config.dataDirectory, clusterID: config.clusterID, memberID: config.selfID)
         var options = StorageOptions()
         options.valueBytesMax = config.maxRequestBytes
@@ -143,7 +148,8 @@ public actor KeelNode {
         if machine.needsRestartImage { readRestartImage() }
         readyTask = Task { await self.runReadyLoop() }
         let interval = config.tickInterval
-        tasks.append(Task { await self.runTicker(interval: interval) })
+        let origin = origin
+        tasks.append(Task { await self.runTicker(interval: interval, origin: origin) })
         let events = network.events
         tasks.append(Task { await self.consume(events) })
     }
@@ -193,23 +199,23 @@ public actor KeelNode {
     /// Fires one `tick()` per whole tick period elapsed on the monotonic clock. A late wake-up (a
     /// stall, a busy executor) fires every tick it missed: leases and elections count ticks, so
     /// coalescing them would make this node's clock run slow (core note on lease reads).
-    nonisolated func runTicker(interval: Duration) async {
+    ///
+    /// The machine counts the ticks itself (``NodeMachine/advanceClock(to:into:)``: one per period
+    /// since `origin`), so a read served before this task runs again (after a pause) fires the
+    /// missed ticks first and judges a leader lease by the clock, not by a stale tick count.
+    nonisolated func runTicker(interval: Duration, origin: ContinuousClock.Instant) async {
         let clock = ContinuousClock()
-        let origin = clock.now
-        var fired: Int64 = 0
         while !Task.isCancelled {
-            do { try await clock.sleep(until: origin + interval * (fired + 1), tolerance: nil) } catch { return }
-            let due = Int64(((clock.now - origin) / interval).rounded(.down))
-            guard due > fired else { continue }
-            await tick(Int(due - fired))
-            fired = due
+            let next = ((clock.now - origin) / interval).rounded(.down) + 1
+            do { try await clock.sleep(until: origin + interval * next, tolerance: nil) } catch { return }
+            await advanceClock()
         }
     }
 
-    func tick(_ count: Int) {
+    func advanceClock() {
         guard running, halted == nil else { return }
         var out = NodeOutput()
-        machine.tick(count, now: now, into: &out)
+        machine.advanceClock(to: now, into: &out)
         perform(out)
         wakeReadyLoop()
     }

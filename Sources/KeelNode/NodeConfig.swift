@@ -49,6 +49,21 @@ public struct NodeConfig: Sendable {
     /// Lease checkpoints per tick at most (one log entry).
     public var leaseCheckpointsPerTick: Int = 1000
 
+    /// How linearizable reads confirm leadership.
+    public var readMode: ReadMode = .readIndex
+    /// With ``ReadMode/lease``: the clock drift, in ticks, the leader lease allows for (thesis
+    /// §6.4.1): the lease lasts (election timeout - 1 - this) ticks after a quorum answered.
+    public var leaseClockDriftBoundTicks: Int = 2
+
+    /// How linearizable reads confirm leadership (thesis §6.4).
+    public enum ReadMode: String, Sendable, CaseIterable {
+        /// A heartbeat round per batch of reads (ReadIndex): safe whatever the clocks do.
+        case readIndex = "readindex"
+        /// The leader answers within its lease without a round trip; safe only while every
+        /// member's clock runs at a rate within the drift bound of the others'.
+        case lease
+    }
+
     /// One election timeout.
     public var electionTimeout: Duration { tickInterval * electionTimeoutTicks }
 

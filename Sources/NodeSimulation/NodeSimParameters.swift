@@ -50,6 +50,10 @@ public struct NodeSimParameters: Sendable, CustomStringConvertible {
     public var clientCount: Int
     /// Keys the clients use.
     public var keyCount: Int
+    /// Linearizable reads served from the leader's lease (thesis §6.4.1) instead of ReadIndex.
+    public var leaseReads: Bool
+    /// The lease's clock-drift bound, in ticks.
+    public var leaseClockDriftBoundTicks: Int
 
     /// Draws the parameters of `seed`; `nodeCount` overrides the drawn cluster size.
     public init(seed: UInt64, nodeCount override: Int? = nil) {
@@ -77,6 +81,22 @@ public struct NodeSimParameters: Sendable, CustomStringConvertible {
         pendingRequestsMax = [2, 64][r.below(2)]
         clientCount = 2 + r.below(6)
         keyCount = 1 + r.below(4)
+        // Drawn last, so the knobs above keep their values for every earlier seed number.
+        leaseReads = r.chance(permille: 500)
+        leaseClockDriftBoundTicks = 2
+        if leaseReads {
+            // The lease lasts (E - 1 - bound) of the leader's ticks after the heartbeat a quorum
+            // answered; a voter holds off (E - 1) of its own. With E = 10 and bound 2 the slowest
+            // period may be up to 9/7 of the fastest: 12 ms against 10 is within, 13 is beyond.
+            tickDriftMilliseconds = 2
+            pausePermille = max(pausePermille, 2)
+        }
+    }
+
+    /// Tick periods differ by up to `tickDriftMilliseconds` (beyond the drift bound, the test of
+    /// the checker sets a larger one).
+    public static func leaseDriftToleratedMilliseconds(boundTicks: Int, electionTicks: Int = 10) -> Int {
+        tickMilliseconds * (electionTicks - 1) / (electionTicks - 1 - boundTicks) - tickMilliseconds
     }
 
     /// One line per seed, for the failure report.
@@ -85,6 +105,7 @@ public struct NodeSimParameters: Sendable, CustomStringConvertible {
             + "sync=\(syncDelayMaxMilliseconds) slow=\(slowSyncPermille) failSync=\(failedSyncPermille) image=\(imageDelayMaxMilliseconds) "
             + "crash=\(crashPermille) pause=\(pausePermille) partition=\(partitionPermille) heal=\(healPermille) ops=\(clientOpPermille) "
             + "reads=\(readPermille) serializable=\(serializablePermille) cas=\(casPermille) snapshotEvery=\(snapshotEntries) "
-            + "catchUp=\(snapshotCatchUpEntries) pendingMax=\(pendingRequestsMax) clients=\(clientCount) keys=\(keyCount)"
+            + "catchUp=\(snapshotCatchUpEntries) pendingMax=\(pendingRequestsMax) clients=\(clientCount) keys=\(keyCount) "
+            + "reads=\(leaseReads ? "lease(bound \(leaseClockDriftBoundTicks))" : "readindex")"
     }
 }

@@ -20,6 +20,10 @@ public struct NodeSimOptions: Sendable {
     public var faultTicks: Int
     /// Receives a line per notable event when set.
     public var verbose: (@Sendable (String) -> Void)?
+    /// Forces lease reads with clocks whose tick periods differ by this many milliseconds (10 is
+    /// nominal): beyond ``NodeSimParameters/leaseDriftToleratedMilliseconds(boundTicks:electionTicks:)``
+    /// the lease is unsafe, which the checker must notice.
+    public var leaseDriftMilliseconds: Int?
 
     /// Options for `seed`.
     public init(seed: UInt64, nodeCount: Int? = nil, faultTicks: Int = faultTicksDefault, verbose: (@Sendable (String) -> Void)? = nil) {
@@ -54,6 +58,9 @@ public struct NodeSimResult: Sendable {
     public var restartsWithoutImage = 0
     /// Snapshots held back for want of an image, over all nodes and lives.
     public var snapshotsHeldBack = 0
+    /// Reads confirmed from a leader's lease alone (lease seeds), each checked against every
+    /// other node's role.
+    public var leaseReadsServed = 0
 
     /// Events processed.
     public var eventCount = 0
@@ -176,6 +183,9 @@ final class NodeSimRun {
     /// Partition group of each node index (nil: healed).
     var groups: [Int]?
     var healing = false
+    /// Lease seeds: a leader just cut off from the others, read from until `until` while the others
+    /// elect and write: only its lease's end stands between those reads and the new writes.
+    var oldLeaderReads: (node: Int, until: Int)?
     let logger = Logger(label: "node-sim", factory: { _ in SwiftLogNoOpLogHandler() })
     let voters: [NodeID]
     let members: [MemberInfo]
@@ -183,7 +193,12 @@ final class NodeSimRun {
 
     init(_ options: NodeSimOptions) {
         self.options = options
-        parameters = NodeSimParameters(seed: options.seed, nodeCount: options.nodeCount)
+        var drawn = NodeSimParameters(seed: options.seed, nodeCount: options.nodeCount)
+        if let drift = options.leaseDriftMilliseconds {
+            drawn.leaseReads = true
+            drawn.tickDriftMilliseconds = drift
+        }
+        parameters = drawn
         random = SimRandom(seed: options.seed)
         result = NodeSimResult(seed: options.seed, parameters: parameters)
         voters = (1...parameters.nodeCount).map { NodeID(UInt64($0)) }
@@ -202,7 +217,11 @@ final class NodeSimRun {
 
     func run() -> NodeSimResult {
         for id in voters {
-            let period = NodeSimParameters.tickMilliseconds + random.between(0...parameters.tickDriftMilliseconds)
+            // Lease seeds put each clock at one extreme or the other: the largest ratio of periods
+            // is where a lease that ignores the drift bound breaks.
+            let drift = parameters.leaseReads ? (random.chance(permille: 500) ? parameters.tickDriftMilliseconds : 0)
+                : random.between(0...parameters.tickDriftMilliseconds)
+            let period = NodeSimParameters.tickMilliseconds + drift
             nodes.append(SimNode(id: id, store: MemoryStore(voters: voters), tickPeriod: period))
         }
         for index in nodes.indices { boot(index) }
@@ -231,6 +250,7 @@ final class NodeSimRun {
         result.snapshotsInstalled += machine.snapshotsInstalled
         result.logCompactions += machine.logCompactions
         result.snapshotsHeldBack += machine.snapshotsHeldBack
+        result.leaseReadsServed += Int(machine.leaseReadsServed)
     }
 
     func fail(_ code: Violation.Code, _ message: String) {
@@ -254,7 +274,7 @@ final class NodeSimRun {
                 node.missedTicks += 1
                 return
             }
-            step(index) { machine, out in machine.tick(1, now: now(index), into: &out) }
+            step(index) { machine, out in machine.advanceClock(to: now(index), into: &out) }
         case .deliver(let index, let message):
             guard takes(kind, node: index, generation: nil) else { return }
             step(index) { machine, out in machine.step(.message(message), now: now(index), into: &out) }
@@ -285,14 +305,37 @@ final class NodeSimRun {
         return false
     }
 
-    /// The machine's clock on node `index`: milliseconds since this life began.
-    func now(_ index: Int) -> Duration { .milliseconds(time - nodes[index].bootTime) }
+    /// The machine's clock on node `index`: time since this life began, as its drifting clock
+    /// counts it (a node whose tick period is longer than nominal has a clock that runs slow), so
+    /// the clock and the ticks agree: the k-th tick fires when the clock reads k nominal periods.
+    func now(_ index: Int) -> Duration { local(index, at: time) }
+
+    /// A lease read was just confirmed on node `index`: no node may lead in a newer term (it would
+    /// have needed votes the lease's voters promised not to give yet).
+    func checkLease(of index: Int) {
+        guard let term = nodes[index].machine?.status.term else { return }
+        for other in nodes.indices where other != index {
+            guard let status = nodes[other].machine?.status, status.role == .leader, status.term > term else { continue }
+            fail(
+                .leaseOverlap,
+                "n\(nodes[index].id) served a read from its lease in term \(term) while n\(nodes[other].id) leads in term \(status.term)")
+        }
+    }
+
+    /// Global time `at` on node `index`'s clock.
+    func local(_ index: Int, at global: Int) -> Duration {
+        let node = nodes[index]
+        let elapsed = Int64(global - node.bootTime)
+        return .microseconds(elapsed * 1000 * Int64(NodeSimParameters.tickMilliseconds) / Int64(node.tickPeriod))
+    }
 
     /// Runs `body` on a node's machine, performs its output, checks, and starts a Ready if one is due.
     func step(_ index: Int, _ body: (NodeMachine, inout NodeOutput) -> Void) {
         guard let machine = nodes[index].machine else { return }
         var out = NodeOutput()
+        let leaseReads = machine.leaseReadsServed
         body(machine, &out)
+        if machine.leaseReadsServed != leaseReads { checkLease(of: index) }
         perform(index, out)
         pump(index)
         machine.checkInvariants()
@@ -396,12 +439,34 @@ final class NodeSimRun {
     func worldTick() {
         if !healing {
             if random.chance(permille: parameters.crashPermille), let index = pick({ $0.isUp }) { crash(index) }
-            if random.chance(permille: parameters.pausePermille), let index = pick({ $0.isUp && !$0.paused }) { pause(index) }
+            if random.chance(permille: parameters.pausePermille), let index = pickToPause() { pause(index) }
             if groups == nil, random.chance(permille: parameters.partitionPermille) {
                 partition()
-            } else if groups != nil, random.chance(permille: parameters.healPermille) {
+            } else if groups != nil, oldLeaderReads == nil, random.chance(permille: parameters.healPermille) {
                 groups = nil
                 log("partition healed")
+            }
+            if parameters.leaseReads, groups == nil, random.chance(permille: Self.leaderIsolationPermille),
+                let leader = nodes.indices.first(where: { nodes[$0].machine?.status.role == .leader && !nodes[$0].paused })
+            {
+                var assignment = nodes.indices.map { _ in 0 }
+                assignment[leader] = 1
+                groups = assignment
+                oldLeaderReads = (leader, time + Self.oldLeaderReadTicks * NodeSimParameters.tickMilliseconds)
+                log("leader n\(nodes[leader].id) cut off; reads go to it while the others elect and write")
+            }
+        }
+        if let probe = oldLeaderReads {
+            if time >= probe.until || healing {
+                oldLeaderReads = nil
+            } else {
+                // Idle clients move: one reads from the old leader, the rest write on the majority.
+                let idle = clients.indices.filter { clients[$0].operation == nil }
+                for (position, client) in idle.enumerated() {
+                    let others = nodes.indices.filter { $0 != probe.node }
+                    clients[client].node = position == 0 ? probe.node : others[random.below(others.count)]
+                    start(client, kind: position == 0 ? .read : .put)
+                }
             }
         }
         for client in clients.indices where clients[client].operation == nil {
@@ -422,6 +487,22 @@ final class NodeSimRun {
     }
 
     var healTime: Int { options.faultTicks * NodeSimParameters.tickMilliseconds }
+
+    /// Lease seeds: chance per tick of cutting the leader off and reading from it.
+    static let leaderIsolationPermille = 15
+    /// How long reads go to the cut-off leader: beyond any lease (an election timeout at most).
+    static let oldLeaderReadTicks = 30
+
+    /// Any running node; in lease seeds the leader half the time: a leader stopped longer than an
+    /// election timeout, then resumed, is the process whose lease must be judged by the clock.
+    func pickToPause() -> Int? {
+        if parameters.leaseReads, random.chance(permille: 500),
+            let leader = nodes.indices.first(where: { nodes[$0].machine?.status.role == .leader && !nodes[$0].paused })
+        {
+            return leader
+        }
+        return pick { $0.isUp && !$0.paused }
+    }
 
     func pick(_ predicate: (SimNode) -> Bool) -> Int? {
         let candidates = nodes.indices.filter { predicate(nodes[$0]) }
@@ -475,6 +556,8 @@ final class NodeSimRun {
         config.snapshotEntries = parameters.snapshotEntries
         config.snapshotCatchUpEntries = parameters.snapshotCatchUpEntries
         config.pendingProposalsMax = parameters.pendingRequestsMax
+        config.readMode = parameters.leaseReads ? .lease : .readIndex
+        config.leaseClockDriftBoundTicks = parameters.leaseClockDriftBoundTicks
         let machine = NodeMachine(
             config: config, restored: restored, coreImageMissing: imageMissing, store: node.store,
             firstRequestID: random.next() >> 1, random: random.fork(), logger: logger)
@@ -508,16 +591,24 @@ final class NodeSimRun {
         let deferred = node.deferred
         node.deferred = []
         let ticksFirst = random.chance(permille: 500)
-        if ticksFirst, missed > 0 { step(index) { machine, out in machine.tick(missed, now: now(index), into: &out) } }
+        if ticksFirst, missed > 0 { step(index) { machine, out in machine.advanceClock(to: now(index), into: &out) } }
+        if !ticksFirst, random.chance(permille: 500),
+            let client = clients.indices.first(where: { clients[$0].node == index && clients[$0].operation == nil })
+        {
+            // A read that waited in the socket while the process was stopped, served before the
+            // ticker runs: with leader leases, the machine must see the clock moved on.
+            start(client, kind: .read)
+        }
         for kind in deferred where nodes[index].generation == generation { handle(kind) }
         if !ticksFirst, missed > 0, nodes[index].generation == generation {
-            step(index) { machine, out in machine.tick(missed, now: now(index), into: &out) }
+            step(index) { machine, out in machine.advanceClock(to: now(index), into: &out) }
         }
     }
 
     func heal() {
         healing = true
         groups = nil
+        oldLeaderReads = nil
         log("healing: partitions removed, crashed nodes restarted, paused ones resumed")
         for index in nodes.indices {
             if !nodes[index].isUp {
@@ -568,7 +659,7 @@ final class NodeSimRun {
             finish(client, response)
             return
         }
-        let deadline = Duration.milliseconds(operation.deadline - node.bootTime)
+        let deadline = local(index, at: operation.deadline)
         do {
             if kind == .read { try machine.admitRead() } else { clients[client].operation?.data = try machine.admitWrite(command) }
         } catch {
@@ -591,12 +682,14 @@ final class NodeSimRun {
             clients[client].operation = nil
             return
         }
-        let deadline = Duration.milliseconds(operation.deadline - node.bootTime)
+        let deadline = local(index, at: operation.deadline)
         var out = NodeOutput()
         do {
             let requestID: UInt64
             if operation.kind == .read {
-                requestID = try machine.startLinearizableRead(operation.command, deadline: deadline, into: &out)
+                let leaseReads = machine.leaseReadsServed
+                requestID = try machine.startLinearizableRead(operation.command, deadline: deadline, now: now(index), into: &out)
+                if machine.leaseReadsServed != leaseReads { checkLease(of: index) }
             } else {
                 requestID = try machine.propose(operation.data, deadline: deadline, into: &out)
             }

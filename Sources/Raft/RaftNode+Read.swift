@@ -24,6 +24,7 @@ extension RaftNode {
             return
         }
         if config.readOnlyMode == .leaseBased && leaseIsValid() {
+            leaseReadsServed &+= 1
             completeRead(requester, index: index, context: context)
             return
         }

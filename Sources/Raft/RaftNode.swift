@@ -54,6 +54,9 @@ public final class RaftNode {
     var broadcastPending = false
     /// Leaders: a read round waits for its heartbeat at the next `ready()`.
     var readHeartbeatPending = false
+    /// Reads this node confirmed from its leader lease alone (thesis §6.4.1), without a round
+    /// trip: a simulator checks that no other leader existed at each such moment.
+    public internal(set) var leaseReadsServed: UInt64 = 0
     /// The hard state last handed to the host.
     var handedHardState: HardState
 

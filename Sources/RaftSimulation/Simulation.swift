@@ -26,6 +26,10 @@ public struct SimOptions: Sendable {
     /// before syncing the Ready that holds them, so (say) vote grants leave before the vote is
     /// durable. The persist-before-send check must report each such type.
     public var brokenHostSendsEarly: Set<MessageType> = []
+    /// For the checker's own tests: lease seeds get clocks whose tick periods differ by this many
+    /// units (of ``SimParameters/tickUnits``) instead of what their drift bound tolerates. Beyond the
+    /// bound a leader's lease outlasts its followers' promise, and the read check must notice.
+    public var leaseDriftUnits: Int?
 
     /// Options for `seed`; the other values default to the CLI defaults.
     public init(seed: UInt64, nodeCount: Int? = nil, steps: Int = SimOptions.stepsDefault, verbose: (@Sendable (String) -> Void)? = nil) {
@@ -128,7 +132,9 @@ public final class Simulation {
     /// Prepares the cluster of `options.seed`.
     public init(options: SimOptions) {
         self.options = options
-        params = SimParameters(seed: options.seed, nodeCount: options.nodeCount)
+        var drawn = SimParameters(seed: options.seed, nodeCount: options.nodeCount)
+        if let drift = options.leaseDriftUnits, drawn.readOnlyMode == .leaseBased { drawn.tickDriftUnits = drift }
+        params = drawn
         random = SimRandom(seed: options.seed)
         let maxID = params.nodeCount + params.spareCount
         network = SimNetwork(maxNodeID: maxID)

@@ -61,6 +61,11 @@ struct NodeSim: ParsableCommand {
     @Flag(help: "Stop at the first violation (to count the seeds a broken variant survives).")
     var stopOnViolation = false
 
+    @Option(
+        name: .customLong("lease-drift"),
+        help: "Force lease reads with tick periods up to this many ms longer than the nominal 10 (2 is within the drift bound; larger is beyond it).")
+    var leaseDrift: Int?
+
     @Option(help: "Print a progress line every this many seeds (0: never).")
     var progressEvery: Int = 1000
 
@@ -80,7 +85,9 @@ struct NodeSim: ParsableCommand {
             let s = seed &+ UInt64(offset)
             noteSeed(s)
             let log: (@Sendable (String) -> Void)? = verbose ? { @Sendable (line: String) in print(line) } : nil
-            let result = NodeSimulation.run(NodeSimOptions(seed: s, nodeCount: nodes, faultTicks: ticks, verbose: log))
+            var options = NodeSimOptions(seed: s, nodeCount: nodes, faultTicks: ticks, verbose: log)
+            options.leaseDriftMilliseconds = leaseDrift
+            let result = NodeSimulation.run(options)
             done += 1
             totals.writes += result.writesAcked
             totals.reads += result.readsServed

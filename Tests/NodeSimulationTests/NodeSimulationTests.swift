@@ -14,6 +14,7 @@ final class NodeSimulationTests: XCTestCase {
 
     func testSeedsKeepEveryPropertyAndExerciseTheFaults() {
         var writes = 0, reads = 0, crashes = 0, diskFailures = 0, snapshots = 0, compactions = 0, withoutImage = 0, heldBack = 0
+        var leaseReads = 0
         for seed in 0..<seedsInTests {
             let result = NodeSimulation.run(NodeSimOptions(seed: seed))
             XCTAssertNil(result.violation, result.failureReport)
@@ -25,6 +26,7 @@ final class NodeSimulationTests: XCTestCase {
             compactions += result.logCompactions
             withoutImage += result.restartsWithoutImage
             heldBack += result.snapshotsHeldBack
+            leaseReads += result.leaseReadsServed
         }
         // The seeds must reach what they claim to test, or a pass means nothing.
         XCTAssertGreaterThan(writes, 1000)
@@ -37,6 +39,27 @@ final class NodeSimulationTests: XCTestCase {
         // A restarted leader without the image of its stored snapshot held one back (the path the
         // real-process test in ReviewFindingsTests takes with wall-clock waits).
         XCTAssertGreaterThan(heldBack, 0)
+        // Lease seeds serve reads from the lease, each checked against the other nodes' roles.
+        XCTAssertGreaterThan(leaseReads, 300)
+    }
+
+    /// Clocks beyond the drift bound (tick periods of 10 and 40 ms against a bound that tolerates
+    /// 10 and 12) make a cut-off leader's lease outlast its voters' promise: the checks must
+    /// notice, or passing lease seeds would mean nothing.
+    func testLeaseReadsWithClocksBeyondTheDriftBoundAreCaught() {
+        var caught: NodeSimResult?
+        for seed: UInt64 in 0..<150 {
+            var options = NodeSimOptions(seed: seed)
+            options.leaseDriftMilliseconds = 30
+            let result = NodeSimulation.run(options)
+            if result.violation != nil {
+                caught = result
+                break
+            }
+        }
+        let violation = caught?.violation
+        XCTAssertNotNil(violation, "150 seeds with clocks beyond the drift bound and no violation")
+        XCTAssertTrue([Violation.Code.staleRead, .leaseOverlap].contains(violation?.code), "\(String(describing: violation))")
     }
 
     func testASeedReplaysIdentically() {

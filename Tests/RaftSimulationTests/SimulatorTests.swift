@@ -66,6 +66,26 @@ final class SimulatorTests: XCTestCase {
     }
 
     /// Each seed draws the schedules that catch subtle breaks: its share of them over many seeds.
+    /// Lease seeds run with clocks right up to what their drift bound tolerates and find nothing
+    /// (testManySeedsKeepSafetyAndLiveness); the same seeds with clocks beyond the bound must
+    /// produce a stale read: the check would otherwise be blind to the lease's timing.
+    func testLeaseReadsBeyondTheDriftBoundAreCaught() {
+        var caught: (seed: UInt64, violation: Violation)?
+        var leaseSeeds = 0
+        for seed: UInt64 in 0..<300 where SimParameters(seed: seed).readOnlyMode == .leaseBased {
+            leaseSeeds += 1
+            var options = SimOptions(seed: seed)
+            // Periods of 20 and 60 units: the leader's lease may run three times as long as a voter's promise.
+            options.leaseDriftUnits = 2 * SimParameters.tickUnits
+            if let violation = Simulation.run(options).violation {
+                caught = (seed, violation)
+                break
+            }
+        }
+        XCTAssertNotNil(caught, "\(leaseSeeds) lease seeds with clocks beyond the drift bound and no stale read found")
+        XCTAssertEqual(caught?.violation.code, .staleRead, "\(String(describing: caught))")
+    }
+
     func testAdversarialScheduleFeaturesAreDrawn() {
         var lease = 0, early = 0, between = 0, slow = 0, burst = 0, transferReads = 0, rejoin = 0, shortAppends = 0
         let count = 1000

@@ -52,7 +52,13 @@ extension NodeMachine {
 
     /// Asks the leader for a read index (thesis §6.4); the read is served once this node applied
     /// that far. Returns the request id whose ``NodeReply`` comes in a later output.
-    public func startLinearizableRead(_ command: KVCommand, deadline: Duration, into out: inout NodeOutput) throws(KeelError) -> UInt64 {
+    ///
+    /// The ticks the clock says are due fire first: with lease reads the core judges its lease in
+    /// ticks (thesis §6.4.1), and a process that was paused or starved has not fired them yet. A
+    /// lease that ended while it was stopped must look ended now, not once the ticker runs again.
+    public func startLinearizableRead(_ command: KVCommand, deadline: Duration, now: Duration, into out: inout NodeOutput) throws(KeelError) -> UInt64 {
+        if let halted { throw halted }
+        advanceClock(to: now, into: &out)
         if let halted { throw halted }
         try admitRead()
         let readID = nextRequestID()

@@ -96,7 +96,8 @@ public final class NodeMachine {
         raftConfig.heartbeatIntervalTicks = 1
         raftConfig.preVote = true
         raftConfig.checkQuorum = true
-        raftConfig.readOnlyMode = .readIndex
+        raftConfig.readOnlyMode = config.readMode == .lease ? .leaseBased : .readIndex
+        raftConfig.leaseClockDriftBoundTicks = config.leaseClockDriftBoundTicks
         raft = RaftNode(config: raftConfig, restored: restored, random: random)
         id = config.selfID
         self.config = config
@@ -143,6 +144,9 @@ public final class NodeMachine {
     /// The leases the store holds, read by the driver when it starts (the store is the driver's).
     public func loadLeases(_ records: [LeaseRecord], now: Duration) { lessor.load(records, now: now) }
 
+    /// Reads the core confirmed from its leader lease alone (thesis §6.4.1).
+    public var leaseReadsServed: UInt64 { raft.leaseReadsServed }
+
     /// The core's status (role, term, leader, indexes, configuration).
     public var status: RaftStatus { raft.status }
 
@@ -172,8 +176,26 @@ public final class NodeMachine {
         runLessor(now: now, into: &out)
     }
 
+    /// Fires every tick the clock says is due (one per `tickInterval` of `now`, counted from zero)
+    /// that has not fired yet, then what is timed: the driver's ticker calls this, and so does a
+    /// read before it asks the core (``startLinearizableRead(_:deadline:now:into:)``).
+    public func advanceClock(to now: Duration, into out: inout NodeOutput) {
+        let due = now / config.tickInterval
+        guard due >= 1 else { return }
+        let dueTicks = UInt64(due.rounded(.down))
+        guard dueTicks > tickCount else { return }
+        tick(Int(dueTicks - tickCount), now: now, into: &out)
+    }
+
     /// What the network reported, at `now`. Peer attributes are the driver's business and ignored here.
+    ///
+    /// The ticks due by `now` fire first: a follower's read-index request that waited while this
+    /// process was stopped must meet a lease judged by the clock, not by the ticks fired before the
+    /// stop (found by the node simulation: a resumed leader answered such a request from a lease
+    /// that had ended while a newer leader was already elected).
     public func step(_ event: PeerEvent, now: Duration, into out: inout NodeOutput) {
+        guard halted == nil else { return }
+        advanceClock(to: now, into: &out)
         guard halted == nil else { return }
         switch event {
         case .message(let message):

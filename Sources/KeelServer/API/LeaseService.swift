@@ -42,8 +42,9 @@ struct LeaseService: RegistrableRPCService {
                 }
             } catch let error as KeelError where error.code == .notFound {
                 // etcd answers a missing lease with TTL -1, not an error (etcdctl prints "already expired").
+                let header = await node.currentHeader()
                 return Etcdserverpb_LeaseTimeToLiveResponse.with {
-                    $0.header = Etcdserverpb_ResponseHeader()
+                    $0.header = StorageToProto.header(header)
                     $0.id = request.id
                     $0.ttl = -1
                 }
@@ -85,7 +86,8 @@ struct LeaseService: RegistrableRPCService {
                         response.header = StorageToProto.header(header)
                         response.ttl = times.grantedSeconds
                     } catch let error as KeelError where error.code == .notFound {
-                        response.header = Etcdserverpb_ResponseHeader()
+                        // etcd fills the header and answers TTL 0: the lease is gone.
+                        response.header = StorageToProto.header(await node.currentHeader())
                         response.ttl = 0
                     } catch {
                         let rpcError = ErrorMapping.rpcError(error)
