@@ -1,7 +1,7 @@
 import RaftSimulation
 
 // The properties the node simulation checks beyond the core simulator's (`persistBeforeSend`,
-// `staleRead`, `liveness` are shared), as codes of the simulators' common Violation.
+// `staleRead`, `leaseOverlap`, `liveness` are shared), as codes of the simulators' common Violation.
 
 extension Violation.Code {
     /// A client was told a write succeeded before a quorum had it on disk.
@@ -16,9 +16,6 @@ extension Violation.Code {
     public static let storageRefused = Violation.Code("storage refused a write")
     /// A request was answered with a response of another kind.
     public static let wrongResponse = Violation.Code("wrong response")
-    /// A leader confirmed a read from its lease while another node led in a newer term: the
-    /// lease (thesis §6.4.1) promised that no other leader could be elected yet.
-    public static let leaseOverlap = Violation.Code("lease read while another leader exists")
     /// Two replicas hold different states after applying the same index.
     public static let divergence = Violation.Code("replica divergence")
 }

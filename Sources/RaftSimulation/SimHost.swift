@@ -14,6 +14,8 @@ final class SimHost {
     var durable: DurableState
     /// The Ready written but not yet synced, and when the sync completes.
     var unsynced: Ready?
+    /// The core's count of lease-confirmed reads when last looked at.
+    var leaseReadsSeen: UInt64 = 0
     var syncAt = 0
     /// The state machine: client values in log order, up to `appliedIndex`.
     var values: [UInt64] = []
@@ -50,6 +52,7 @@ final class SimHost {
         node = RaftNode(config: config, restored: durable.restored, random: random)
         incarnation += 1
         unsynced = nil
+        leaseReadsSeen = 0
         readsWaiting = []
         ledTerm = .zero
         values = SimStateMachine.decodeSnapshot(durable.snapshot?.data ?? [])

@@ -237,6 +237,21 @@ public final class Simulation {
         pump(h)
     }
 
+    /// Every call into a core is followed by a pump: if it confirmed a read from its lease, no
+    /// node may lead in a newer term at this moment.
+    func checkLease(_ h: SimHost) {
+        guard let node = h.node else { return }
+        let served = node.leaseReadsServed
+        guard served != h.leaseReadsSeen else { return }
+        h.leaseReadsSeen = served
+        let term = node.status.term
+        for other in hosts.compactMap({ $0 }) where other.id != h.id {
+            guard other.isUp, let status = other.node?.status, status.role == .leader, status.term > term else { continue }
+            result.violation = result.violation ?? Violation(
+                .leaseOverlap, "\(h.id) confirmed a read from its lease in term \(term) while \(other.id) leads in term \(status.term)")
+        }
+    }
+
     func host(_ id: NodeID) -> SimHost? {
         let i = Int(id.rawValue)
         return i < hosts.count ? hosts[i] : nil
@@ -248,6 +263,7 @@ public final class Simulation {
     /// Early-send seeds send what depends on nothing unsynced at once; the rest waits for the sync.
     func pump(_ h: SimHost) {
         checkCommitDurable(h)
+        checkLease(h)
         var readys = 0
         while let node = h.node, h.unsynced == nil, node.hasReady {
             readys += 1

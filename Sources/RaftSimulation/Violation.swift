@@ -24,6 +24,9 @@ public struct Violation: Error, Sendable, Hashable, CustomStringConvertible {
         public static let monotonicApplied = Code("monotonic applied")
         /// A read returns a state at least as new as every write acknowledged before it began.
         public static let staleRead = Code("stale read")
+        /// Thesis §6.4.1: a leader confirms a read from its lease only while no other node can have
+        /// been elected; a read confirmed so while a newer term's leader exists breaks the lease.
+        public static let leaseOverlap = Code("lease read while another leader exists")
         /// After healing, a leader emerges and a new write reaches every live voter in time; a
         /// follower rejoining a healthy leader does not depose it (thesis §9.6).
         public static let liveness = Code("liveness")

@@ -46,6 +46,14 @@ struct KvdCommand: ParsableCommand {
     var listenMetricsURLs: String?
     @Option(name: .customLong("log-level"), help: "debug, info, warn or error (default: info).")
     var logLevel: String?
+    @Option(
+        name: .customLong("lease-checkpoint-interval"),
+        help: "Milliseconds a lease may go without a keepalive before the leader records its remaining TTL (default: 5000).")
+    var leaseCheckpointInterval: String?
+    @Option(name: .customLong("read-mode"), help: "readindex (a heartbeat round per read batch) or lease (the leader's lease; needs bounded clock drift) (default: readindex).")
+    var readMode: String?
+    @Option(name: .customLong("lease-read-clock-drift"), help: "With --read-mode lease: the clock drift allowed for, in milliseconds (default: 200).")
+    var leaseReadClockDrift: String?
 
     /// The flags given, keyed by setting.
     var flags: [ConfigSetting: String] {
@@ -55,6 +63,7 @@ struct KvdCommand: ParsableCommand {
             (.initialClusterState, initialClusterState), (.initialClusterToken, initialClusterToken),
             (.heartbeatInterval, heartbeatInterval), (.electionTimeout, electionTimeout), (.snapshotCount, snapshotCount),
             (.maxRequestBytes, maxRequestBytes), (.listenMetricsURLs, listenMetricsURLs), (.logLevel, logLevel),
+            (.leaseCheckpointInterval, leaseCheckpointInterval), (.readMode, readMode), (.leaseReadClockDrift, leaseReadClockDrift),
         ]
         var flags: [ConfigSetting: String] = [:]
         for (setting, value) in pairs {

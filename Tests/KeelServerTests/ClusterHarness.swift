@@ -57,6 +57,8 @@ final class ClusterHarness {
     let directory: URL
     let nodes: [ClusterNode]
     let clusterToken: String
+    /// Flags every server gets after the harness's own (`--read-mode lease`, say).
+    var extraArguments: [String] = []
 
     init(nodesCount: Int, binaries: ClusterBinaries, testName: String) throws {
         precondition(nodesCount >= 1)
@@ -106,7 +108,7 @@ final class ClusterHarness {
             "--initial-cluster-state", "new",
             "--initial-cluster-token", clusterToken,
             "--listen-metrics-urls", "http://127.0.0.1:\(node.metricsPort)",
-        ]
+        ] + extraArguments
         if !FileManager.default.fileExists(atPath: node.logURL.path) {
             FileManager.default.createFile(atPath: node.logURL.path, contents: nil)
         }

@@ -51,7 +51,7 @@ final class ConfigResolveTests: XCTestCase {
             .initialCluster: "a=http://127.0.0.1:2380, b=http://127.0.0.1:12380,c=http://127.0.0.1:22380",
             .initialClusterState: "existing", .initialClusterToken: "tok", .heartbeatInterval: "50", .electionTimeout: "500",
             .snapshotCount: "100", .maxRequestBytes: "1024", .listenMetricsURLs: "", .logLevel: "warn",
-            .leaseCheckpointInterval: "750",
+            .leaseCheckpointInterval: "750", .readMode: "lease", .leaseReadClockDrift: "120",
         ])
         XCTAssertEqual(config.initialCluster.map(\.name), ["a", "b", "c"])
         XCTAssertEqual(config.initialCluster[2].peerURLs, [ServerURL(host: "127.0.0.1", port: 22380)])
@@ -64,6 +64,9 @@ final class ConfigResolveTests: XCTestCase {
         XCTAssertEqual(config.listenMetricsURLs, [])
         XCTAssertEqual(config.logLevel, .warning)
         XCTAssertEqual(config.leaseCheckpointIntervalMilliseconds, 750)
+        XCTAssertEqual(config.readMode, .lease)
+        XCTAssertEqual(config.leaseReadClockDriftMilliseconds, 120)
+        XCTAssertEqual(config.nodeConfig.leaseClockDriftBoundTicks, 3, "120 ms of drift rounds up to 3 heartbeats of 50 ms")
     }
 
     func testListenURLsAreAdvertisedWhenNotGiven() throws {
@@ -135,6 +138,8 @@ final class ConfigResolveTests: XCTestCase {
         assertRefused([.initialClusterState: "old"], mentions: ["--initial-cluster-state", "'old' is neither 'new' nor 'existing'"])
         assertRefused([.logLevel: "loud"], mentions: ["--log-level", "'loud'"])
         assertRefused([.leaseCheckpointInterval: "10"], mentions: ["--lease-checkpoint-interval"])
+        assertRefused([.readMode: "sometimes"], mentions: ["--read-mode", "'sometimes'", "readindex, lease"])
+        assertRefused([.readMode: "lease", .leaseReadClockDrift: "900"], mentions: ["--lease-read-clock-drift", "no leader lease"])
         assertRefused([.name: ""], mentions: ["--name", "must not be empty"])
         assertRefused([.name: "a=b"], mentions: ["--name", "must not contain"])
         assertRefused([.dataDir: " "], mentions: ["--data-dir", "must not be empty"])

@@ -133,6 +133,54 @@ final class LeaseProcessTests: XCTestCase {
         XCTAssertLessThan(gone.timeIntervalSince(elected), 20 - 2, "the new leader restarted the lease's whole TTL")
     }
 
+    /// Leader-lease reads (`--read-mode lease`): a leader stopped (SIGSTOP) longer than an election
+    /// timeout, while the others elect and write, must not answer a read from its stale state when
+    /// it continues, not even a read that waited in its socket while it was stopped and is handled
+    /// before its ticker runs again. Three rounds, each stopping the current leader.
+    func testAStoppedLeaderDoesNotAnswerALeaseReadFromItsStaleStateWhenItContinues() throws {
+        let cluster = try ClusterHarness(nodesCount: 3, binaries: try ClusterBinaries.locate(), testName: name)
+        harness = cluster
+        cluster.extraArguments = ["--read-mode", "lease"]
+        try cluster.startAll()
+        for round in 1...3 {
+            let leader = try cluster.waitForLeader(timeLimitSeconds: Self.electionTimeLimitSeconds)
+            let before = try cluster.etcdctl(["put", "k", "before-\(round)"], on: [leader.node])
+            XCTAssertEqual(before.stdout, "OK\n", before.transcript)
+            let pid = try XCTUnwrap(leader.node.process?.processIdentifier)
+            kill(pid, SIGSTOP)
+            defer { kill(pid, SIGCONT) }
+            let survivors = cluster.nodes.filter { $0 !== leader.node }
+            _ = try cluster.waitForLeader(among: survivors, excluding: leader.memberID, timeLimitSeconds: Self.electionTimeLimitSeconds)
+            var written = false
+            let giveUp = Date().addingTimeInterval(Self.electionTimeLimitSeconds)
+            while !written && Date() < giveUp {
+                written = try cluster.etcdctl(["put", "k", "after-\(round)"], on: survivors).succeeded
+            }
+            XCTAssertTrue(written, "round \(round): no write on the new leader")
+
+            // One read sent while the old leader is stopped (it waits in the socket), one at once after.
+            let queued = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var queuedResult: ClusterCommandResult?
+            let (etcdctl, endpoints, scratch) = (cluster.binaries.etcdctl, cluster.endpoints([leader.node]), cluster.directory)
+            Thread.detachNewThread {
+                queuedResult = try? ClusterCommand.run(
+                    etcdctl, ["--endpoints=\(endpoints)", "get", "k", "--print-value-only", "--command-timeout=4s"],
+                    environment: ["ETCDCTL_API": "3"], timeLimitSeconds: 8, scratch: scratch)
+                queued.signal()
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+            kill(pid, SIGCONT)
+            let atOnce = try cluster.etcdctl(["get", "k", "--print-value-only", "--command-timeout=4s"], on: [leader.node], timeLimitSeconds: 8)
+            queued.wait()
+            for (what, result) in [("queued while stopped", queuedResult), ("sent right after", atOnce)] {
+                let result = try XCTUnwrap(result)
+                print("round \(round), read \(what): \(result.succeeded ? result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "failed: \(result.stderr)")")
+                XCTAssertNotEqual(result.stdout, "before-\(round)\n", "round \(round): the resumed leader answered a read \(what) from its stale state")
+                if result.succeeded { XCTAssertEqual(result.stdout, "after-\(round)\n", "round \(round), read \(what)") }
+            }
+        }
+    }
+
     func testALeaseKeepsItsRemainingTimeAcrossARestartOfEveryNode() throws {
         let (cluster, leader) = try startCluster()
         let sent = Date()

@@ -34,6 +34,12 @@ public enum ConfigSetting: String, CaseIterable, Sendable, Hashable {
     /// How long a lease may go without a keepalive before the leader records its remaining time
     /// through the log, milliseconds (etcd's `--experimental-lease-checkpoint-interval`).
     case leaseCheckpointInterval = "lease-checkpoint-interval"
+    /// How linearizable reads confirm leadership: `readindex` (a heartbeat round, the default) or
+    /// `lease` (the leader's lease, thesis §6.4.1; safe only with bounded clock drift).
+    case readMode = "read-mode"
+    /// With `--read-mode=lease`: the clock drift the lease allows for, milliseconds (rounded up to
+    /// whole heartbeats); the lease lasts an election timeout less one heartbeat less this.
+    case leaseReadClockDrift = "lease-read-clock-drift"
 
     /// The command-line flag, `--name`.
     public var flag: String { "--" + rawValue }

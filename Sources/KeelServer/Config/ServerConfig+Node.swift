@@ -33,6 +33,8 @@ extension ServerConfig {
         config.maxRequestBytes = maxRequestBytes
         config.clientURLs = advertiseClientURLs.map(\.description)
         config.leaseCheckpointInterval = .milliseconds(leaseCheckpointIntervalMilliseconds)
+        config.readMode = readMode
+        config.leaseClockDriftBoundTicks = (leaseReadClockDriftMilliseconds + heartbeatIntervalMilliseconds - 1) / heartbeatIntervalMilliseconds
         return config
     }
 }

@@ -1,3 +1,4 @@
+import KeelNode
 import Logging
 
 extension ServerConfig {
@@ -59,6 +60,16 @@ private struct Resolver {
             listenMetricsURLs: metrics, logLevel: logLevel
         )
         config.leaseCheckpointIntervalMilliseconds = checkpointInterval
+        config.readMode = try resolveReadMode()
+        config.leaseReadClockDriftMilliseconds = try number(
+            .leaseReadClockDrift, default: ServerConfig.Defaults.leaseReadClockDriftMilliseconds, range: 0...Int(Int32.max))
+        // The lease must outlast one heartbeat: (election - heartbeat - drift) > 0 in whole ticks.
+        let driftTicks = (config.leaseReadClockDriftMilliseconds + heartbeat - 1) / heartbeat
+        if config.readMode == .lease, driftTicks + 1 >= election / heartbeat {
+            throw ConfigError(
+                "\(what(.leaseReadClockDrift)): \(config.leaseReadClockDriftMilliseconds) ms leaves no leader lease within an election timeout of \(election) ms "
+                    + "(the lease is the election timeout less one heartbeat less the drift)")
+        }
         try checkListenersDistinct(config)
         return config
     }
@@ -182,6 +193,14 @@ private struct Resolver {
             throw ConfigError("\(what(setting)): \(value) is outside \(range.lowerBound)...\(range.upperBound)")
         }
         return value
+    }
+
+    func resolveReadMode() throws(ConfigError) -> NodeConfig.ReadMode {
+        guard let given = text(.readMode) else { return .readIndex }
+        guard let mode = NodeConfig.ReadMode(rawValue: given.trimmingWhitespace().lowercased()) else {
+            throw ConfigError("\(what(.readMode)): '\(given)' is not one of readindex, lease")
+        }
+        return mode
     }
 
     func resolveLogLevel() throws(ConfigError) -> Logger.Level {

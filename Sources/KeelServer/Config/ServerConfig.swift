@@ -1,3 +1,4 @@
+import KeelNode
 import Logging
 
 /// One member of `--initial-cluster`.
@@ -55,6 +56,10 @@ public struct ServerConfig: Sendable, Hashable {
     public var listenMetricsURLs: [ServerURL]
     /// `--log-level`.
     public var logLevel: Logger.Level
+    /// `--read-mode`.
+    public var readMode: NodeConfig.ReadMode = .readIndex
+    /// `--lease-read-clock-drift`, milliseconds.
+    public var leaseReadClockDriftMilliseconds: Int = Defaults.leaseReadClockDriftMilliseconds
     /// `--lease-checkpoint-interval`, milliseconds.
     public var leaseCheckpointIntervalMilliseconds: Int = Defaults.leaseCheckpointIntervalMilliseconds
 
@@ -78,6 +83,9 @@ public struct ServerConfig: Sendable, Hashable {
         /// `--lease-checkpoint-interval`: etcd's is 5 minutes and off by default; Keel checkpoints
         /// by default, so a leader change moves a lease's expiry by seconds, not minutes.
         public static let leaseCheckpointIntervalMilliseconds = 5_000
+        /// `--lease-read-clock-drift`: two heartbeats at the default timings, a lease of 700 ms in
+        /// an election timeout of 1 s (clocks may run up to 9/7 of each other's rate).
+        public static let leaseReadClockDriftMilliseconds = 200
         /// `--snapshot-count`: the node's default (etcd's is 100000, which keeps more log in memory).
         public static let snapshotCount: UInt64 = 10_000
         /// `--max-request-bytes`: etcd's 1.5 MiB.
