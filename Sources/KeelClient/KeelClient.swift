@@ -18,7 +18,7 @@ public final class KeelClient: Sendable {
     /// The configuration the client was made with.
     public let configuration: KeelClientConfiguration
     let connections: [EndpointConnection]
-    private let preferred: PreferredEndpoint
+    let preferred: PreferredEndpoint
 
     /// How many times a call goes round all its endpoints when each one is passed over.
     static let passesMax = 3

@@ -39,3 +39,15 @@ public typealias Member = Etcdserverpb_Member
 public typealias ResponseHeader = Etcdserverpb_ResponseHeader
 /// etcd's `mvccpb.KeyValue`.
 public typealias KeyValue = Mvccpb_KeyValue
+/// etcd's `LeaseGrantResponse`.
+public typealias LeaseGrantResponse = Etcdserverpb_LeaseGrantResponse
+/// etcd's `LeaseRevokeResponse`.
+public typealias LeaseRevokeResponse = Etcdserverpb_LeaseRevokeResponse
+/// etcd's `LeaseTimeToLiveResponse`.
+public typealias LeaseTimeToLiveResponse = Etcdserverpb_LeaseTimeToLiveResponse
+/// etcd's `LeaseLeasesResponse`.
+public typealias LeaseLeasesResponse = Etcdserverpb_LeaseLeasesResponse
+/// etcd's `LeaseStatus` (one entry of a lease list).
+public typealias LeaseStatus = Etcdserverpb_LeaseStatus
+/// etcd's `LeaseKeepAliveResponse`.
+public typealias LeaseKeepAliveResponse = Etcdserverpb_LeaseKeepAliveResponse

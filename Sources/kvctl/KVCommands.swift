@@ -10,11 +10,18 @@ struct PutCommand: AsyncParsableCommand {
     @Argument(help: "The key.") var key: String
     @Argument(help: "The value (read from standard input when left out).") var value: String?
     @Flag(name: .customLong("prev-kv"), help: "Print the previous key-value pair.") var prevKV = false
+    @Option(help: "The lease (hexadecimal ID) to attach the key to; 0 for none.") var lease = "0"
 
     func run() async throws {
         let printer = EtcdctlPrinter(format: global.writeOut)
+        let leaseID: Int64
+        do {
+            leaseID = try EtcdctlLeaseID.parseFlag(lease)
+        } catch {
+            throw CommandFailure(error)
+        }
         let value = try self.value ?? readStandardInput(limitBytes: Self.standardInputBytesMax)
-        let request = EtcdctlRequests.put(key: Data(key.utf8), value: Data(value.utf8), prevKV: prevKV)
+        let request = EtcdctlRequests.put(key: Data(key.utf8), value: Data(value.utf8), prevKV: prevKV, lease: leaseID)
         try await global.withClient { client in
             emit(try printer.put(try await client.put(request)))
         }

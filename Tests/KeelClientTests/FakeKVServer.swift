@@ -13,6 +13,7 @@ final class FakeKV: Etcdserverpb_KV.SimpleServiceProtocol, @unchecked Sendable {
     let failingCalls: Int?
     private let lock = NSLock()
     private var calls = 0
+    private var putRequests: [Etcdserverpb_PutRequest] = []
 
     init(memberID: UInt64, failure: RPCError? = nil, failingCalls: Int? = nil) {
         self.memberID = memberID
@@ -24,6 +25,19 @@ final class FakeKV: Etcdserverpb_KV.SimpleServiceProtocol, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return calls
+    }
+
+    /// Every put received, in order.
+    var puts: [Etcdserverpb_PutRequest] {
+        lock.lock()
+        defer { lock.unlock() }
+        return putRequests
+    }
+
+    private func record(_ put: Etcdserverpb_PutRequest) {
+        lock.lock()
+        defer { lock.unlock() }
+        putRequests.append(put)
     }
 
     private func answer() throws -> Etcdserverpb_ResponseHeader {
@@ -50,6 +64,7 @@ final class FakeKV: Etcdserverpb_KV.SimpleServiceProtocol, @unchecked Sendable {
     }
 
     func put(request: Etcdserverpb_PutRequest, context: ServerContext) async throws -> Etcdserverpb_PutResponse {
+        record(request)
         var response = Etcdserverpb_PutResponse()
         response.header = try answer()
         return response
@@ -78,19 +93,28 @@ final class FakeKV: Etcdserverpb_KV.SimpleServiceProtocol, @unchecked Sendable {
     }
 }
 
-/// Runs `body` with gRPC servers for `services` on 127.0.0.1 (ports chosen by the kernel), and
+/// Runs `body` with one gRPC server per service on 127.0.0.1 (ports chosen by the kernel), and
 /// stops them when `body` returns or throws.
 func withFakeServers<Result: Sendable>(
-    _ services: [FakeKV],
+    _ services: [any RegistrableRPCService],
+    _ body: ([Int]) async throws -> Result
+) async throws -> Result {
+    try await withFakeServers(serving: services.map { [$0] }, body)
+}
+
+/// Runs `body` with one gRPC server per list of services (a KV and a Lease service on one port,
+/// say), as ``withFakeServers(_:_:)`` does.
+func withFakeServers<Result: Sendable>(
+    serving servicesByServer: [[any RegistrableRPCService]],
     _ body: ([Int]) async throws -> Result
 ) async throws -> Result {
     try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
         var servers: [GRPCServer<HTTP2ServerTransport.Posix>] = []
         var ports: [Int] = []
-        for service in services {
+        for services in servicesByServer {
             let transport = HTTP2ServerTransport.Posix(
                 address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext)
-            let server = GRPCServer(transport: transport, services: [service])
+            let server = GRPCServer(transport: transport, services: services)
             group.addTask { try await server.serve() }
             servers.append(server)
             guard let port = try await transport.listeningAddress.ipv4?.port else {

@@ -40,10 +40,34 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         XCTAssertEqual(kvs.compactMap { $0["value"] as? String }, [Data("again".utf8).base64EncodedString()])
     }
 
+    func testLeaseCommandsPrintWhatTheyPrintAgainstEtcd() throws {
+        let (outputs, _) = try runSection("lease")
+        // Beyond the golden comparison, which lets a remaining TTL lie anywhere in a window below
+        // the granted one: the remaining TTL counts down. grant-b's lease is still alive at the end.
+        let command = try XCTUnwrap(try EtcdctlFixtures.load().commands.first { $0.section == "lease" && $0.name == "grant-b" })
+        let lease = try XCTUnwrap(command.grantedLease(stdout: try XCTUnwrap(outputs["grant-b"]).stdout), "grant-b granted no lease")
+        let cluster = try XCTUnwrap(harness)
+        let first = try Self.remainingTTL(try cluster.etcdctl(["lease", "timetolive", lease, "-w", "json"], on: [cluster.nodes[0]]))
+        Thread.sleep(forTimeInterval: Self.countDownCheckSeconds)
+        let later = try Self.remainingTTL(try cluster.etcdctl(["lease", "timetolive", lease, "-w", "json"], on: [cluster.nodes[0]]))
+        XCTAssertLessThan(later, first, "the remaining TTL did not count down in \(Self.countDownCheckSeconds) s")
+        XCTAssertGreaterThan(later, 0, "a lease of 120 s renewed moments ago has not run out")
+    }
+
+    /// Long enough that a remaining TTL in whole seconds must drop by at least one.
+    static let countDownCheckSeconds = 2.0
+
+    private static func remainingTTL(_ result: ClusterCommandResult) throws -> Int64 {
+        let object = try XCTUnwrap(
+            try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], result.transcript)
+        return try XCTUnwrap((object["ttl"] as? NSNumber)?.int64Value, result.transcript)
+    }
+
     /// Every command of commands.txt has its recorded answer, so a new command cannot go unchecked.
     func testEveryCommandHasARecordedAnswer() throws {
         let fixtures = try EtcdctlFixtures.load()
-        XCTAssertEqual(Set(fixtures.sections), ["kv", "cluster", "errors"], "a new section needs its own test method here")
+        XCTAssertEqual(
+            Set(fixtures.sections), ["kv", "cluster", "errors", "lease"], "a new section needs its own test method here")
         for command in fixtures.commands {
             XCTAssertNoThrow(try fixtures.golden(command), "\(command.section)/\(command.name) has no golden output")
         }
@@ -70,16 +94,19 @@ final class EtcdctlCompatibilityTests: XCTestCase {
             ourAddresses[node.clientAddress] = "{\(node.name).client}"
             ourAddresses["127.0.0.1:\(node.peerPort)"] = "{\(node.name).peer}"
         }
-        let ours = EtcdctlNormalizer(addresses: ourAddresses, baseRevision: base)
-        let theirs = EtcdctlNormalizer(addresses: fixtures.goldenAddresses, baseRevision: goldenBase)
+        var ours = EtcdctlNormalizer(addresses: ourAddresses, baseRevision: base)
+        var theirs = EtcdctlNormalizer(addresses: fixtures.goldenAddresses, baseRevision: goldenBase)
 
         var outputs: [String: ClusterCommandResult] = [:]
+        // The leases this run's grants got, by command name, for `{lease:NAME}`.
+        var leases: [String: String] = [:]
         for command in commands {
-            let (arguments, stdin) = try command.expanded(baseRevision: base, fixtures: EtcdctlFixtures.directory)
+            let (arguments, stdin) = try command.expanded(baseRevision: base, leases: leases, fixtures: EtcdctlFixtures.directory)
             let targets = command.usesAllEndpoints ? cluster.nodes : [cluster.nodes[0]]
             let result = try cluster.etcdctl(
                 ["--command-timeout=\(Self.commandTimeout)"] + arguments, on: targets, stdin: stdin)
             outputs[command.name] = result
+            if let lease = command.grantedLease(stdout: result.stdout) { leases[command.name] = lease }
             let golden = try fixtures.golden(command)
             let expected = theirs.normalize(command, stdout: golden.stdout, stderr: golden.stderr, status: golden.status)
             let actual = ours.normalize(command, stdout: result.stdout, stderr: result.stderr, status: result.status ?? -1)

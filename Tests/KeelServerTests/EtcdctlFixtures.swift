@@ -15,11 +15,15 @@ struct EtcdctlFixtureCommand {
     }
     var verb: String { tokens.prefix(2).joined(separator: " ") }
 
-    /// The arguments and standard input for a run whose section started at `baseRevision`.
-    func expanded(baseRevision: Int64, fixtures: URL) throws -> (arguments: [String], stdin: Data?) {
+    /// The arguments and standard input for a run whose section started at `baseRevision`, where
+    /// `leases` holds the hex ID each earlier `lease grant` of the section printed, by command name.
+    func expanded(baseRevision: Int64, leases: [String: String] = [:], fixtures: URL) throws
+        -> (arguments: [String], stdin: Data?)
+    {
         var arguments: [String] = []
         var stdin: Data?
-        for token in tokens {
+        for rawToken in tokens {
+            let token = try Self.expandingLeases(rawToken, leases: leases)
             if token == "''" {
                 arguments.append("")
             } else if token == "{all-endpoints}" {
@@ -35,6 +39,37 @@ struct EtcdctlFixtureCommand {
             }
         }
         return (arguments, stdin)
+    }
+
+    /// Replaces each `{lease:NAME}` in a token (`--lease={lease:grant-a}`) with the lease that
+    /// command NAME granted.
+    static func expandingLeases(_ token: String, leases: [String: String]) throws -> String {
+        var result = token
+        while let open = result.range(of: "{lease:"), let close = result[open.upperBound...].firstIndex(of: "}") {
+            let name = String(result[open.upperBound..<close])
+            guard let id = leases[name] else {
+                throw ClusterTestError("'\(token)' names the lease of \(name), but no earlier command of the section called \(name) granted one")
+            }
+            result.replaceSubrange(open.lowerBound...close, with: id)
+        }
+        return result
+    }
+
+    /// The lease a `lease grant` printed, in hex as etcdctl takes it: from "lease ID granted with
+    /// TTL(…)" or from the JSON's "ID" (decimal). Nil for any other command or a failed grant.
+    func grantedLease(stdout: String) -> String? {
+        guard verb == "lease grant" else { return nil }
+        if writeOut == "json" {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any],
+                let id = (object["ID"] as? NSNumber)?.int64Value, id != 0
+            else { return nil }
+            return String(format: "%016llx", id)
+        }
+        let words = stdout.split(separator: " ")
+        guard words.count >= 3, words[0] == "lease", words[2] == "granted", words[1].count == 16,
+            words[1].allSatisfy(\.isHexDigit)
+        else { return nil }
+        return String(words[1])
     }
 }
 

@@ -12,8 +12,14 @@ import Foundation
 /// the revision of the section's fresh cluster (`rev+3`), so they must advance exactly as etcd's do
 /// (and the fresh clusters must start at the same revision: the test checks that separately).
 /// Members are sorted by name and health lines by text, because their order follows the ids or the
-/// timing. Everything else — keys, values, counts, versions of keys, booleans, error codes and
-/// messages, exit status — must match as printed.
+/// timing. Lease IDs, which each server draws at random, become `<lease1>`, `<lease2>`… in order of
+/// first appearance over the whole section (hex in the simple format, decimal in JSON), so a lease
+/// must show up where etcd's did, the same lease each time. A lease's remaining TTL (`timetolive`)
+/// counts down in wall-clock time, so it becomes `<remaining>` when it lies within
+/// ``EtcdctlNormalizer/remainingWindowSeconds`` below the granted TTL (see there); the granted TTL,
+/// the TTL a renewal answers and an expired lease's -1 stay as printed. Everything else — keys,
+/// values, counts, versions of keys, booleans, error codes and messages, exit status — must match
+/// as printed.
 struct EtcdctlNormalized: Equatable, CustomStringConvertible {
     var stdout: String
     var stderr: String
@@ -27,17 +33,39 @@ struct EtcdctlNormalizer {
     var addresses: [String: String]
     /// The revision of the section's cluster before its first command.
     var baseRevision: Int64
+    /// Lease IDs seen so far in the section, in order of first appearance: `<lease1>` is the first.
+    private(set) var leases: [Int64] = []
+
+    init(addresses: [String: String], baseRevision: Int64) {
+        self.addresses = addresses
+        self.baseRevision = baseRevision
+    }
+
+    /// How far below the granted TTL a remaining TTL may be and still compare equal. The section's
+    /// timetolive commands run within about ten commands of their lease's grant (etcd answered 58
+    /// for a TTL of 60 there, truncating to whole seconds), which takes a second or two, or several
+    /// on a loaded machine; a correct server answers between TTL-10 and TTL. A remaining TTL
+    /// outside that (0, one in milliseconds, one above the granted TTL) still differs. That it
+    /// counts down at all, the lease test checks on its own.
+    static let remainingWindowSeconds: Int64 = 10
 
     static let idKeys: Set<String> = ["cluster_id", "member_id", "ID", "leader"]
     static let raftKeys: Set<String> = ["raft_term", "raftTerm", "raftIndex", "raftAppliedIndex"]
     static let sizeKeys: Set<String> = ["dbSize", "dbSizeInUse"]
     static let revisionKeys: Set<String> = ["revision", "create_revision", "mod_revision", "compact_revision"]
 
-    func normalize(_ command: EtcdctlFixtureCommand, stdout: String, stderr: String, status: Int32) -> EtcdctlNormalized {
+    /// Normalizes one command's output. Commands must come in the section's order, since lease
+    /// placeholders are numbered across the section.
+    mutating func normalize(_ command: EtcdctlFixtureCommand, stdout: String, stderr: String, status: Int32)
+        -> EtcdctlNormalized
+    {
         var out = replacingAddresses(stdout)
         var err = replacingAddresses(stderr)
+        let isLeaseCommand = command.tokens.first == "lease"
         switch (command.verb, command.writeOut) {
-        case (_, "json"): out = normalizeJSONText(out)
+        case (_, "json"): out = normalizeJSONText(out, leaseCommand: isLeaseCommand)
+        case ("lease list", "simple"): out = sortedLeaseList(replacingHexLeases(out))
+        case (_, "simple") where isLeaseCommand: out = sortingAttachedKeys(replacingRemaining(replacingHexLeases(out)))
         case ("member list", "simple"): out = sortedLines(replacingFields(out, separator: ", ", fields: [0: "<id>"]))
         case ("member list", "table"): out = normalizeTable(out, fields: [0: "<id>"], sortRows: true)
         case ("endpoint status", "simple"): out = replacingFields(out, separator: ", ", fields: Self.statusFields)
@@ -65,20 +93,20 @@ struct EtcdctlNormalizer {
     // MARK: text
 
     func replacingAddresses(_ text: String) -> String {
-        replacingMatches(of: #"127\.0\.0\.1:[0-9]+"#, in: text) { addresses[$0] ?? "{unknown-address \($0)}" }
+        Self.replacingMatches(of: #"127\.0\.0\.1:[0-9]+"#, in: text) { addresses[$0] ?? "{unknown-address \($0)}" }
     }
 
     func replacingDurations(_ text: String) -> String {
-        replacingMatches(of: #"took = [0-9.]+[a-zµ]+"#, in: text) { _ in "took = <duration>" }
+        Self.replacingMatches(of: #"took = [0-9.]+[a-zµ]+"#, in: text) { _ in "took = <duration>" }
     }
 
     func replacingCompactedRevision(_ text: String) -> String {
-        replacingMatches(of: #"compacted revision [0-9]+"#, in: text) { match in
+        Self.replacingMatches(of: #"compacted revision [0-9]+"#, in: text) { match in
             "compacted revision " + relativeRevision(Int64(match.split(separator: " ").last ?? "") ?? -1)
         }
     }
 
-    func replacingMatches(of pattern: String, in text: String, with replacement: (String) -> String) -> String {
+    static func replacingMatches(of pattern: String, in text: String, with replacement: (String) -> String) -> String {
         guard let regex = try? NSRegularExpression(pattern: pattern) else { preconditionFailure("bad pattern \(pattern)") }
         let source = text as NSString
         var result = ""
@@ -89,6 +117,54 @@ struct EtcdctlNormalizer {
             cursor = match.range.location + match.range.length
         }
         return result + source.substring(from: cursor)
+    }
+
+    // MARK: leases
+
+    /// The placeholder of a lease ID, numbering it if it is new.
+    mutating func leasePlaceholder(_ id: Int64) -> String {
+        if let index = leases.firstIndex(of: id) { return "<lease\(index + 1)>" }
+        leases.append(id)
+        return "<lease\(leases.count)>"
+    }
+
+    /// etcdctl prints lease IDs as 16 hex digits (`%016x`; a negative ID as a minus and 15 digits).
+    mutating func replacingHexLeases(_ text: String) -> String {
+        Self.replacingMatches(of: #"(?<![0-9a-z-])(-[0-9a-f]{15}|[0-9a-f]{16})(?![0-9a-z])"#, in: text) { match in
+            let id = match.hasPrefix("-") ? Int64(match.dropFirst(), radix: 16).map { -$0 } : Int64(match, radix: 16)
+            return id.map { leasePlaceholder($0) } ?? match
+        }
+    }
+
+    /// "granted with TTL(60s), remaining(59s)": a remaining TTL within the window becomes `<remaining>`.
+    func replacingRemaining(_ text: String) -> String {
+        Self.replacingMatches(of: #"granted with TTL\([0-9]+s\), remaining\(-?[0-9]+s\)"#, in: text) { match in
+            let numbers = match.split(whereSeparator: { !$0.isNumber && $0 != "-" }).compactMap { Int64($0) }
+            guard numbers.count == 2, Self.isRemainingWithinWindow(numbers[1], granted: numbers[0]) else { return match }
+            return "granted with TTL(\(numbers[0])s), remaining(<remaining>)"
+        }
+    }
+
+    /// `lease list` prints the leases in the order of the server's own table: "found N leases" first,
+    /// then the placeholders sorted.
+    func sortedLeaseList(_ text: String) -> String {
+        var lines = text.split(separator: "\n").map(String.init)
+        guard !lines.isEmpty else { return text }
+        let count = lines.removeFirst()
+        return ([count] + lines.sorted()).joined(separator: "\n")
+    }
+
+    /// "attached keys([lk2 lk1])": etcd lists a lease's keys in the order of its own set, which
+    /// varies from run to run, so they are sorted.
+    func sortingAttachedKeys(_ text: String) -> String {
+        Self.replacingMatches(of: #"attached keys\(\[[^\]]*\]\)"#, in: text) { match in
+            let inside = match.dropFirst("attached keys([".count).dropLast("])".count)
+            return "attached keys([" + inside.split(separator: " ").sorted().joined(separator: " ") + "])"
+        }
+    }
+
+    static func isRemainingWithinWindow(_ remaining: Int64, granted: Int64) -> Bool {
+        granted > 0 && remaining <= granted && remaining >= granted - remainingWindowSeconds
     }
 
     func sortedLines(_ text: String) -> String {
@@ -143,23 +219,40 @@ struct EtcdctlNormalizer {
 
     /// Parses and re-serializes with sorted keys, replacing ids, terms, sizes and revisions. A field
     /// one side leaves out (Go's JSON omits zeros) stays out, so it must be out on both.
-    func normalizeJSONText(_ text: String) -> String {
+    /// In a lease command's output, "ID" and "id" are lease IDs (elsewhere "ID" is a member's); a
+    /// key's "lease" is one everywhere. A timetolive's "ttl" is its remaining TTL.
+    mutating func normalizeJSONText(_ text: String, leaseCommand: Bool = false) -> String {
         guard let data = text.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) else {
             return text
         }
-        return Self.serialize(normalizeJSON(object, key: nil)) ?? text
+        return Self.serialize(normalizeJSON(object, key: nil, leaseCommand: leaseCommand)) ?? text
     }
 
-    func normalizeJSON(_ value: Any, key: String?) -> Any {
+    mutating func normalizeJSON(_ value: Any, key: String?, leaseCommand: Bool = false) -> Any {
         if let dictionary = value as? [String: Any] {
             var result: [String: Any] = [:]
-            for (childKey, child) in dictionary {
-                result[childKey] = normalizeJSON(child, key: childKey)
+            // In key order, so that lease placeholders are numbered the same way on every run.
+            for childKey in dictionary.keys.sorted() {
+                result[childKey] = normalizeJSON(dictionary[childKey] as Any, key: childKey, leaseCommand: leaseCommand)
+            }
+            if leaseCommand, let remaining = (dictionary["ttl"] as? NSNumber)?.int64Value,
+                let granted = (dictionary["granted-ttl"] as? NSNumber)?.int64Value,
+                Self.isRemainingWithinWindow(remaining, granted: granted)
+            {
+                result["ttl"] = "<remaining>"
             }
             return result
         }
         if let array = value as? [Any] {
-            let items = array.map { normalizeJSON($0, key: nil) }
+            let items = array.map { normalizeJSON($0, key: nil, leaseCommand: leaseCommand) }
+            if key == "keys" && leaseCommand {
+                // A lease's attached keys, in the order of the server's own set (see sortingAttachedKeys).
+                return items.sorted { "\($0)" < "\($1)" }
+            }
+            if key == "leases" {
+                // `lease list`: in the server's own order, like the simple format's lines.
+                return items.sorted { "\(($0 as? [String: Any])?["id"] ?? "")" < "\(($1 as? [String: Any])?["id"] ?? "")" }
+            }
             guard key == "members" else { return items }
             return items.sorted { (($0 as? [String: Any])?["name"] as? String ?? "") < (($1 as? [String: Any])?["name"] as? String ?? "") }
         }
@@ -168,6 +261,7 @@ struct EtcdctlNormalizer {
             return key == "version" ? "<version>" : value
         }
         guard let number = value as? NSNumber else { return value }
+        if key == "lease" || (leaseCommand && (key == "ID" || key == "id")) { return leasePlaceholder(number.int64Value) }
         if Self.idKeys.contains(key) { return "<id>" }
         if Self.raftKeys.contains(key) { return "<raft>" }
         if Self.sizeKeys.contains(key) { return "<size>" }

@@ -72,7 +72,7 @@ public struct EtcdctlPrinter: Sendable {
         self.valueOnly = valueOnly
     }
 
-    private func noTable() throws(EtcdctlUsageError) {
+    func noTable() throws(EtcdctlUsageError) {
         if format == .table {
             throw EtcdctlUsageError(
                 "table not supported as output format", exitCode: EtcdctlUsageError.badFeatureExitCode)
@@ -206,7 +206,7 @@ public struct EtcdctlPrinter: Sendable {
     }
 
     /// Bytes printed as they are, like Go's `string(bytes)`; invalid UTF-8 shows as U+FFFD.
-    private static func text(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
+    static func text(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
 
     /// Sizes in SI units the way etcdctl's humanize library writes them: "512 B", "20 kB", "1.5 MB".
     public static func humanBytes(_ bytes: UInt64) -> String {
