@@ -25,6 +25,8 @@ struct KeelLoad: AsyncParsableCommand {
     var keyPrefix = "keel-load/"
     @Option(name: .customLong("command-timeout"), help: "Timeout of one put (Go syntax).")
     var commandTimeout = "5s"
+    @Option(help: "put, or get: linearizable reads of the keys (write them first with a put run).")
+    var op = "put"
 
     static let clientsMax = 1024
     static let valueBytesMax = 16 << 20
@@ -38,6 +40,7 @@ struct KeelLoad: AsyncParsableCommand {
         }
         guard (1...Self.countMax).contains(count) else { throw ValidationError("--count must be in 1...\(Self.countMax)") }
         guard (1...Self.countMax).contains(keys) else { throw ValidationError("--keys must be in 1...\(Self.countMax)") }
+        guard ["put", "get"].contains(op) else { throw ValidationError("--op must be put or get, not '\(op)'") }
     }
 
     func run() async throws {
@@ -50,7 +53,8 @@ struct KeelLoad: AsyncParsableCommand {
             endpoints: try Endpoint.parseList(endpointText), commandTimeout: try GoDuration.parse(commandTimeout))
         let value = Data(repeating: UInt8(ascii: "v"), count: valueBytes)
         let budget = PutBudget(count: count, runLimit: runLimit)
-        print("keel-load: \(clients) clients, \(valueBytes)-byte values, up to \(count) puts or \(duration) against \(endpointText)")
+        let reads = op == "get"
+        print("keel-load: \(clients) clients, \(reads ? "linearizable gets" : "\(valueBytes)-byte puts"), up to \(count) or \(duration) against \(endpointText)")
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -60,11 +64,14 @@ struct KeelLoad: AsyncParsableCommand {
                     try await KeelClient.withClient(configuration) { client in
                         var result = ClientResult()
                         while let sequence = budget.next() {
-                            let request = EtcdctlRequests.put(
-                                key: Data("\(keyPrefix)\(sequence % keys)".utf8), value: value)
+                            let key = Data("\(keyPrefix)\(sequence % keys)".utf8)
                             let putStart = clock.now
                             do {
-                                _ = try await client.put(request)
+                                if reads {
+                                    _ = try await client.range(try EtcdctlRequests.range(key: key, rangeEnd: nil, options: GetOptions()))
+                                } else {
+                                    _ = try await client.put(EtcdctlRequests.put(key: key, value: value))
+                                }
                                 result.latencies.append(putStart.duration(to: clock.now))
                             } catch let error as KeelClientError {
                                 result.failures[error.message, default: 0] += 1
@@ -82,7 +89,7 @@ struct KeelLoad: AsyncParsableCommand {
             return all
         }
         let elapsed = start.duration(to: clock.now)
-        print(Report(results: results, elapsed: elapsed).text, terminator: "")
+        print(Report(results: results, elapsed: elapsed, noun: reads ? "gets" : "puts").text, terminator: "")
         if results.latencies.isEmpty { throw ExitCode.failure }
     }
 }
@@ -121,13 +128,14 @@ final class PutBudget: @unchecked Sendable {
 struct Report {
     var results: ClientResult
     var elapsed: Duration
+    var noun = "puts"
 
     var text: String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let sorted = results.latencies.sorted()
         let failed = results.failures.values.reduce(0, +)
-        var out = "puts: \(sorted.count) ok, \(failed) failed in \(String(format: "%.3f", seconds)) s\n"
-        out += "puts/s: \(String(format: "%.1f", Double(sorted.count) / max(seconds, 1e-9)))\n"
+        var out = "\(noun): \(sorted.count) ok, \(failed) failed in \(String(format: "%.3f", seconds)) s\n"
+        out += "\(noun)/s: \(String(format: "%.1f", Double(sorted.count) / max(seconds, 1e-9)))\n"
         if !sorted.isEmpty {
             func quantile(_ q: Double) -> String {
                 milliseconds(sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.down)))])
