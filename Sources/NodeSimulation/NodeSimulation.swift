@@ -763,37 +763,9 @@ final class NodeSimRun {
 
 /// A min-heap of events by (time, sequence): the simulation's clock.
 struct EventQueue {
-    private var heap: [NodeSimRun.Event] = []
+    private var heap = MinHeap<NodeSimRun.Event> { a, b in a.time != b.time ? a.time < b.time : a.sequence < b.sequence }
 
-    private static func before(_ a: NodeSimRun.Event, _ b: NodeSimRun.Event) -> Bool {
-        a.time != b.time ? a.time < b.time : a.sequence < b.sequence
-    }
+    mutating func push(_ event: NodeSimRun.Event) { heap.push(event) }
 
-    mutating func push(_ event: NodeSimRun.Event) {
-        heap.append(event)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.before(heap[child], heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> NodeSimRun.Event? {
-        guard !heap.isEmpty else { return nil }
-        heap.swapAt(0, heap.count - 1)
-        let top = heap.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < heap.count, Self.before(heap[left], heap[smallest]) { smallest = left }
-            if right < heap.count, Self.before(heap[right], heap[smallest]) { smallest = right }
-            guard smallest != parent else { return top }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
-    }
+    mutating func pop() -> NodeSimRun.Event? { heap.pop() }
 }

@@ -69,6 +69,15 @@ final class ConfigResolveTests: XCTestCase {
         XCTAssertEqual(config.nodeConfig.leaseClockDriftBoundTicks, 3, "120 ms of drift rounds up to 3 heartbeats of 50 ms")
     }
 
+    func testTheDriftBoundDoesNotRefuseAShortElectionTimeoutUnderReadIndex() throws {
+        // 200 ms of default drift is the whole 200 ms election timeout; only lease reads need a lease.
+        let config = try resolve([.heartbeatInterval: "20", .electionTimeout: "200"])
+        XCTAssertEqual(config.readMode, .readIndex)
+        let node = config.nodeConfig
+        XCTAssertEqual(node.leaseClockDriftBoundTicks, 0)
+        XCTAssertLessThan(node.leaseClockDriftBoundTicks + 1, node.electionTimeoutTicks, "KeelNode refuses a config without a lease")
+    }
+
     func testListenURLsAreAdvertisedWhenNotGiven() throws {
         let config = try resolve([.listenClientURLs: "http://127.0.0.1:32379", .listenPeerURLs: "http://127.0.0.1:32380"])
         XCTAssertEqual(config.advertiseClientURLs, [ServerURL(host: "127.0.0.1", port: 32379)])

@@ -34,7 +34,11 @@ extension ServerConfig {
         config.clientURLs = advertiseClientURLs.map(\.description)
         config.leaseCheckpointInterval = .milliseconds(leaseCheckpointIntervalMilliseconds)
         config.readMode = readMode
-        config.leaseClockDriftBoundTicks = (leaseReadClockDriftMilliseconds + heartbeatIntervalMilliseconds - 1) / heartbeatIntervalMilliseconds
+        // The drift bound only shortens leader leases; under ReadIndex no read relies on one, so a
+        // drift that would leave no lease with a short election timeout must not refuse the start.
+        config.leaseClockDriftBoundTicks =
+            readMode == .lease
+            ? (leaseReadClockDriftMilliseconds + heartbeatIntervalMilliseconds - 1) / heartbeatIntervalMilliseconds : 0
         return config
     }
 }
