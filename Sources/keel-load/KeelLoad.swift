@@ -7,7 +7,7 @@ import KeelClient
 struct KeelLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keel-load",
-        abstract: "Puts values from concurrent clients for a bounded count and time; prints puts/s and latency.")
+        abstract: "Puts (or gets, or lease grants) from concurrent clients for a bounded count and time; prints ops/s and latency.")
 
     @Option(help: "Comma-separated endpoints (default: $KVCTL_ENDPOINTS, else 127.0.0.1:2379).")
     var endpoints: String?
@@ -25,13 +25,17 @@ struct KeelLoad: AsyncParsableCommand {
     var keyPrefix = "keel-load/"
     @Option(name: .customLong("command-timeout"), help: "Timeout of one put (Go syntax).")
     var commandTimeout = "5s"
-    @Option(help: "put, or get: linearizable reads of the keys (write them first with a put run).")
+    @Option(help: "put; get: linearizable reads of the keys (write them first with a put run); or grant: lease grants.")
     var op = "put"
+    @Option(help: "TTL in seconds of each lease granted by --op grant (1...\(Self.ttlSecondsMax)).")
+    var ttl = 3600
 
     static let clientsMax = 1024
     static let valueBytesMax = 16 << 20
     static let countMax = 10_000_000
     static let durationMax: Duration = .seconds(600)
+    /// etcd's largest TTL (9,000,000,000 s is its limit; a day is plenty for a load).
+    static let ttlSecondsMax = 86_400
 
     func validate() throws {
         guard (1...Self.clientsMax).contains(clients) else { throw ValidationError("--clients must be in 1...\(Self.clientsMax)") }
@@ -40,7 +44,8 @@ struct KeelLoad: AsyncParsableCommand {
         }
         guard (1...Self.countMax).contains(count) else { throw ValidationError("--count must be in 1...\(Self.countMax)") }
         guard (1...Self.countMax).contains(keys) else { throw ValidationError("--keys must be in 1...\(Self.countMax)") }
-        guard ["put", "get"].contains(op) else { throw ValidationError("--op must be put or get, not '\(op)'") }
+        guard ["put", "get", "grant"].contains(op) else { throw ValidationError("--op must be put, get or grant, not '\(op)'") }
+        guard (1...Self.ttlSecondsMax).contains(ttl) else { throw ValidationError("--ttl must be in 1...\(Self.ttlSecondsMax)") }
     }
 
     func run() async throws {
@@ -54,7 +59,10 @@ struct KeelLoad: AsyncParsableCommand {
         let value = Data(repeating: UInt8(ascii: "v"), count: valueBytes)
         let budget = PutBudget(count: count, runLimit: runLimit)
         let reads = op == "get"
-        print("keel-load: \(clients) clients, \(reads ? "linearizable gets" : "\(valueBytes)-byte puts"), up to \(count) or \(duration) against \(endpointText)")
+        let grants = op == "grant"
+        let what = grants ? "lease grants (TTL \(ttl) s)" : reads ? "linearizable gets" : "\(valueBytes)-byte puts"
+        print("keel-load: \(clients) clients, \(what), up to \(count) or \(duration) against \(endpointText)")
+        let ttl = Int64(ttl)
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -67,7 +75,9 @@ struct KeelLoad: AsyncParsableCommand {
                             let key = Data("\(keyPrefix)\(sequence % keys)".utf8)
                             let putStart = clock.now
                             do {
-                                if reads {
+                                if grants {
+                                    _ = try await client.leaseGrant(ttl: ttl)
+                                } else if reads {
                                     _ = try await client.range(try EtcdctlRequests.range(key: key, rangeEnd: nil, options: GetOptions()))
                                 } else {
                                     _ = try await client.put(EtcdctlRequests.put(key: key, value: value))
@@ -89,7 +99,7 @@ struct KeelLoad: AsyncParsableCommand {
             return all
         }
         let elapsed = start.duration(to: clock.now)
-        print(Report(results: results, elapsed: elapsed, noun: reads ? "gets" : "puts").text, terminator: "")
+        print(Report(results: results, elapsed: elapsed, noun: grants ? "grants" : reads ? "gets" : "puts").text, terminator: "")
         if results.latencies.isEmpty { throw ExitCode.failure }
     }
 }

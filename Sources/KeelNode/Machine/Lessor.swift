@@ -3,7 +3,11 @@ import KeelStorage
 /// The leases' timers. Every node knows every lease (grants, revokes and checkpoints come through
 /// the log); only the primary, the leader once it applied every entry of earlier terms, runs their
 /// timers: it answers keepalives, and proposes a revoke when a lease expires and a checkpoint of
-/// its remaining time when one went a `checkpointInterval` without a renewal.
+/// its remaining time when one went a checkpoint interval without a renewal: `checkpointInterval`,
+/// or half the lease's TTL if that is shorter. A leader change can give a lease at most that much
+/// (plus `grace`) beyond its true expiry: the time the old primary counted since the last checkpoint.
+/// Half the TTL keeps short leases from starting over at each leader change, while a client that
+/// renews every third of the TTL, as etcd's does, never meets a checkpoint (and its reset entry).
 ///
 /// The rule that keeps a leader change from expiring a lease early: what the log says a lease has
 /// left (its checkpoint, or its whole TTL) is never less than what it really has. A checkpoint is
@@ -31,6 +35,11 @@ struct Lessor {
         var revoking = false
 
         var ttl: Duration { .seconds(ttlSeconds) }
+    }
+
+    /// How long `lease` may go without a renewal before its remaining time goes into the log.
+    func checkpointInterval(of lease: Lease) -> Duration {
+        min(checkpointInterval, lease.ttl / 2)
     }
 
     /// What ``renew(_:now:)`` decided.
@@ -125,9 +134,10 @@ struct Lessor {
         let expiry = now + remaining
         leases[id]!.expiry = expiry
         leases[id]!.timer = expiry
-        leases[id]!.checkpointDue = now + checkpointInterval
+        let checkpointDue = now + checkpointInterval(of: leases[id]!)
+        leases[id]!.checkpointDue = checkpointDue
         expiries.push(expiry, id)
-        checkpoints.push(now + checkpointInterval, id)
+        checkpoints.push(checkpointDue, id)
         compactHeaps()
     }
 
@@ -174,8 +184,8 @@ struct Lessor {
         var checkpoint: [LeaseCheckpoint] = []
         while checkpoint.count < checkpointLimit, let (time, id) = checkpoints.popDue(now) {
             guard var lease = leases[id], lease.checkpointDue == time, let expiry = lease.expiry else { continue }
-            lease.checkpointDue = now + checkpointInterval
-            checkpoints.push(now + checkpointInterval, id)
+            lease.checkpointDue = now + checkpointInterval(of: lease)
+            checkpoints.push(lease.checkpointDue!, id)
             let remaining = Self.milliseconds(expiry - now)
             let recorded = lease.checkpointed ?? lease.ttlSeconds * 1000
             // Only a smaller remaining time is news; one in flight must apply before the next.

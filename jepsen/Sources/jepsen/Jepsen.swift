@@ -42,7 +42,7 @@ struct Check: ParsableCommand {
         abstract: "Check a history (EDN or JSON Lines) for linearizability.",
         discussion: "Exit status: 0 valid, 1 invalid, 2 unknown (time limit), 3 unreadable or malformed input.")
 
-    @Option(help: "The model: \(ModelCatalog.names.joined(separator: ", ")); prefix with independent- for [key value] tuples checked per key. Or a whole-history checker: set-full (the set workload) or list-append (the append workload, strict serializability).")
+    @Option(help: "The model: \(ModelCatalog.names.joined(separator: ", ")); prefix with independent- for [key value] tuples checked per key. Or a whole-history checker: set-full (the set workload), list-append (the append workload, strict serializability) or lease (the lease workload).")
     var model = "cas-register"
 
     @Option(help: "The initial state as EDN, e.g. 0, nil (absent key), or {:x 0 :y 0}.")
@@ -61,7 +61,7 @@ struct Check: ParsableCommand {
     var history: String
 
     func run() throws {
-        if model == "set-full" || model == "list-append" { return try runHistoryChecker() }
+        if ["set-full", "list-append", "lease"].contains(model) { return try runHistoryChecker() }
         let text = try readHistoryText(history)
         let result: CheckResult
         let parsed: History
@@ -105,6 +105,11 @@ extension Check {
             parsed = try History(text: text)
             if model == "set-full" {
                 let result = try SetChecker.check(parsed)
+                (verdict, summary, jsonText) = (result.verdict, result.summary, result.json)
+            } else if model == "lease" {
+                var bound = LeaseChecker.Bound()
+                bound.clockFaults = ClockNemesis.faultWindows(in: parsed)
+                let result = try LeaseChecker.check(parsed, bound: bound)
                 (verdict, summary, jsonText) = (result.verdict, result.summary, result.json)
             } else {
                 let result = try ListAppendChecker.check(parsed, timeLimit: timeout.map { .milliseconds(Int($0 * 1000)) })

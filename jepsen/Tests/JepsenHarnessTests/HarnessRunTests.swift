@@ -63,6 +63,8 @@ final class HarnessRunTests: XCTestCase {
 
     func testAppendUnderEveryFaultIsValid() throws { try assertValidRun(workload: "append") }
 
+    func testLeaseUnderEveryFaultIsValid() throws { try assertValidRun(workload: "lease") }
+
     /// Serializable reads may be served by a member cut off from the leader: the harness must catch
     /// the stale read that results.
     func testSerializableReadsUnderPartitionsAreCaught() throws {

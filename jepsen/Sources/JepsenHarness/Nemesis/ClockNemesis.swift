@@ -9,6 +9,7 @@
 // library loaded in the process; the harness knows that moment only within a window after it
 // spawned the process, so it rounds every compensation towards a small forward step.
 import Foundation
+import JepsenChecker
 import Synchronization
 
 /// Bumps clocks forward, makes them run fast or slow, or strobes their speed, on chosen members.
@@ -102,6 +103,69 @@ public final class ClockNemesis: Nemesis {
         let delta = clock.rate - rate
         let e = delta >= 0 ? elapsed.upperBound : elapsed.lowerBound
         return FakeClock(offset: clock.offset + e * delta, rate: rate)
+    }
+
+    /// The most one rate change can step a clock forward: the compensation's uncertainty
+    /// (``loadWindowSeconds`` plus ``fileReadDelaySeconds``) times the largest change of rate.
+    static var rateChangeStepMax: Double {
+        (loadWindowSeconds + fileReadDelaySeconds) * (rates.max()! - rates.min()!)
+    }
+
+    /// The clock faults of a history, as windows from each `start-clock` to its `stop-clock`, each with
+    /// the most it can have stepped a clock forward. A description this nemesis did not write counts as
+    /// an unbounded step, so a checker that relies on the clocks judges nothing in that window.
+    public static func faultWindows(in history: History) -> [LeaseChecker.ClockFault] {
+        var windows: [LeaseChecker.ClockFault] = []
+        var open: (start: Double, text: String)?
+        func close(at end: Double) {
+            guard let started = open else { return }
+            windows.append(
+                LeaseChecker.ClockFault(
+                    start: started.start, end: end, forwardSeconds: forwardSteps(described: started.text, lasting: end - started.start),
+                    changesRates: !started.text.hasPrefix("bump: ")))
+            open = nil
+        }
+        for index in history.nemesisEvents {
+            let event = history.events[index]
+            let seconds = Double(event.time ?? 0) / 1e9
+            switch event.f {
+            case "start-clock":
+                close(at: seconds)
+                if case .string(let text) = event.value { open = (seconds, text) } else { open = (seconds, "") }
+            case "stop-clock":
+                close(at: seconds)
+            default:
+                continue
+            }
+        }
+        close(at: .infinity)
+        return windows
+    }
+
+    /// The most a fault described by ``inject(into:random:)`` steps one clock forward in `seconds`:
+    /// every bump (summed, since leases move between members), and a compensation step per rate change.
+    static func forwardSteps(described text: String, lasting seconds: Double) -> Double {
+        let nodes = Double(text.split(whereSeparator: { $0 == " " || $0 == "," }).filter { $0.first == "n" && $0.dropFirst().allSatisfy(\.isNumber) }.count)
+        if text.hasPrefix("bump: ") {
+            // "bump: n1 +2.345s, n3 +0.5s"
+            var total = 0.0
+            for part in text.dropFirst("bump: ".count).split(separator: ",") {
+                guard let amount = part.split(separator: "+").last.flatMap({ Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "s "))) })
+                else { return .infinity }
+                total += amount
+            }
+            return total
+        }
+        if text.hasPrefix("rate: ") {
+            // One change when injected, one at the heal, per node.
+            return 2 * nodes * rateChangeStepMax
+        }
+        if text.hasPrefix("strobe: ") {
+            let periodSeconds = Double(strobePeriod.components.seconds)
+            let flips = (seconds.isFinite ? (seconds / periodSeconds).rounded(.up) : 0) + 2
+            return seconds.isFinite ? flips * nodes * rateChangeStepMax : .infinity
+        }
+        return .infinity
     }
 
     private func current(_ node: ServerNode) -> FakeClock {

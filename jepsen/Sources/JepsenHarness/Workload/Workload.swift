@@ -96,7 +96,7 @@ public enum ReadConsistency: String, Sendable, CaseIterable {
 /// The workloads `--workload` accepts, by name.
 public enum WorkloadCatalog {
     /// Every workload's name.
-    public static let names = [RegisterWorkload.name, SetWorkload.name, AppendWorkload.name]
+    public static let names = [RegisterWorkload.name, SetWorkload.name, AppendWorkload.name, LeaseWorkload.name]
 
     /// Makes the named workload, or nil if there is none by that name.
     public static func make(_ name: String) -> (any Workload)? {
@@ -104,6 +104,7 @@ public enum WorkloadCatalog {
         case RegisterWorkload.name: RegisterWorkload()
         case SetWorkload.name: SetWorkload()
         case AppendWorkload.name: AppendWorkload()
+        case LeaseWorkload.name: LeaseWorkload()
         default: nil
         }
     }
