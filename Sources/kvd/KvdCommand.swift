@@ -48,7 +48,7 @@ struct KvdCommand: ParsableCommand {
     var logLevel: String?
     @Option(
         name: .customLong("lease-checkpoint-interval"),
-        help: "Milliseconds a lease may go without a keepalive before the leader records its remaining TTL (default: 5000).")
+        help: "Milliseconds a lease may go without a keepalive before the leader records its remaining TTL, or a twentieth of the TTL if longer, at most half the TTL (default: 5000).")
     var leaseCheckpointInterval: String?
     @Option(name: .customLong("read-mode"), help: "readindex (a heartbeat round per read batch) or lease (the leader's lease; needs bounded clock drift) (default: readindex).")
     var readMode: String?

@@ -34,6 +34,14 @@ final class LessorTests: XCTestCase {
         XCTAssertEqual(atInterval.first?.remainingMilliseconds, 55_000)
     }
 
+    func testAnHourLongLeaseIsCheckpointedEveryTwentiethOfItsTTL() {
+        var lessor = Lessor(checkpointInterval: .seconds(5), grace: .seconds(1))
+        lessor.promote(now: .zero)
+        lessor.granted(id: 1, ttlSeconds: 3600, now: .zero)
+        XCTAssertEqual(run(&lessor, from: 0, to: 179.9), [], "not every 5 s: that would cost a million leases 200,000 checkpoints a second")
+        XCTAssertEqual(run(&lessor, from: 180, to: 180).map(\.remainingMilliseconds), [3_420_000])
+    }
+
     func testANewPrimaryGivesAtMostOneCheckpointIntervalMoreThanWasLeft() {
         // The old primary counted 3.9 s of a 4 s lease; its last checkpoint (at 2 s) said 2 s left.
         var old = Lessor(checkpointInterval: .seconds(5), grace: .milliseconds(500))
@@ -45,5 +53,21 @@ final class LessorTests: XCTestCase {
         new.load([LeaseRecord(id: 1, ttlSeconds: 4, checkpointedMilliseconds: recorded.last?.remainingMilliseconds, keyCount: 0)], now: seconds(4))
         new.promote(now: seconds(4))
         XCTAssertEqual(new.timeToLive(1, now: seconds(4))?.remaining, .seconds(2), "what the log says, not the whole TTL")
+    }
+
+    func testAnExpiryIsRevokedAgainAfterTheRetryButCountedOnce() {
+        var lessor = Lessor(checkpointInterval: .seconds(5), grace: .seconds(1))
+        lessor.promote(now: .zero)
+        lessor.granted(id: 1, ttlSeconds: 2, now: .zero)
+        func revokes(at seconds: Double) -> [Int64] {
+            lessor.due(now: .milliseconds(Int(seconds * 1000)), revokeLimit: 100, revokeRetry: .seconds(2), checkpointLimit: 0).revoke
+        }
+        XCTAssertEqual(revokes(at: 1.9), [])
+        XCTAssertEqual(revokes(at: 2.0), [1])
+        XCTAssertTrue(lessor.expiryProposed(1))
+        XCTAssertEqual(revokes(at: 3.9), [], "the revoke has until the retry to apply")
+        XCTAssertEqual(revokes(at: 4.0), [1], "not applied: proposed again")
+        XCTAssertFalse(lessor.expiryProposed(1), "but counted once")
+        XCTAssertEqual(lessor.renew(1, now: .milliseconds(4100)), .notFound, "an expired lease cannot be renewed")
     }
 }

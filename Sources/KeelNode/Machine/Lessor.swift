@@ -3,11 +3,13 @@ import KeelStorage
 /// The leases' timers. Every node knows every lease (grants, revokes and checkpoints come through
 /// the log); only the primary, the leader once it applied every entry of earlier terms, runs their
 /// timers: it answers keepalives, and proposes a revoke when a lease expires and a checkpoint of
-/// its remaining time when one went a checkpoint interval without a renewal: `checkpointInterval`,
-/// or half the lease's TTL if that is shorter. A leader change can give a lease at most that much
-/// (plus `grace`) beyond its true expiry: the time the old primary counted since the last checkpoint.
-/// Half the TTL keeps short leases from starting over at each leader change, while a client that
-/// renews every third of the TTL, as etcd's does, never meets a checkpoint (and its reset entry).
+/// its remaining time when one went its checkpoint period without a renewal. A leader change can
+/// give a lease at most that period (plus `grace`) beyond its true expiry: the time the old primary
+/// counted since the last checkpoint. The period is `checkpointInterval`, or a twentieth of the TTL
+/// if that is longer (a million idle hour-long leases then cost about 5,600 checkpoints a second,
+/// not 200,000), and never more than half the TTL, so short leases do not start over at each
+/// leader change, while a client that renews every third of the TTL, as etcd's does, never meets a
+/// checkpoint (and the reset entry that follows one).
 ///
 /// The rule that keeps a leader change from expiring a lease early: what the log says a lease has
 /// left (its checkpoint, or its whole TTL) is never less than what it really has. A checkpoint is
@@ -33,14 +35,19 @@ struct Lessor {
         var resetInFlight = false
         /// Expired: a revoke was proposed; it cannot be renewed any more.
         var revoking = false
+        /// A revoke for its expiry went into the log at least once (retries are not counted again).
+        var expiryProposed = false
 
         var ttl: Duration { .seconds(ttlSeconds) }
     }
 
     /// How long `lease` may go without a renewal before its remaining time goes into the log.
     func checkpointInterval(of lease: Lease) -> Duration {
-        min(checkpointInterval, lease.ttl / 2)
+        min(max(checkpointInterval, lease.ttl / Self.checkpointsPerTTL), lease.ttl / 2)
     }
+
+    /// An idle lease is checkpointed at least every this fraction of its TTL (when longer than the interval).
+    static let checkpointsPerTTL = 20
 
     /// What ``renew(_:now:)`` decided.
     enum RenewDecision: Equatable {
@@ -196,6 +203,13 @@ struct Lessor {
             leases[id] = lease
         }
         return (revoke, checkpoint)
+    }
+
+    /// A revoke of expired `id` was proposed; true the first time, so the expiry is counted once.
+    mutating func expiryProposed(_ id: Int64) -> Bool {
+        guard let lease = leases[id], !lease.expiryProposed else { return false }
+        leases[id]!.expiryProposed = true
+        return true
     }
 
     /// A proposal of these checkpoints failed: they are not in flight.

@@ -240,7 +240,7 @@ extension NodeMachine {
             checkpointLimit: config.leaseCheckpointsPerTick)
         for leaseID in revoke {
             if proposeInternal(.leaseRevoke(id: leaseID)) {
-                metrics.leasesExpired.increment()
+                if lessor.expiryProposed(leaseID) { metrics.leasesExpired.increment() }
             } else {
                 lessor.revokeDropped(leaseID, now: now)
             }

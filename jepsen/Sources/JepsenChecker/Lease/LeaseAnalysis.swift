@@ -107,7 +107,7 @@ struct LeaseAnalysis {
             let changes = leaderChanges(from: lastRenewal, to: sighting.step.completed)
             let slack =
                 bound.electionTimeoutSeconds + bound.allowanceSeconds
-                + Double(changes) * (min(bound.checkpointIntervalSeconds, lease.ttl / 2) + bound.electionTimeoutSeconds)
+                + Double(changes) * (bound.checkpointPeriod(ttl: lease.ttl) + bound.electionTimeoutSeconds)
             if counted > lease.ttl + slack {
                 violations.append(
                     LeaseViolation(

@@ -40,10 +40,9 @@ public enum LeaseChecker {
 
     /// The bound the store states, and the faults that loosen it.
     public struct Bound: Sendable, Equatable {
-        /// How long an idle lease may go before its remaining TTL is recorded in the log (kvd's
-        /// `--lease-checkpoint-interval`, or half the lease's TTL if shorter): each leader change may
-        /// give a lease that much extra (the time the old leader counted since the last checkpoint),
-        /// plus ``electionTimeoutSeconds``.
+        /// kvd's `--lease-checkpoint-interval`: an idle lease's remaining TTL goes into the log after
+        /// ``checkpointPeriod(ttl:)``, and each leader change may give a lease that much extra (the
+        /// time the old leader counted since the last checkpoint), plus ``electionTimeoutSeconds``.
         /// Leader changes are counted from the terms in keepalive answers; a history without terms
         /// counts one.
         public var checkpointIntervalSeconds: Double = 5
@@ -65,6 +64,12 @@ public enum LeaseChecker {
 
         /// kvd's default bound with no clock faults.
         public init() {}
+
+        /// How long a lease of `ttl` seconds may go idle before its remaining time is recorded: the
+        /// checkpoint interval, or a twentieth of the TTL if longer, and at most half the TTL.
+        public func checkpointPeriod(ttl: Double) -> Double {
+            min(max(checkpointIntervalSeconds, ttl / 20), ttl / 2)
+        }
     }
 
     /// Checks `history` against `bound`; throws if an operation is not one the lease workload records,
