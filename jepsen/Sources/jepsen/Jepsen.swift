@@ -107,8 +107,7 @@ extension Check {
                 let result = try SetChecker.check(parsed)
                 (verdict, summary, jsonText) = (result.verdict, result.summary, result.json)
             } else if model == "lease" {
-                var bound = LeaseChecker.Bound()
-                bound.clockFaults = ClockNemesis.faultWindows(in: parsed)
+                let bound = ClockNemesis.leaseBound(LeaseChecker.Bound(), widenedFor: parsed)
                 let result = try LeaseChecker.check(parsed, bound: bound)
                 (verdict, summary, jsonText) = (result.verdict, result.summary, result.json)
             } else {

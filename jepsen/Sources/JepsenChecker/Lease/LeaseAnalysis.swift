@@ -46,9 +46,10 @@ struct LeaseAnalysis {
 
     /// Nothing of a lease is seen by a read that began after its revoke was acknowledged.
     private mutating func checkRevokes(_ lease: LeaseHistory.Lease) {
-        guard let revoked = lease.revokes.filter({ $0.operation.outcome == .ok }).map(\.completed).min() else { return }
+        guard let revoke = lease.revokes.filter({ $0.operation.outcome == .ok }).min(by: { $0.completed < $1.completed })
+        else { return }
+        let revoked = revoke.completed
         for sighting in lease.sightings where sighting.present && sighting.step.invoked > revoked {
-            let revoke = lease.revokes.first { $0.completed == revoked }!
             violations.append(
                 LeaseViolation(
                     kind: .outlivedRevoke, lease: lease.id, operationID: sighting.step.operation.id,

@@ -111,6 +111,16 @@ public final class ClockNemesis: Nemesis {
         (loadWindowSeconds + fileReadDelaySeconds) * (rates.max()! - rates.min()!)
     }
 
+    /// `bound` widened by this nemesis's faults in `history`: their windows, and the fastest and
+    /// slowest rates it draws.
+    public static func leaseBound(_ bound: LeaseChecker.Bound, widenedFor history: History) -> LeaseChecker.Bound {
+        var widened = bound
+        widened.clockFaults = faultWindows(in: history)
+        widened.clockRateMax = rates.max()!
+        widened.clockRateMin = rates.min()!
+        return widened
+    }
+
     /// The clock faults of a history, as windows from each `start-clock` to its `stop-clock`, each with
     /// the most it can have stepped a clock forward. A description this nemesis did not write counts as
     /// an unbounded step, so a checker that relies on the clocks judges nothing in that window.

@@ -258,10 +258,7 @@ public final class LeaseWorkload: Workload {
 
     /// The lease checker, with the clock faults of the run's `clock` nemesis widening the bound.
     public func check(_ history: History, timeLimit: Duration?) -> WorkloadVerdict {
-        var bound = bound
-        bound.clockFaults = ClockNemesis.faultWindows(in: history)
-        bound.clockRateMax = ClockNemesis.rates.max()!
-        bound.clockRateMin = ClockNemesis.rates.min()!
+        let bound = ClockNemesis.leaseBound(bound, widenedFor: history)
         do {
             let result = try LeaseChecker.check(history, bound: bound)
             return WorkloadVerdict(
