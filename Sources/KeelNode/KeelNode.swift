@@ -15,6 +15,8 @@ public actor KeelNode {
     public nonisolated let id: NodeID
     /// The cluster's id.
     public nonisolated let clusterID: UInt64
+    /// The node's watchers, fed by every change this member applies (leader or follower).
+    public nonisolated let watchHub: WatchHub
 
     let config: NodeConfig
     let network: any PeerNetwork
@@ -120,6 +122,11 @@ public actor KeelNode {
             firstRequestID: UInt64.random(in: 1...(UInt64.max >> 1)), random: SystemRandomNumberGenerator(), logger: logger,
             metrics: metrics)
         machine.loadLeases(leases, now: .zero)
+        watchHub = WatchHub(
+            revision: storage.stateMachine.revision, compactedRevision: storage.stateMachine.compactedRevision,
+            limits: config.watchLimits)
+        // Set before the storage thread exists; from then on only that thread applies.
+        storage.stateMachine.observer = watchHub
         id = config.selfID
         clusterID = config.clusterID
         self.config = config
@@ -175,6 +182,7 @@ public actor KeelNode {
         machine.failAll(KeelError.stopped, writeError: KeelError.stoppedOutcomeUnknown, into: &out)
         perform(out)
         await worker.close()
+        watchHub.closeAll()
         logger.info("keel node stopped", metadata: ["member": "\(DataDirectory.hex(id.rawValue))"])
     }
 

@@ -44,6 +44,8 @@ public struct NodeConfig: Sendable {
     public var leasesMax: Int = 1_000_000
     /// Keys one lease may hold (every member must use the same value).
     public var keysPerLeaseMax: Int64 = 10_000
+    /// Limits on watch streams and watchers.
+    public var watchLimits = WatchLimits()
     /// Expired leases revoked per tick at most (etcd revokes 1000 a second).
     public var leaseRevokesPerTick: Int = 100
     /// Lease checkpoints per tick at most (one log entry).

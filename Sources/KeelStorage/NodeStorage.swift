@@ -78,6 +78,7 @@ public final class NodeStorage {
         try database.write(batch, sync: true)
         commitLog()
         try stateMachine.reloadMeta()
+        stateMachine.reportReplacedState()
     }
 
     /// Copies the database into `directory` (which must not exist yet): a backup that opens as a store.

@@ -54,6 +54,10 @@ struct KvdCommand: ParsableCommand {
     var readMode: String?
     @Option(name: .customLong("lease-read-clock-drift"), help: "With --read-mode lease: the clock drift allowed for, in milliseconds (default: 200).")
     var leaseReadClockDrift: String?
+    @Option(
+        name: .customLong("watch-progress-notify-interval"),
+        help: "Milliseconds between progress notifications to idle watchers that asked for them (default: 600000).")
+    var watchProgressNotifyInterval: String?
 
     /// The flags given, keyed by setting.
     var flags: [ConfigSetting: String] {
@@ -64,6 +68,7 @@ struct KvdCommand: ParsableCommand {
             (.heartbeatInterval, heartbeatInterval), (.electionTimeout, electionTimeout), (.snapshotCount, snapshotCount),
             (.maxRequestBytes, maxRequestBytes), (.listenMetricsURLs, listenMetricsURLs), (.logLevel, logLevel),
             (.leaseCheckpointInterval, leaseCheckpointInterval), (.readMode, readMode), (.leaseReadClockDrift, leaseReadClockDrift),
+            (.watchProgressNotifyInterval, watchProgressNotifyInterval),
         ]
         var flags: [ConfigSetting: String] = [:]
         for (setting, value) in pairs {

@@ -103,16 +103,19 @@ struct LeaseService: RegistrableRPCService {
     }
 }
 
-/// Counts open keepalive streams so one client (or all of them) cannot open without bound: each
-/// holds a task and a connection's flow-control window.
+/// Counts open streams of one kind (lease keepalives, watches) so one client (or all of them)
+/// cannot open without bound: each holds a task and a connection's flow-control window.
 final class KeepAliveStreams: Sendable {
     let perConnectionMax: Int
     let totalMax: Int
+    /// What the streams are, for the refusal: "lease keepalive streams".
+    let what: String
     private let open = Mutex<(byConnection: [String: Int], total: Int)>(([:], 0))
 
-    init(perConnectionMax: Int = 100, totalMax: Int = 10_000) {
+    init(perConnectionMax: Int = 100, totalMax: Int = 10_000, what: String = "lease keepalive streams") {
         self.perConnectionMax = perConnectionMax
         self.totalMax = totalMax
+        self.what = what
     }
 
     /// Opens one stream for `connection`, or says why not.
@@ -120,9 +123,9 @@ final class KeepAliveStreams: Sendable {
         open.withLock { state in
             let current = state.byConnection[connection, default: 0]
             if current >= perConnectionMax {
-                return "etcdserver: too many lease keepalive streams on this connection (at most \(perConnectionMax))"
+                return "etcdserver: too many \(what) on this connection (at most \(perConnectionMax))"
             }
-            if state.total >= totalMax { return "etcdserver: too many lease keepalive streams (at most \(totalMax))" }
+            if state.total >= totalMax { return "etcdserver: too many \(what) (at most \(totalMax))" }
             state.byConnection[connection] = current + 1
             state.total += 1
             return nil

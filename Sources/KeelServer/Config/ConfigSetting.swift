@@ -40,6 +40,9 @@ public enum ConfigSetting: String, CaseIterable, Sendable, Hashable {
     /// With `--read-mode=lease`: the clock drift the lease allows for, milliseconds (rounded up to
     /// whole heartbeats); the lease lasts an election timeout less one heartbeat less this.
     case leaseReadClockDrift = "lease-read-clock-drift"
+    /// How often a watcher that asked for progress notifications and saw no change is told the
+    /// current revision, milliseconds (etcd's `--experimental-watch-progress-notify-interval`).
+    case watchProgressNotifyInterval = "watch-progress-notify-interval"
 
     /// The command-line flag, `--name`.
     public var flag: String { "--" + rawValue }

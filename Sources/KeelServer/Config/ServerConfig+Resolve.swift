@@ -61,6 +61,8 @@ private struct Resolver {
         )
         config.leaseCheckpointIntervalMilliseconds = checkpointInterval
         config.readMode = try resolveReadMode()
+        config.watchProgressNotifyIntervalMilliseconds = try number(
+            .watchProgressNotifyInterval, default: ServerConfig.Defaults.watchProgressNotifyIntervalMilliseconds, range: 100...86_400_000)
         config.leaseReadClockDriftMilliseconds = try number(
             .leaseReadClockDrift, default: ServerConfig.Defaults.leaseReadClockDriftMilliseconds, range: 0...Int(Int32.max))
         // The lease must outlast one heartbeat: (election - heartbeat - drift) > 0 in whole ticks.

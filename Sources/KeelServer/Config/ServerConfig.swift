@@ -60,6 +60,8 @@ public struct ServerConfig: Sendable, Hashable {
     public var readMode: NodeConfig.ReadMode = .readIndex
     /// `--lease-read-clock-drift`, milliseconds.
     public var leaseReadClockDriftMilliseconds: Int = Defaults.leaseReadClockDriftMilliseconds
+    /// `--watch-progress-notify-interval`, milliseconds.
+    public var watchProgressNotifyIntervalMilliseconds: Int = Defaults.watchProgressNotifyIntervalMilliseconds
     /// `--lease-checkpoint-interval`, milliseconds.
     public var leaseCheckpointIntervalMilliseconds: Int = Defaults.leaseCheckpointIntervalMilliseconds
 
@@ -86,6 +88,8 @@ public struct ServerConfig: Sendable, Hashable {
         /// `--lease-read-clock-drift`: two heartbeats at the default timings, a lease of 700 ms in
         /// an election timeout of 1 s (clocks may run up to 9/7 of each other's rate).
         public static let leaseReadClockDriftMilliseconds = 200
+        /// `--watch-progress-notify-interval`: etcd's ten minutes.
+        public static let watchProgressNotifyIntervalMilliseconds = 600_000
         /// `--snapshot-count`: the node's default (etcd's is 100000, which keeps more log in memory).
         public static let snapshotCount: UInt64 = 10_000
         /// `--max-request-bytes`: etcd's 1.5 MiB.

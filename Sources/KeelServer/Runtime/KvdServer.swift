@@ -134,6 +134,10 @@ public final class KvdServer: Sendable {
             MaintenanceService(node: node, route: route),
             ClusterService(node: node, route: route),
             LeaseService(node: node, route: route, streams: KeepAliveStreams()),
+            WatchService(
+                node: node, streams: KeepAliveStreams(what: "watch streams"),
+                progressInterval: .milliseconds(config.watchProgressNotifyIntervalMilliseconds),
+                fragmentBytesMax: config.maxRequestBytes),
         ]
         return config.listenClientURLs.map {
             GRPCListener(url: $0, services: services, maxRequestBytes: config.maxRequestBytes)

@@ -60,6 +60,9 @@ public final class KVStateMachine {
     public private(set) var compactedRevision: Int64
     /// The membership as of the applied index.
     public private(set) var membership: ConfState
+    /// Told of every change right after it is written (the watch hub); set before the first
+    /// apply and only on the applying thread.
+    public weak var observer: (any KVChangeObserver)?
 
     init(database: RocksDatabase, options: StorageOptions) throws {
         self.database = database
@@ -164,8 +167,10 @@ public final class KVStateMachine {
         try database.write(batch, sync: syncApplies)
         appliedIndex = index
         appliedTerm = term
+        let changed = revision != transaction.finalRevision || compactedRevision != transaction.compactedRevision
         revision = transaction.finalRevision
         compactedRevision = transaction.compactedRevision
+        if changed { observer?.applied(transaction.events, revision: revision, compactedRevision: compactedRevision) }
         return .success(response)
     }
 

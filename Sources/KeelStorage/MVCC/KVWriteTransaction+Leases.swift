@@ -36,7 +36,9 @@ extension KVWriteTransaction {
         }
         for key in keys {
             guard let current = try latest(key), current.stored.lease == id else { continue }
-            try writeVersion(key, StoredKey(tombstone: true, createRevision: 0, version: 0, lease: 0, value: []), previousLease: id)
+            try writeVersion(
+                key, StoredKey(tombstone: true, createRevision: 0, version: 0, lease: 0, value: []),
+                previous: current.stored.keyValue(key, modRevision: current.main))
         }
         batch.delete(family: database.family(KVStateMachine.leaseFamily), LeaseCoding.leaseKey(id))
         leaseRecords[id] = .some(nil)

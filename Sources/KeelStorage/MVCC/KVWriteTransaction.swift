@@ -14,11 +14,16 @@ final class KVWriteTransaction {
     var compactedRevision: Int64
     /// Leases as this transaction changed them (nil: revoked), read through by ``leaseRecord(_:)``.
     var leaseRecords: [Int64: LeaseRecord?] = [:]
+    /// Every key this transaction wrote, in write order, for watchers (collected only when some
+    /// observer listens).
+    var events: [KVEvent] = []
+    private let collectsEvents: Bool
 
     init(machine: KVStateMachine) {
         self.machine = machine
         committedRevision = machine.revision
         compactedRevision = machine.compactedRevision
+        collectsEvents = machine.observer != nil
     }
 
     /// The revision this transaction's writes get.
@@ -173,7 +178,9 @@ final class KVWriteTransaction {
         return (writeRevision, nextSub)
     }
 
-    func writeVersion(_ key: [UInt8], _ stored: StoredKey, previousLease: Int64?) throws {
+    /// Writes one version of `key`; `previous` is its live version before this write (nil: absent).
+    func writeVersion(_ key: [UInt8], _ stored: StoredKey, previous: KeyValue?) throws {
+        let previousLease = previous?.lease
         let (main, sub) = nextRevision()
         batch.put(
             family: database.family(KVStateMachine.keyFamily),
@@ -189,6 +196,12 @@ final class KVWriteTransaction {
         if newLease != 0 { batch.put(family: leaseFamily, LeaseCoding.attachmentKey(lease: newLease, key: key), []) }
         try moveAttachment(from: previousLease, to: newLease)
         pending[key] = (stored, main)
+        if collectsEvents {
+            events.append(
+                stored.tombstone
+                    ? .delete(key, revision: main, previous: previous)
+                    : KVEvent(kind: .put, kv: stored.keyValue(key, modRevision: main), prevKv: previous))
+        }
     }
 
     func put(_ request: PutRequest) throws -> PutResponse {
@@ -213,8 +226,9 @@ final class KVWriteTransaction {
         let stored = StoredKey(
             tombstone: false, createRevision: previous?.stored.createRevision ?? writeRevision,
             version: (previous?.stored.version ?? 0) + 1, lease: lease, value: value)
-        try writeVersion(request.key, stored, previousLease: previous?.stored.lease)
-        let prevKv = request.prevKv ? previous.map { $0.stored.keyValue(request.key, modRevision: $0.main) } : nil
+        let previousKv = previous.map { $0.stored.keyValue(request.key, modRevision: $0.main) }
+        try writeVersion(request.key, stored, previous: previousKv)
+        let prevKv = request.prevKv ? previousKv : nil
         return PutResponse(revision: writeRevision, prevKv: prevKv)
     }
 
@@ -223,7 +237,7 @@ final class KVWriteTransaction {
         let victims = try scan(key: request.key, rangeEnd: request.rangeEnd, revision: readRevision)
         for victim in victims {
             let tombstone = StoredKey(tombstone: true, createRevision: 0, version: 0, lease: 0, value: [])
-            try writeVersion(victim.key, tombstone, previousLease: victim.lease)
+            try writeVersion(victim.key, tombstone, previous: victim)
         }
         return DeleteRangeResponse(revision: finalRevision, deleted: Int64(victims.count), prevKvs: request.prevKv ? victims : [])
     }

@@ -9,6 +9,7 @@ extension KVStateMachine {
         let batch = try restoreBatch(from: receiver)
         try database.write(batch, sync: true)
         try reloadMeta()
+        reportReplacedState()
     }
 
     func restoreBatch(from receiver: SnapshotReceiver) throws -> RocksWriteBatch {
