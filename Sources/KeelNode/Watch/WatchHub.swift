@@ -34,8 +34,8 @@ public final class WatchHub: KVChangeObserver, Sendable {
         }
 
         var spec: WatchSpec
-        /// Changes below this revision are not reported: the start revision, or where a catch-up
-        /// that returned the watcher to the synced group left off.
+        /// A synced watcher is not handed changes below this revision: its start revision, or the
+        /// revision after the history a catch-up already gave it. Never above a behind watcher's `next`.
         var minRevision: Int64
         var phase: Phase
         /// Invariant: at most ``WatchLimits/pendingEventsMax`` events while synced (a catch-up
@@ -287,6 +287,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
                 if watcher.pending.count > limits.pendingEventsMax {
                     // The client reads too slowly: stop buffering, read history back later.
                     watcher.phase = .behind(next: watcher.pending[0].revision)
+                    watcher.minRevision = watcher.pending[0].revision
                     watcher.pending = []
                 }
                 hub.streams[ref.stream]!.watchers[ref.id] = watcher
@@ -314,7 +315,9 @@ public final class WatchHub: KVChangeObserver, Sendable {
             let next = hub.revision + 1
             for (streamID, var owner) in hub.streams {
                 for (id, watcher) in owner.watchers where watcher.phase == .synced {
-                    owner.watchers[id]?.phase = .behind(next: max(next, watcher.minRevision))
+                    let from = max(next, watcher.minRevision)
+                    owner.watchers[id]?.phase = .behind(next: from)
+                    owner.watchers[id]?.minRevision = from
                 }
                 hub.streams[streamID] = owner
                 owner.wakeup.yield()
@@ -348,7 +351,8 @@ public final class WatchHub: KVChangeObserver, Sendable {
         }
         state.withLock { hub in
             guard var watcher = hub.streams[ref.stream]?.watchers[ref.id], watcher.phase == .catchingUp(next: job.next) else { return }
-            watcher.pending.append(contentsOf: history.events.filter { spec.wants($0) && $0.revision >= watcher.minRevision })
+            // History starts at the first revision the watcher has not seen: nothing in it to skip.
+            watcher.pending.append(contentsOf: history.events.filter { spec.wants($0) })
             if history.throughRevision >= hub.revision {
                 watcher.phase = .synced
                 watcher.minRevision = max(watcher.minRevision, history.throughRevision + 1)
