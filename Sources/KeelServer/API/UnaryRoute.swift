@@ -21,11 +21,13 @@ struct UnaryRoute {
     }
 
     /// Registers `method` of `service` (fully qualified, `etcdserverpb.KV`).
+    /// With `waitsForOthers` (Lock, Campaign: they wait for another client to let go), a call
+    /// without a deadline waits as long as the caller stays, as etcd's do.
     func register<Transport: ServerTransport, Input: SwiftProtobuf.Message & Sendable, Output: SwiftProtobuf.Message & Sendable>(
-        _ router: inout RPCRouter<Transport>, service: String, method: String,
+        _ router: inout RPCRouter<Transport>, service: String, method: String, waitsForOthers: Bool = false,
         handler: @escaping @Sendable (Input, ContinuousClock.Instant) async throws -> Output
     ) {
-        let defaultTimeout = self.defaultTimeout
+        let defaultTimeout = waitsForOthers ? Self.waitUnbounded : self.defaultTimeout
         let answerMargin = self.answerMargin
         let metrics = RequestMetrics(method: method)
         router.registerHandler(
@@ -47,6 +49,9 @@ struct UnaryRoute {
             }
         }
     }
+
+    /// A deadline that never comes in practice: the caller's cancellation ends the wait.
+    static let waitUnbounded: Duration = .seconds(100 * 365 * 86_400)
 
     /// The caller's deadline (`grpc-timeout`) less the answer margin (at most a quarter of the
     /// timeout), or the default when the caller set none; so a node call is always bounded.

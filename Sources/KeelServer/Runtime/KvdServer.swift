@@ -138,6 +138,8 @@ public final class KvdServer: Sendable {
                 node: node, streams: KeepAliveStreams(what: "watch streams"),
                 progressInterval: .milliseconds(config.watchProgressNotifyIntervalMilliseconds),
                 fragmentBytesMax: config.maxRequestBytes),
+            LockService(waits: KeyWaits(node: node, requestTimeout: nodeConfig.requestTimeout), route: route),
+            ElectionService(waits: KeyWaits(node: node, requestTimeout: nodeConfig.requestTimeout), route: route),
         ]
         return config.listenClientURLs.map {
             GRPCListener(url: $0, services: services, maxRequestBytes: config.maxRequestBytes)
