@@ -185,10 +185,14 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
-        // A bounded concurrent put load against a running cluster; prints puts per second.
+        // A bounded concurrent load against a running cluster (puts, gets, grants, watches); prints rates and latencies.
         .executableTarget(
             name: "keel-load",
-            dependencies: ["KeelClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "KeelClient", "KeelProto", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
         ),
 
         // jepsen/: the linearizability checker and its command line.

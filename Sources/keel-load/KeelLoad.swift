@@ -25,8 +25,14 @@ struct KeelLoad: AsyncParsableCommand {
     var keyPrefix = "keel-load/"
     @Option(name: .customLong("command-timeout"), help: "Timeout of one put (Go syntax).")
     var commandTimeout = "5s"
-    @Option(help: "put; get: linearizable reads of the keys (write them first with a put run); or grant: lease grants.")
+    @Option(help: "put; get: linearizable reads of the keys (write them first with a put run); grant: lease grants; or watch: --watchers watchers on one key while --clients writers put --count values to it.")
     var op = "put"
+    @Option(help: "With --op watch: watchers on the key (1...\(WatchLoad.watchersMax)), spread over the endpoints.")
+    var watchers = 10_000
+    @Option(help: "With --op watch: gRPC streams the watchers share (1...\(WatchLoad.watchersMax)).")
+    var streams = 100
+    @Option(help: "With --op watch: puts per second in all (0 for as fast as the writers go).")
+    var rate: Double = 0
     @Option(help: "TTL in seconds of each lease granted by --op grant (1...\(Self.ttlSecondsMax)).")
     var ttl = 3600
 
@@ -44,7 +50,16 @@ struct KeelLoad: AsyncParsableCommand {
         }
         guard (1...Self.countMax).contains(count) else { throw ValidationError("--count must be in 1...\(Self.countMax)") }
         guard (1...Self.countMax).contains(keys) else { throw ValidationError("--keys must be in 1...\(Self.countMax)") }
-        guard ["put", "get", "grant"].contains(op) else { throw ValidationError("--op must be put, get or grant, not '\(op)'") }
+        guard ["put", "get", "grant", "watch"].contains(op) else { throw ValidationError("--op must be put, get, grant or watch, not '\(op)'") }
+        if op == "watch" {
+            guard (1...WatchLoad.watchersMax).contains(watchers), (1...watchers).contains(streams) else {
+                throw ValidationError("--watchers must be in 1...\(WatchLoad.watchersMax) and --streams in 1...--watchers")
+            }
+            guard count * watchers <= WatchLoad.eventsMax else {
+                throw ValidationError("--count times --watchers must be at most \(WatchLoad.eventsMax) (events kept for latencies)")
+            }
+            guard rate >= 0 else { throw ValidationError("--rate must not be negative") }
+        }
         guard (1...Self.ttlSecondsMax).contains(ttl) else { throw ValidationError("--ttl must be in 1...\(Self.ttlSecondsMax)") }
     }
 
@@ -56,6 +71,14 @@ struct KeelLoad: AsyncParsableCommand {
         let endpointText = endpoints ?? ProcessInfo.processInfo.environment["KVCTL_ENDPOINTS"] ?? "127.0.0.1:2379"
         let configuration = KeelClientConfiguration(
             endpoints: try Endpoint.parseList(endpointText), commandTimeout: try GoDuration.parse(commandTimeout))
+        if op == "watch" {
+            let load = WatchLoad(
+                endpoints: configuration.endpoints.map { WatchTarget(host: $0.host, port: $0.port) }, watchers: watchers, streams: streams, puts: count, writers: clients,
+                rate: rate > 0 ? rate : nil, valueBytes: valueBytes, key: keyPrefix + "watched", timeLimit: runLimit)
+            print("keel-load: \(watchers) watchers on \(streams) streams, \(clients) writers, \(count) puts against \(endpointText)")
+            print(try await load.run(), terminator: "")
+            return
+        }
         let value = Data(repeating: UInt8(ascii: "v"), count: valueBytes)
         let budget = PutBudget(count: count, runLimit: runLimit)
         let reads = op == "get"
