@@ -46,12 +46,17 @@ public final class WatchHub: KVChangeObserver, Sendable {
     }
 
     struct Stream {
-        var watchers: [Int64: Watcher] = [:]
+        var ids: Set<Int64> = []
         /// Created, refused and cancelled answers, sent before any events.
         var controls: [WatchOutput] = []
         var lastAssignedID: Int64 = -1
         /// A progress request for the whole stream is waiting for every watcher to be synced.
         var progressRequested = false
+        /// Watchers with events to send, a history read to start or a progress notification owed:
+        /// a drain visits only these, so its cost follows what changed, not the stream's size.
+        var dirty: Set<Int64> = []
+        /// Watchers behind or catching up.
+        var unsynced: Set<Int64> = []
         let wakeup: AsyncStream<Void>.Continuation
     }
 
@@ -60,10 +65,21 @@ public final class WatchHub: KVChangeObserver, Sendable {
         var compactedRevision: Int64
         var streams: [Int: Stream] = [:]
         var lastStream = 0
-        var watcherCount = 0
+        /// Every watcher, changed in place through this dictionary (never copied out and written
+        /// back, which would copy its pending events on each change).
+        var watchers: [WatcherRef: Watcher] = [:]
         /// Single-key watchers by key, and range watchers with their spec, to match a change fast.
         var byKey: [[UInt8]: Set<WatcherRef>] = [:]
         var ranged: [WatcherRef: WatchSpec] = [:]
+
+        mutating func setPhase(_ ref: WatcherRef, _ phase: Watcher.Phase) {
+            watchers[ref]?.phase = phase
+            if phase == .synced { streams[ref.stream]?.unsynced.remove(ref.id) } else { streams[ref.stream]?.unsynced.insert(ref.id) }
+        }
+
+        mutating func markDirty(_ ref: WatcherRef) {
+            streams[ref.stream]?.dirty.insert(ref.id)
+        }
     }
 
     /// A hub for a store at `revision`.
@@ -75,14 +91,18 @@ public final class WatchHub: KVChangeObserver, Sendable {
     /// The revision the hub has seen applied.
     public var revision: Int64 { state.withLock { $0.revision } }
     /// Watchers on the node now.
-    public var watcherCount: Int { state.withLock { $0.watcherCount } }
+    public var watcherCount: Int { state.withLock { $0.watchers.count } }
+    /// Streams open now.
+    public var streamCount: Int { state.withLock { $0.streams.count } }
+    /// Watchers behind (reading history) now: etcd's slow watchers.
+    public var unsyncedCount: Int { state.withLock { $0.streams.values.reduce(0) { $0 + $1.unsynced.count } } }
     /// History reads run for watchers that were behind, since the hub started.
     public var catchUpsRun: Int { catchUps.load(ordering: .relaxed) }
     private let catchUps = Atomic<Int>(0)
 
     /// Events a watcher holds for its client now (tests check the bound).
     func pendingCount(stream: Int, watch: Int64) -> Int {
-        state.withLock { $0.streams[stream]?.watchers[watch]?.pending.count ?? 0 }
+        state.withLock { $0.watchers[WatcherRef(stream: stream, id: watch)]?.pending.count ?? 0 }
     }
 
     // MARK: Streams
@@ -108,7 +128,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
     func close(stream: Int) {
         state.withLock { hub in
             guard let closing = hub.streams[stream] else { return }
-            for id in closing.watchers.keys { Self.remove(WatcherRef(stream: stream, id: id), from: &hub) }
+            for id in closing.ids { Self.remove(WatcherRef(stream: stream, id: id), from: &hub) }
             hub.streams[stream] = nil
             closing.wakeup.finish()
         }
@@ -116,41 +136,38 @@ public final class WatchHub: KVChangeObserver, Sendable {
 
     func create(_ spec: WatchSpec, on stream: Int) -> Int64? {
         state.withLock { hub -> Int64? in
-            guard var owner = hub.streams[stream] else { return nil }
-            defer {
-                hub.streams[stream] = owner
-                owner.wakeup.yield()
-            }
+            guard let owner = hub.streams[stream] else { return nil }
+            defer { owner.wakeup.yield() }
             let revision = hub.revision
-            func refuse(_ id: Int64, _ refusal: WatchRefusal) -> Int64? {
-                owner.controls.append(.refused(id: id, revision: revision, reason: refusal.message))
+            func refuse(_ refusal: WatchRefusal) -> Int64? {
+                hub.streams[stream]!.controls.append(.refused(id: -1, revision: revision, reason: refusal.message))
                 return nil
             }
             var id = spec.chosenID
             if id != 0 {
-                guard owner.watchers[id] == nil else { return refuse(-1, .duplicateID(id)) }
+                guard !owner.ids.contains(id) else { return refuse(.duplicateID(id)) }
             } else {
-                repeat { owner.lastAssignedID += 1 } while owner.watchers[owner.lastAssignedID] != nil
-                id = owner.lastAssignedID
+                var candidate = owner.lastAssignedID
+                repeat { candidate += 1 } while owner.ids.contains(candidate)
+                hub.streams[stream]!.lastAssignedID = candidate
+                id = candidate
             }
             let (start, end) = spec.bounds
-            if let end, !start.lexicographicallyPrecedes(end) { return refuse(-1, .emptyRange) }
-            guard owner.watchers.count < limits.watchersPerStreamMax else {
-                return refuse(-1, .tooManyWatchers(limit: limits.watchersPerStreamMax))
-            }
-            guard hub.watcherCount < limits.watchersMax else { return refuse(-1, .tooManyWatchers(limit: limits.watchersMax)) }
+            if let end, !start.lexicographicallyPrecedes(end) { return refuse(.emptyRange) }
+            guard owner.ids.count < limits.watchersPerStreamMax else { return refuse(.tooManyWatchers(limit: limits.watchersPerStreamMax)) }
+            guard hub.watchers.count < limits.watchersMax else { return refuse(.tooManyWatchers(limit: limits.watchersMax)) }
+            let ref = WatcherRef(stream: stream, id: id)
+            hub.streams[stream]!.ids.insert(id)
+            hub.streams[stream]!.controls.append(.created(id: id, revision: revision))
             // A start at or before the present reads history first; otherwise the watcher only
             // listens, skipping what is applied before its start revision.
-            let watcher: Watcher
             if spec.startRevision > 0, spec.startRevision <= revision {
-                watcher = Watcher(spec: spec, minRevision: spec.startRevision, phase: .behind(next: spec.startRevision))
+                hub.watchers[ref] = Watcher(spec: spec, minRevision: spec.startRevision, phase: .synced)
+                hub.setPhase(ref, .behind(next: spec.startRevision))
+                hub.markDirty(ref)
             } else {
-                watcher = Watcher(spec: spec, minRevision: max(spec.startRevision, revision + 1), phase: .synced)
+                hub.watchers[ref] = Watcher(spec: spec, minRevision: max(spec.startRevision, revision + 1), phase: .synced)
             }
-            owner.watchers[id] = watcher
-            owner.controls.append(.created(id: id, revision: revision))
-            hub.watcherCount += 1
-            let ref = WatcherRef(stream: stream, id: id)
             if spec.rangeEnd.isEmpty { hub.byKey[spec.key, default: []].insert(ref) } else { hub.ranged[ref] = spec }
             return id
         }
@@ -158,9 +175,8 @@ public final class WatchHub: KVChangeObserver, Sendable {
 
     func cancel(_ id: Int64, on stream: Int) {
         state.withLock { hub in
-            guard var owner = hub.streams[stream], owner.watchers[id] != nil else { return }
-            owner.controls.append(.canceled(id: id, revision: hub.revision, compactRevision: 0, reason: ""))
-            hub.streams[stream] = owner
+            guard let owner = hub.streams[stream], owner.ids.contains(id) else { return }
+            hub.streams[stream]!.controls.append(.canceled(id: id, revision: hub.revision, compactRevision: 0, reason: ""))
             Self.remove(WatcherRef(stream: stream, id: id), from: &hub)
             owner.wakeup.yield()
         }
@@ -173,21 +189,30 @@ public final class WatchHub: KVChangeObserver, Sendable {
         }
     }
 
-    /// Marks every synced watcher that asked for progress notifications as owed one.
+    /// Marks every watcher on `stream` that asked for progress notifications as owed one; a
+    /// drain sends it once the watcher is synced with nothing pending.
     func notifyProgress(on stream: Int) {
-        state.withLock { hub in
-            guard var owner = hub.streams[stream] else { return }
-            for (id, watcher) in owner.watchers where watcher.spec.progressNotify && watcher.pending.isEmpty {
-                owner.watchers[id]?.progressWanted = true
-            }
-            hub.streams[stream] = owner
-            owner.wakeup.yield()
+        state.withLock { hub in Self.markProgress(on: stream, in: &hub) }
+    }
+
+    private static func markProgress(on stream: Int, in hub: inout HubState) {
+        guard let owner = hub.streams[stream] else { return }
+        var any = false
+        for id in owner.ids {
+            let ref = WatcherRef(stream: stream, id: id)
+            guard hub.watchers[ref]?.spec.progressNotify == true else { continue }
+            hub.watchers[ref]!.progressWanted = true
+            hub.markDirty(ref)
+            any = true
         }
+        if any { owner.wakeup.yield() }
     }
 
     private static func remove(_ ref: WatcherRef, from hub: inout HubState) {
-        guard let watcher = hub.streams[ref.stream]?.watchers.removeValue(forKey: ref.id) else { return }
-        hub.watcherCount -= 1
+        guard let watcher = hub.watchers.removeValue(forKey: ref) else { return }
+        hub.streams[ref.stream]?.ids.remove(ref.id)
+        hub.streams[ref.stream]?.dirty.remove(ref.id)
+        hub.streams[ref.stream]?.unsynced.remove(ref.id)
         if watcher.spec.rangeEnd.isEmpty {
             hub.byKey[watcher.spec.key]?.remove(ref)
             if hub.byKey[watcher.spec.key]?.isEmpty == true { hub.byKey[watcher.spec.key] = nil }
@@ -202,42 +227,43 @@ public final class WatchHub: KVChangeObserver, Sendable {
     /// the stream is closed.
     func drain(stream: Int) -> (outputs: [WatchOutput], catchUps: [WatchCatchUp])? {
         state.withLock { hub -> (outputs: [WatchOutput], catchUps: [WatchCatchUp])? in
-            guard var owner = hub.streams[stream] else { return nil }
-            var outputs = owner.controls
-            owner.controls = []
+            guard hub.streams[stream] != nil else { return nil }
+            var outputs = hub.streams[stream]!.controls
+            hub.streams[stream]!.controls = []
+            let dirty = hub.streams[stream]!.dirty.sorted()
+            hub.streams[stream]!.dirty = []
             var catchUps: [WatchCatchUp] = []
-            var everySynced = true
-            for id in owner.watchers.keys.sorted() {
-                var watcher = owner.watchers[id]!
-                if !watcher.pending.isEmpty {
-                    let seen = watcher.phase == .synced ? hub.revision : watcher.pending.last!.revision
-                    Self.chunk(watcher.pending, eventsMax: limits.catchUpEventsMax) { events, isLast in
+            let revision = hub.revision
+            for id in dirty {
+                let ref = WatcherRef(stream: stream, id: id)
+                guard hub.watchers[ref] != nil else { continue }
+                if !hub.watchers[ref]!.pending.isEmpty {
+                    let pending = hub.watchers[ref]!.pending
+                    hub.watchers[ref]!.pending = []
+                    let seen = hub.watchers[ref]!.phase == .synced ? revision : pending.last!.revision
+                    Self.chunk(pending, eventsMax: limits.catchUpEventsMax) { events, isLast in
                         outputs.append(.events(id: id, revision: isLast ? seen : events.last!.revision, events: events))
                     }
-                    watcher.pending = []
                 }
-                switch watcher.phase {
+                switch hub.watchers[ref]!.phase {
                 case .synced:
-                    if watcher.progressWanted {
-                        outputs.append(.progress(id: id, revision: hub.revision))
-                        watcher.progressWanted = false
+                    if hub.watchers[ref]!.progressWanted {
+                        outputs.append(.progress(id: id, revision: revision))
+                        hub.watchers[ref]!.progressWanted = false
                     }
                 case .behind(let next):
-                    watcher.phase = .catchingUp(next: next)
+                    hub.setPhase(ref, .catchingUp(next: next))
                     catchUps.append(WatchCatchUp(stream: stream, id: id, next: next))
-                    everySynced = false
                 case .catchingUp:
-                    everySynced = false
+                    break
                 }
-                owner.watchers[id] = watcher
             }
             // A progress answer says "everything up to here was sent": only true once no
             // watcher is still reading history.
-            if owner.progressRequested, everySynced {
-                outputs.append(.progress(id: -1, revision: hub.revision))
-                owner.progressRequested = false
+            if hub.streams[stream]!.progressRequested, hub.streams[stream]!.unsynced.isEmpty {
+                outputs.append(.progress(id: -1, revision: revision))
+                hub.streams[stream]!.progressRequested = false
             }
-            hub.streams[stream] = owner
             return (outputs, catchUps)
         }
     }
@@ -276,36 +302,35 @@ public final class WatchHub: KVChangeObserver, Sendable {
                 }
             }
             var woken: Set<Int> = []
-            for (ref, changes) in matched {
-                guard var watcher = hub.streams[ref.stream]?.watchers[ref.id], watcher.phase == .synced else { continue }
-                var wanted = changes.filter { watcher.spec.wants($0) && $0.revision >= watcher.minRevision }
-                // Applied changes always carry the previous state; a watcher that did not ask for
-                // it must not be sent it.
-                if !watcher.spec.prevKv { for index in wanted.indices { wanted[index].prevKv = nil } }
-                guard !wanted.isEmpty else { continue }
-                watcher.pending.append(contentsOf: wanted)
-                if watcher.pending.count > limits.pendingEventsMax {
-                    // The client reads too slowly: stop buffering, read history back later.
-                    watcher.phase = .behind(next: watcher.pending[0].revision)
-                    watcher.minRevision = watcher.pending[0].revision
-                    watcher.pending = []
-                }
-                hub.streams[ref.stream]!.watchers[ref.id] = watcher
+            for (ref, changes) in matched where hub.watchers[ref]?.phase == .synced {
+                guard Self.feed(&hub.watchers[ref]!, changes, pendingEventsMax: limits.pendingEventsMax) else { continue }
+                if hub.watchers[ref]!.phase != .synced { hub.setPhase(ref, hub.watchers[ref]!.phase) }
+                hub.markDirty(ref)
                 woken.insert(ref.stream)
             }
             for stream in woken { hub.streams[stream]?.wakeup.yield() }
         }
     }
 
-    private static func markProgress(on stream: Int, in hub: inout HubState) {
-        guard var owner = hub.streams[stream] else { return }
-        var any = false
-        for (id, watcher) in owner.watchers where watcher.spec.progressNotify && watcher.phase == .synced && watcher.pending.isEmpty {
-            owner.watchers[id]?.progressWanted = true
-            any = true
+    /// Appends a synced watcher's share of a change; returns whether it has anything new to do.
+    /// A watcher over its pending limit drops what it holds and will read history instead.
+    private static func feed(_ watcher: inout Watcher, _ changes: [KVEvent], pendingEventsMax: Int) -> Bool {
+        let minRevision = watcher.minRevision
+        let spec = watcher.spec
+        var wanted = changes.filter { spec.wants($0) && $0.revision >= minRevision }
+        guard !wanted.isEmpty else { return false }
+        // Applied changes always carry the previous state; a watcher that did not ask for it
+        // must not be sent it.
+        if !spec.prevKv { for index in wanted.indices { wanted[index].prevKv = nil } }
+        watcher.pending.append(contentsOf: wanted)
+        if watcher.pending.count > pendingEventsMax {
+            // The client reads too slowly: stop buffering, read history back later.
+            let next = watcher.pending[0].revision
+            watcher.phase = .behind(next: next)
+            watcher.minRevision = next
+            watcher.pending = []
         }
-        hub.streams[stream] = owner
-        if any { owner.wakeup.yield() }
+        return true
     }
 
     /// A leader's snapshot replaced the store: the changes it brought were not seen one by one,
@@ -313,15 +338,13 @@ public final class WatchHub: KVChangeObserver, Sendable {
     public func stateReplaced(revision: Int64, compactedRevision: Int64) {
         state.withLock { hub in
             let next = hub.revision + 1
-            for (streamID, var owner) in hub.streams {
-                for (id, watcher) in owner.watchers where watcher.phase == .synced {
-                    let from = max(next, watcher.minRevision)
-                    owner.watchers[id]?.phase = .behind(next: from)
-                    owner.watchers[id]?.minRevision = from
-                }
-                hub.streams[streamID] = owner
-                owner.wakeup.yield()
+            for ref in Array(hub.watchers.keys) where hub.watchers[ref]!.phase == .synced {
+                let from = max(next, hub.watchers[ref]!.minRevision)
+                hub.watchers[ref]!.minRevision = from
+                hub.setPhase(ref, .behind(next: from))
+                hub.markDirty(ref)
             }
+            for stream in hub.streams.values { stream.wakeup.yield() }
             hub.revision = revision
             hub.compactedRevision = compactedRevision
         }
@@ -334,7 +357,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
     public func catchUp(_ job: WatchCatchUp, from machine: KVStateMachine) {
         let ref = WatcherRef(stream: job.stream, id: job.id)
         let spec = state.withLock { hub -> WatchSpec? in
-            guard let watcher = hub.streams[ref.stream]?.watchers[ref.id], watcher.phase == .catchingUp(next: job.next) else { return nil }
+            guard let watcher = hub.watchers[ref], watcher.phase == .catchingUp(next: job.next) else { return nil }
             return watcher.spec
         }
         guard let spec else { return }
@@ -350,27 +373,27 @@ public final class WatchHub: KVChangeObserver, Sendable {
             return
         }
         state.withLock { hub in
-            guard var watcher = hub.streams[ref.stream]?.watchers[ref.id], watcher.phase == .catchingUp(next: job.next) else { return }
+            guard hub.watchers[ref]?.phase == .catchingUp(next: job.next) else { return }
             // History starts at the first revision the watcher has not seen: nothing in it to skip.
-            watcher.pending.append(contentsOf: history.events.filter { spec.wants($0) })
+            hub.watchers[ref]!.pending.append(contentsOf: history.events.filter { spec.wants($0) })
             if history.throughRevision >= hub.revision {
-                watcher.phase = .synced
-                watcher.minRevision = max(watcher.minRevision, history.throughRevision + 1)
+                hub.watchers[ref]!.minRevision = max(hub.watchers[ref]!.minRevision, history.throughRevision + 1)
+                hub.setPhase(ref, .synced)
             } else {
-                watcher.phase = .behind(next: history.throughRevision + 1)
+                hub.setPhase(ref, .behind(next: history.throughRevision + 1))
             }
-            hub.streams[ref.stream]!.watchers[ref.id] = watcher
-            hub.streams[ref.stream]!.wakeup.yield()
+            hub.markDirty(ref)
+            hub.streams[ref.stream]?.wakeup.yield()
         }
     }
 
     private func end(_ ref: WatcherRef, compactRevision: Int64, reason: String) {
         state.withLock { hub in
-            guard hub.streams[ref.stream]?.watchers[ref.id] != nil else { return }
-            hub.streams[ref.stream]!.controls.append(
+            guard hub.watchers[ref] != nil else { return }
+            hub.streams[ref.stream]?.controls.append(
                 .canceled(id: ref.id, revision: hub.revision, compactRevision: compactRevision, reason: reason))
             Self.remove(ref, from: &hub)
-            hub.streams[ref.stream]!.wakeup.yield()
+            hub.streams[ref.stream]?.wakeup.yield()
         }
     }
 }
