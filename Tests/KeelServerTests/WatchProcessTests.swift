@@ -185,6 +185,10 @@ final class WatchProcessTests: XCTestCase {
         let many = ManyWatchers(port: follower.clientPort, key: "hot", count: watchersCount)
         let running = Task { try await many.run() }
         try await many.waitForCreated(seconds: 60)
+        // The member reports them (etcd's watcher gauges, under Keel's names).
+        let metrics = try LoopbackHTTP.get(port: follower.metricsPort, path: "/metrics").body
+        XCTAssertTrue(metrics.contains("keel_watchers 10000"), metrics.split(separator: "\n").filter { $0.contains("watch") }.joined(separator: "\n"))
+        XCTAssertTrue(metrics.contains("keel_watch_streams 1"))
         var revisions: [Int64] = []
         try await withClient(port: leader.node.clientPort) { client in
             let kv = Etcdserverpb_KV.Client(wrapping: client)

@@ -1,4 +1,5 @@
 import KeelStorage
+import Metrics
 import Synchronization
 
 /// Where a node's watchers wait for changes: etcd's watchable store, in two groups.
@@ -72,9 +73,16 @@ public final class WatchHub: KVChangeObserver, Sendable {
         var byKey: [[UInt8]: Set<WatcherRef>] = [:]
         var ranged: [WatcherRef: WatchSpec] = [:]
 
+        /// Watchers behind or catching up, on every stream.
+        var unsyncedCount = 0
+
         mutating func setPhase(_ ref: WatcherRef, _ phase: Watcher.Phase) {
             watchers[ref]?.phase = phase
-            if phase == .synced { streams[ref.stream]?.unsynced.remove(ref.id) } else { streams[ref.stream]?.unsynced.insert(ref.id) }
+            if phase == .synced {
+                if streams[ref.stream]?.unsynced.remove(ref.id) != nil { unsyncedCount -= 1 }
+            } else if streams[ref.stream]?.unsynced.insert(ref.id).inserted == true {
+                unsyncedCount += 1
+            }
         }
 
         mutating func markDirty(_ ref: WatcherRef) {
@@ -95,10 +103,24 @@ public final class WatchHub: KVChangeObserver, Sendable {
     /// Streams open now.
     public var streamCount: Int { state.withLock { $0.streams.count } }
     /// Watchers behind (reading history) now: etcd's slow watchers.
-    public var unsyncedCount: Int { state.withLock { $0.streams.values.reduce(0) { $0 + $1.unsynced.count } } }
+    public var unsyncedCount: Int { state.withLock { $0.unsyncedCount } }
     /// History reads run for watchers that were behind, since the hub started.
     public var catchUpsRun: Int { catchUps.load(ordering: .relaxed) }
     private let catchUps = Atomic<Int>(0)
+
+    /// etcd reports these as `etcd_debugging_mvcc_watch_stream_total`, `..._watcher_total` and
+    /// `..._slow_watcher_total`.
+    private let streamsGauge = Gauge(label: "keel_watch_streams")
+    private let watchersGauge = Gauge(label: "keel_watchers")
+    private let unsyncedGauge = Gauge(label: "keel_watchers_unsynced")
+    private let catchUpsCounter = Counter(label: "keel_watch_catchups_total")
+
+    /// Brings the gauges up to date; called with the state just changed.
+    private func report(_ hub: HubState) {
+        streamsGauge.record(hub.streams.count)
+        watchersGauge.record(hub.watchers.count)
+        unsyncedGauge.record(hub.unsyncedCount)
+    }
 
     /// Events a watcher holds for its client now (tests check the bound).
     func pendingCount(stream: Int, watch: Int64) -> Int {
@@ -114,6 +136,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
             guard hub.streams.count < limits.streamsMax else { throw .tooManyWatchers(limit: limits.streamsMax) }
             hub.lastStream += 1
             hub.streams[hub.lastStream] = Stream(wakeup: continuation)
+            report(hub)
             return hub.lastStream
         }
         return WatchStream(hub: self, id: id, wakeups: wakeups)
@@ -131,13 +154,17 @@ public final class WatchHub: KVChangeObserver, Sendable {
             for id in closing.ids { Self.remove(WatcherRef(stream: stream, id: id), from: &hub) }
             hub.streams[stream] = nil
             closing.wakeup.finish()
+            report(hub)
         }
     }
 
     func create(_ spec: WatchSpec, on stream: Int) -> Int64? {
         state.withLock { hub -> Int64? in
             guard let owner = hub.streams[stream] else { return nil }
-            defer { owner.wakeup.yield() }
+            defer {
+                owner.wakeup.yield()
+                report(hub)
+            }
             let revision = hub.revision
             func refuse(_ refusal: WatchRefusal) -> Int64? {
                 hub.streams[stream]!.controls.append(.refused(id: -1, revision: revision, reason: refusal.message))
@@ -179,6 +206,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
             hub.streams[stream]!.controls.append(.canceled(id: id, revision: hub.revision, compactRevision: 0, reason: ""))
             Self.remove(WatcherRef(stream: stream, id: id), from: &hub)
             owner.wakeup.yield()
+            report(hub)
         }
     }
 
@@ -212,7 +240,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
         guard let watcher = hub.watchers.removeValue(forKey: ref) else { return }
         hub.streams[ref.stream]?.ids.remove(ref.id)
         hub.streams[ref.stream]?.dirty.remove(ref.id)
-        hub.streams[ref.stream]?.unsynced.remove(ref.id)
+        if hub.streams[ref.stream]?.unsynced.remove(ref.id) != nil { hub.unsyncedCount -= 1 }
         if watcher.spec.rangeEnd.isEmpty {
             hub.byKey[watcher.spec.key]?.remove(ref)
             if hub.byKey[watcher.spec.key]?.isEmpty == true { hub.byKey[watcher.spec.key] = nil }
@@ -309,6 +337,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
                 woken.insert(ref.stream)
             }
             for stream in woken { hub.streams[stream]?.wakeup.yield() }
+            report(hub)
         }
     }
 
@@ -347,6 +376,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
             for stream in hub.streams.values { stream.wakeup.yield() }
             hub.revision = revision
             hub.compactedRevision = compactedRevision
+            report(hub)
         }
     }
 
@@ -362,6 +392,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
         }
         guard let spec else { return }
         catchUps.add(1, ordering: .relaxed)
+        catchUpsCounter.increment()
         let history: KVHistory
         do {
             history = try machine.history(
@@ -384,6 +415,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
             }
             hub.markDirty(ref)
             hub.streams[ref.stream]?.wakeup.yield()
+            report(hub)
         }
     }
 
@@ -394,6 +426,7 @@ public final class WatchHub: KVChangeObserver, Sendable {
                 .canceled(id: ref.id, revision: hub.revision, compactRevision: compactRevision, reason: reason))
             Self.remove(ref, from: &hub)
             hub.streams[ref.stream]?.wakeup.yield()
+            report(hub)
         }
     }
 }
