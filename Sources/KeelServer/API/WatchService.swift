@@ -154,20 +154,20 @@ final class WatchSession: Sendable {
                 response.events = converted
                 return [response]
             }
-            return fragments(of: response, events: converted)
+            return Self.fragments(of: response, events: converted, bytesMax: fragmentBytesMax)
         }
         return [response]
     }
 
     /// etcd's fragmenting: events split over responses under the size limit, every one but the
     /// last marked `fragment`; one event larger than the limit goes alone.
-    func fragments(of response: Etcdserverpb_WatchResponse, events: [Mvccpb_Event]) -> [Etcdserverpb_WatchResponse] {
+    static func fragments(of response: Etcdserverpb_WatchResponse, events: [Mvccpb_Event], bytesMax: Int) -> [Etcdserverpb_WatchResponse] {
         var result: [Etcdserverpb_WatchResponse] = []
         var current = response
         var size = 0
         for event in events {
             let eventSize = (try? event.serializedBytes() as [UInt8])?.count ?? 0
-            if !current.events.isEmpty, size + eventSize > fragmentBytesMax {
+            if !current.events.isEmpty, size + eventSize > bytesMax {
                 current.fragment = true
                 result.append(current)
                 current = response
