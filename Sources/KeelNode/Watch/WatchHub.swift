@@ -320,21 +320,28 @@ public final class WatchHub: KVChangeObserver, Sendable {
                 for stream in hub.streams.keys { Self.markProgress(on: stream, in: &hub) }
             }
             guard !events.isEmpty else { return }
-            var matched: [WatcherRef: [KVEvent]] = [:]
-            for event in events {
-                if let refs = hub.byKey[event.kv.key] {
-                    for ref in refs { matched[ref, default: []].append(event) }
-                }
-                for (ref, spec) in hub.ranged where spec.contains(event.kv.key) {
-                    matched[ref, default: []].append(event)
-                }
-            }
             var woken: Set<Int> = []
-            for (ref, changes) in matched where hub.watchers[ref]?.phase == .synced {
-                guard Self.feed(&hub.watchers[ref]!, changes, pendingEventsMax: limits.pendingEventsMax) else { continue }
+            func deliver(_ changes: [KVEvent], to ref: WatcherRef) {
+                guard hub.watchers[ref]?.phase == .synced,
+                    Self.feed(&hub.watchers[ref]!, changes, pendingEventsMax: limits.pendingEventsMax)
+                else { return }
                 if hub.watchers[ref]!.phase != .synced { hub.setPhase(ref, hub.watchers[ref]!.phase) }
                 hub.markDirty(ref)
                 woken.insert(ref.stream)
+            }
+            // A revision writes a key at most once (etcd refuses a Txn that writes one twice), so a
+            // single-key watcher gets one event: no grouping needed, the common case costs a lookup.
+            for event in events {
+                guard let refs = hub.byKey[event.kv.key] else { continue }
+                let changes = [event]
+                for ref in refs { deliver(changes, to: ref) }
+            }
+            if !hub.ranged.isEmpty {
+                var matched: [WatcherRef: [KVEvent]] = [:]
+                for event in events {
+                    for (ref, spec) in hub.ranged where spec.contains(event.kv.key) { matched[ref, default: []].append(event) }
+                }
+                for (ref, changes) in matched { deliver(changes, to: ref) }
             }
             for stream in woken { hub.streams[stream]?.wakeup.yield() }
             report(hub)
@@ -346,7 +353,10 @@ public final class WatchHub: KVChangeObserver, Sendable {
     private static func feed(_ watcher: inout Watcher, _ changes: [KVEvent], pendingEventsMax: Int) -> Bool {
         let minRevision = watcher.minRevision
         let spec = watcher.spec
-        var wanted = changes.filter { spec.wants($0) && $0.revision >= minRevision }
+        var wanted = changes
+        if !changes.allSatisfy({ spec.wants($0) && $0.revision >= minRevision }) {
+            wanted = changes.filter { spec.wants($0) && $0.revision >= minRevision }
+        }
         guard !wanted.isEmpty else { return false }
         // Applied changes always carry the previous state; a watcher that did not ask for it
         // must not be sent it.

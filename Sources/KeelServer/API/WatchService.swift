@@ -107,22 +107,43 @@ final class WatchSession: Sendable {
             chosenID: create.watchID)
     }
 
+    /// Responses handed to gRPC in one write: each write of grpc-swift's ends in a flush, which
+    /// costs more than the response itself when many watchers get the same small change.
+    static let responsesPerWriteMax = 256
+
     /// Writes what the hub says is owed, until the stream closes.
     func send(to writer: RPCWriter<Etcdserverpb_WatchResponse>) async throws {
         for await _ in stream.wakeups {
             while let (outputs, catchUps) = stream.drain(), !(outputs.isEmpty && catchUps.isEmpty) {
                 if !outputs.isEmpty {
                     let header = StorageToProto.header(await node.currentHeader())
+                    // Watchers of the same keys get the same changes: convert each once per drain.
+                    var converted: [EventIdentity: Mvccpb_Event] = [:]
+                    var batch: [Etcdserverpb_WatchResponse] = []
                     for output in outputs {
-                        for response in responses(output, header: header) { try await writer.write(response) }
+                        batch += responses(output, header: header, converted: &converted)
+                        if batch.count >= Self.responsesPerWriteMax {
+                            try await writer.write(contentsOf: batch)
+                            batch = []
+                        }
                     }
+                    if !batch.isEmpty { try await writer.write(contentsOf: batch) }
                 }
                 try await node.catchUp(catchUps)
             }
         }
     }
 
-    func responses(_ output: WatchOutput, header: Etcdserverpb_ResponseHeader) -> [Etcdserverpb_WatchResponse] {
+    /// One event as a watcher sees it: with or without the previous key-value.
+    struct EventIdentity: Hashable {
+        var revision: Int64
+        var key: [UInt8]
+        var withPrevious: Bool
+    }
+
+    func responses(
+        _ output: WatchOutput, header: Etcdserverpb_ResponseHeader, converted: inout [EventIdentity: Mvccpb_Event]
+    ) -> [Etcdserverpb_WatchResponse] {
         var response = Etcdserverpb_WatchResponse()
         response.header = header
         switch output {
@@ -149,12 +170,18 @@ final class WatchSession: Sendable {
         case .events(let id, let revision, let events):
             response.header.revision = revision
             response.watchID = id
-            let converted = events.map(Self.event)
+            let protos = events.map { event in
+                let identity = EventIdentity(revision: event.revision, key: event.kv.key, withPrevious: event.prevKv != nil)
+                if let known = converted[identity] { return known }
+                let proto = Self.event(event)
+                converted[identity] = proto
+                return proto
+            }
             guard fragmenting.withLock({ $0.contains(id) }) else {
-                response.events = converted
+                response.events = protos
                 return [response]
             }
-            return Self.fragments(of: response, events: converted, bytesMax: fragmentBytesMax)
+            return Self.fragments(of: response, events: protos, bytesMax: fragmentBytesMax)
         }
         return [response]
     }
