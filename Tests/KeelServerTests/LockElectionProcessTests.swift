@@ -178,6 +178,7 @@ final class LockElectionProcessTests: XCTestCase {
                 XCTFail("a former leader proclaimed")
             } catch let error as RPCError {
                 XCTAssertEqual(error.message, "election: not leader")
+                XCTAssertEqual(error.code, .unknown, "etcd answers with gRPC's Unknown")
             }
             _ = try await election.resign(.with { $0.leader = second })
             do {
@@ -185,6 +186,7 @@ final class LockElectionProcessTests: XCTestCase {
                 XCTFail("an election without candidates has a leader")
             } catch let error as RPCError {
                 XCTAssertEqual(error.message, "election: no leader")
+                XCTAssertEqual(error.code, .unknown, "etcd answers with gRPC's Unknown")
             }
         }
         let giveUp = ContinuousClock.now + .seconds(10)

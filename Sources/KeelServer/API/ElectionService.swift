@@ -15,7 +15,7 @@ import KeelStorage
 /// was elected with.
 struct ElectionService: RegistrableRPCService {
     static let serviceName = "v3electionpb.Election"
-    /// etcd's texts.
+    /// etcd's texts, sent with gRPC's Unknown as etcd sends them (its server returns the plain errors).
     static let notLeader = "election: not leader"
     static let noLeader = "election: no leader"
     static let missingLeaderKey = "\"leader\" field must be provided"
@@ -38,12 +38,12 @@ struct ElectionService: RegistrableRPCService {
                     compare: [Compare(key: key, target: .create(leader.rev), result: .equal)],
                     success: [.put(PutRequest(key: key, value: Array(request.value), lease: leader.lease))]),
                 deadline: deadline)
-            guard response.succeeded else { throw RPCError(code: .failedPrecondition, message: Self.notLeader) }
+            guard response.succeeded else { throw RPCError(code: .unknown, message: Self.notLeader) }
             return V3electionpb_ProclaimResponse.with { $0.header = StorageToProto.header(header) }
         }
         route.register(&router, service: Self.serviceName, method: "Leader") { (request: V3electionpb_LeaderRequest, deadline) in
             let (leader, header) = try await waits.first(under: KeyWaits.prefix(request.name), deadline: deadline)
-            guard let leader else { throw RPCError(code: .notFound, message: Self.noLeader) }
+            guard let leader else { throw RPCError(code: .unknown, message: Self.noLeader) }
             return V3electionpb_LeaderResponse.with {
                 $0.header = StorageToProto.header(header)
                 $0.kv = StorageToProto.keyValue(leader)
