@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "KeelNode", targets: ["KeelNode"]),
         .library(name: "KeelServer", targets: ["KeelServer"]),
         .library(name: "KeelClient", targets: ["KeelClient"]),
+        .library(name: "KeelEmbedded", targets: ["KeelEmbedded"]),
         .executable(name: "kvd", targets: ["kvd"]),
         .executable(name: "kvctl", targets: ["kvctl"]),
         .executable(name: "keel-load", targets: ["keel-load"]),
@@ -193,6 +194,20 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
+        ),
+
+        // A replicated member inside a Swift program (etcd's embed), used through KeelClient.
+        .target(
+            name: "KeelEmbedded",
+            dependencies: [
+                "KeelServer", "KeelClient", "KeelNode",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "KeelEmbeddedTests",
+            dependencies: ["KeelEmbedded", "KeelClient", "KeelServer", .product(name: "Logging", package: "swift-log")]
         ),
 
         // jepsen/: the linearizability checker and its command line.
