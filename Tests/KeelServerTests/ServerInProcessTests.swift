@@ -234,7 +234,7 @@ final class ServerInProcessTests: XCTestCase {
         }
     }
 
-    func testWatchAndUnservedMethodsAreUnimplemented() async throws {
+    func testUnservedMethodsAreUnimplementedAndAWatchEndsWithItsClientsSide() async throws {
         try await withServer { _, _, client in
             await assertRPCError(.unimplemented, nil) {
                 _ = try await Etcdserverpb_Maintenance.Client(wrapping: client).defragment(Etcdserverpb_DefragmentRequest())
@@ -245,15 +245,21 @@ final class ServerInProcessTests: XCTestCase {
             await assertRPCError(.unimplemented, nil) {
                 _ = try await Etcdserverpb_Auth.Client(wrapping: client).authEnable(Etcdserverpb_AuthEnableRequest())
             }
-            await assertRPCError(.unimplemented, nil) {
-                try await Etcdserverpb_Watch.Client(wrapping: client).watch(
-                    requestProducer: { writer in
-                        try await writer.write(.with { $0.requestUnion = .createRequest(.with { $0.key = Data("w".utf8) }) })
-                    },
-                    onResponse: { response in
-                        for try await _ in response.messages {}
-                    })
-            }
+            // Served now, and still after the client closed its side (etcd keeps such a stream):
+            // a put after the create arrives as an event.
+            let kv = Etcdserverpb_KV.Client(wrapping: client)
+            let events = try await Etcdserverpb_Watch.Client(wrapping: client).watch(
+                requestProducer: { writer in
+                    try await writer.write(.with { $0.requestUnion = .createRequest(.with { $0.key = Data("w".utf8) }) })
+                },
+                onResponse: { response in
+                    for try await message in response.messages {
+                        if message.created { _ = try await kv.put(.with { $0.key = Data("w".utf8); $0.value = Data("1".utf8) }) }
+                        if !message.events.isEmpty { return message.events.map { String(decoding: $0.kv.value, as: UTF8.self) } }
+                    }
+                    return []
+                })
+            XCTAssertEqual(events, ["1"])
         }
     }
 

@@ -47,8 +47,9 @@ struct WatchService: RegistrableRPCService {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for try await message in request.messages { session.handle(message) }
-                        // The client closed its side: etcd ends the stream too.
-                        stream.close()
+                        // The client closed its side: etcd keeps sending until the client cancels
+                        // the call, and so does kvd.
+                        try await Task.sleep(for: UnaryRoute.waitUnbounded)
                     }
                     group.addTask { try await session.send(to: writer) }
                     group.addTask {
@@ -57,7 +58,8 @@ struct WatchService: RegistrableRPCService {
                             stream.notifyProgress()
                         }
                     }
-                    // Whichever ends first (the client, the writer, the node stopping) ends the stream.
+                    // Whichever ends first (the client's cancellation, a failed write, the node
+                    // stopping) ends the stream.
                     try await group.next()
                     group.cancelAll()
                 }
@@ -158,7 +160,8 @@ final class WatchSession: Sendable {
             response.canceled = true
             response.cancelReason = reason
         case .canceled(let id, let revision, let compactRevision, let reason):
-            response.header.revision = revision
+            // etcd's compaction answer carries no revision in its header; a client's cancel does.
+            response.header.revision = compactRevision != 0 ? 0 : revision
             response.watchID = id
             response.canceled = true
             response.compactRevision = compactRevision
