@@ -17,15 +17,19 @@ public final class Session: Sendable {
     public let ttl: Int64
     private let renewals: Task<KeelClientError?, Never>
     private let closed = Mutex(false)
+    private let ending: SessionEnding
 
     /// etcd's default session TTL, in seconds.
     public static let ttlSecondsDefault: Int64 = 60
 
-    private init(client: KeelClient, lease: Int64, ttl: Int64, renewals: Task<KeelClientError?, Never>) {
+    private init(
+        client: KeelClient, lease: Int64, ttl: Int64, renewals: Task<KeelClientError?, Never>, ending: SessionEnding
+    ) {
         self.client = client
         self.lease = lease
         self.ttl = ttl
         self.renewals = renewals
+        self.ending = ending
     }
 
     /// Grants a lease of `ttl` seconds and keeps it alive until ``close()`` or until it is lost.
@@ -33,24 +37,29 @@ public final class Session: Sendable {
         precondition(ttl > 0, "a session's TTL is positive")
         let granted = try await client.leaseGrant(ttl: ttl)
         let keepAlive = client.keepAlive(id: granted.id)
+        let ending = SessionEnding()
         // Unstructured, as the session outlives this call; ``close()`` cancels it.
         let renewals = Task { () -> KeelClientError? in
+            let outcome: KeelClientError?
             do {
                 for try await _ in keepAlive {}
-                return nil
-            } catch let error as KeelClientError {
-                return error
+                outcome = nil
+            } catch let failure as KeelClientError {
+                outcome = failure
             } catch {
-                return KeelClientError(code: .unknown, message: "\(error)")
+                outcome = KeelClientError(code: .unknown, message: "\(error)")
             }
+            ending.end(outcome)
+            return outcome
         }
-        return Session(client: client, lease: granted.id, ttl: granted.ttl, renewals: renewals)
+        return Session(client: client, lease: granted.id, ttl: granted.ttl, renewals: renewals, ending: ending)
     }
 
     /// Waits until the lease is lost and returns why: expired or revoked (``KeelClientError/Kind/leaseNotFound``),
-    /// or not renewed in time (``KeelClientError/Kind/deadlineExceeded``). Nil once ``close()`` was called.
+    /// or not renewed in time (``KeelClientError/Kind/deadlineExceeded``). Nil once ``close()`` was
+    /// called, or when the waiting task is cancelled.
     public func lost() async -> KeelClientError? {
-        let error = await renewals.value
+        let error = await ending.wait()
         return closed.withLock { $0 } ? nil : error
     }
 
@@ -67,4 +76,42 @@ public final class Session: Sendable {
 
     /// The lease as etcd's concurrency package writes it in keys: lowercase hexadecimal, no padding.
     var leaseHex: String { String(UInt64(bitPattern: lease), radix: 16) }
+}
+
+/// When a session's renewals ended and why, for any number of waiters that may be cancelled.
+final class SessionEnding: Sendable {
+    private struct State {
+        /// Set once the renewals ended: the error, or nil when they were stopped.
+        var ended: KeelClientError?? = nil
+        var waiters: [UUID: CheckedContinuation<KeelClientError?, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func end(_ error: KeelClientError?) {
+        let waiters = state.withLock { state in
+            state.ended = .some(error)
+            defer { state.waiters = [:] }
+            return state.waiters
+        }
+        for waiter in waiters.values { waiter.resume(returning: error) }
+    }
+
+    func wait() async -> KeelClientError? {
+        let id = UUID()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<KeelClientError?, Never>) in
+                let now: KeelClientError?? = state.withLock { state in
+                    if let ended = state.ended { return .some(ended) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.waiters[id] = continuation
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(returning: nil)
+        }
+    }
 }
