@@ -10,7 +10,8 @@ struct KVCtl: AsyncParsableCommand {
         abstract: "A command line client for Keel, speaking etcd's v3 API and printing what etcdctl 3.4 prints.",
         subcommands: [
             PutCommand.self, GetCommand.self, DelCommand.self, TxnCommand.self, CompactionCommand.self,
-            MemberCommand.self, EndpointCommand.self, LeaseCommand.self,
+            MemberCommand.self, EndpointCommand.self, LeaseCommand.self, WatchCommand.self, LockCommand.self,
+            ElectCommand.self,
         ]
     )
 

@@ -63,11 +63,20 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         return try XCTUnwrap((object["ttl"] as? NSNumber)?.int64Value, result.transcript)
     }
 
+    /// What `timeout --preserve-status -s INT` reports for an etcdctl watch it stopped.
+    static let interruptedStatus: Int32 = 130
+
+    /// Needs kvd's Watch service: watches of history, prevKV, ranges, the compacted error, the
+    /// `-- command` form, and lock/elect commands that end by themselves.
+    func testWatchLockAndElectCommandsPrintWhatTheyPrintAgainstEtcd() throws {
+        _ = try runSection("watch")
+    }
+
     /// Every command of commands.txt has its recorded answer, so a new command cannot go unchecked.
     func testEveryCommandHasARecordedAnswer() throws {
         let fixtures = try EtcdctlFixtures.load()
         XCTAssertEqual(
-            Set(fixtures.sections), ["kv", "cluster", "errors", "lease"], "a new section needs its own test method here")
+            Set(fixtures.sections), ["kv", "cluster", "errors", "lease", "watch"], "a new section needs its own test method here")
         for command in fixtures.commands {
             XCTAssertNoThrow(try fixtures.golden(command), "\(command.section)/\(command.name) has no golden output")
         }
@@ -103,8 +112,14 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         for command in commands {
             let (arguments, stdin) = try command.expanded(baseRevision: base, leases: leases, fixtures: EtcdctlFixtures.directory)
             let targets = command.usesAllEndpoints ? cluster.nodes : [cluster.nodes[0]]
-            let result = try cluster.etcdctl(
-                ["--command-timeout=\(Self.commandTimeout)"] + arguments, on: targets, stdin: stdin)
+            var result = try cluster.etcdctl(
+                ["--command-timeout=\(Self.commandTimeout)"] + arguments, on: targets, stdin: stdin,
+                timeLimitSeconds: command.stopAfterSeconds ?? ClusterHarness.commandTimeLimitSeconds)
+            if command.stopAfterSeconds != nil, result.status == nil {
+                // Stopped at its time, as the recorder stopped etcdctl with SIGINT (the harness kills
+                // instead, so the status is the recording's: Go's default for SIGINT).
+                result.status = Self.interruptedStatus
+            }
             outputs[command.name] = result
             if let lease = command.grantedLease(stdout: result.stdout) { leases[command.name] = lease }
             let golden = try fixtures.golden(command)

@@ -8,6 +8,12 @@ struct EtcdctlFixtureCommand {
     var tokens: [String]
 
     var usesAllEndpoints: Bool { tokens.contains("{all-endpoints}") }
+    /// `{stop-after:2s}`: how long a long-running command (watch) runs before it is stopped; the
+    /// recorder sent SIGINT then. Whole seconds ("2s") only.
+    var stopAfterSeconds: Double? {
+        guard let token = tokens.first(where: { $0.hasPrefix("{stop-after:") && $0.hasSuffix("s}") }) else { return nil }
+        return Double(token.dropFirst("{stop-after:".count).dropLast(2))
+    }
     var writeOut: String {
         if let i = tokens.firstIndex(where: { $0 == "-w" || $0 == "--write-out" }), i + 1 < tokens.count { return tokens[i + 1] }
         if let token = tokens.first(where: { $0.hasPrefix("--write-out=") }) { return String(token.dropFirst("--write-out=".count)) }
@@ -28,6 +34,8 @@ struct EtcdctlFixtureCommand {
                 arguments.append("")
             } else if token == "{all-endpoints}" {
                 continue  // the runner passes every endpoint
+            } else if token.hasPrefix("{stop-after:") {
+                continue  // the runner stops the command (stopAfterSeconds)
             } else if token.hasPrefix("{rev+"), token.hasSuffix("}"), let offset = Int64(token.dropFirst(5).dropLast()) {
                 arguments.append(String(baseRevision + offset))
             } else if token.hasPrefix("<input/") {

@@ -1,0 +1,196 @@
+import Foundation
+import GRPCCore
+import KeelProto
+import Synchronization
+
+/// The loop behind ``KeelClient/watch(_:options:)``: one `Watch.Watch` stream at a time, re-created
+/// on the next endpoint at the revision after the last delivered one when a stream fails.
+struct Watcher: Sendable {
+    let client: KeelClient
+    let key: Data
+    let options: WatchOptions
+    let channel: BoundedChannel<WatchResponse>
+
+    /// etcd's cancel reason when a member loses its leader: the watch can go on elsewhere.
+    static let noLeaderReason = "etcdserver: no leader"
+
+    /// Runs until the reader goes away (returns), or the watch ends for good (throws).
+    func run() async throws {
+        let progress = WatchProgress(nextRevision: options.startRevision)
+        var index = client.preferred.index
+        var failuresInARow = 0
+        while true {
+            let endpointIndex = index % client.connections.count
+            let connection = client.connections[endpointIndex]
+            let failure: KeelClientError
+            do {
+                try await stream(on: connection, endpointIndex: endpointIndex, progress: progress)
+                return
+            } catch is ReaderGone {
+                return
+            } catch _ where Task.isCancelled {
+                return
+            } catch let error as StreamFailure {
+                failure = KeelClientError(code: error.code, message: error.message, endpoint: connection.endpoint)
+            } catch let error as RPCError where LeaseRenewer.isTransient(error.code) {
+                failure = KeelClientError(code: error.code, message: error.message, endpoint: connection.endpoint)
+            } catch let error as RPCError {
+                throw KeelClientError(code: error.code, message: error.message, endpoint: connection.endpoint)
+            } catch let error as KeelClientError {
+                throw error
+            } catch {
+                throw KeelClientError(code: .unknown, message: "\(error)", endpoint: connection.endpoint)
+            }
+            // A stream that got as far as being created used no attempt of the budget before it.
+            failuresInARow = progress.takeCreated() ? 1 : failuresInARow + 1
+            guard failuresInARow <= options.resumeAttemptsMax else {
+                var error = failure
+                error.message = "watch not resumed after \(options.resumeAttemptsMax) attempts: \(failure.message)"
+                throw error
+            }
+            index += 1
+            let pause = min(options.resumePause * (1 << min(failuresInARow - 1, 16)), options.resumePauseMax)
+            do {
+                try await Task.sleep(for: pause)
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// One stream: creates the watch at the next revision and hands its responses over. Ends only
+    /// by throwing (or by returning when the reader goes away during the call's teardown).
+    private func stream(on connection: EndpointConnection, endpointIndex: Int, progress: WatchProgress) async throws {
+        var create = Etcdserverpb_WatchCreateRequest()
+        create.key = key
+        create.rangeEnd = options.rangeEnd
+        create.startRevision = progress.nextRevision
+        create.prevKv = options.prevKV
+        create.progressNotify = options.progressNotify
+        create.fragment = options.fragment
+        if options.noPut { create.filters.append(.noput) }
+        if options.noDelete { create.filters.append(.nodelete) }
+        var request = Etcdserverpb_WatchRequest()
+        request.createRequest = create
+        let createRequest = request
+        var callOptions = CallOptions.defaults
+        callOptions.waitForReady = false
+        callOptions.maxRequestMessageBytes = client.configuration.requestMessageBytesMax
+        callOptions.maxResponseMessageBytes = client.configuration.responseMessageBytesMax
+        let options = callOptions
+        let createWait = client.configuration.dialTimeout
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // A hung endpoint accepts the connection and never answers: give it the dial timeout.
+                try await Task.sleep(for: createWait)
+                if !progress.createdOnThisStream {
+                    throw StreamFailure(code: .unavailable, message: "the watch was not created within the dial timeout")
+                }
+            }
+            group.addTask {
+                try await Etcdserverpb_Watch.Client(wrapping: connection.grpc).watch(
+                    request: StreamingClientRequest { writer in
+                        try await writer.write(createRequest)
+                        // Closing the request side could end the stream on the server: keep it open.
+                        await waitUntilCancelled()
+                    },
+                    options: options
+                ) { response in
+                    var pending: WatchResponse?
+                    for try await message in response.messages {
+                        guard let whole = try handle(message, pending: &pending, progress: progress) else { continue }
+                        client.preferred.index = endpointIndex
+                        guard await channel.send(whole) else { throw ReaderGone() }
+                    }
+                    throw StreamFailure(code: .unavailable, message: "the server ended the watch stream")
+                }
+            }
+            // The timer child may end quietly; the call ends only by throwing.
+            while try await group.next() != nil {}
+        }
+    }
+
+    /// What to deliver for one message: nil for the created answer, a fragment that is not the last,
+    /// or a progress notification nobody asked for. Throws when the watch is over.
+    private func handle(_ message: WatchResponse, pending: inout WatchResponse?, progress: WatchProgress) throws
+        -> WatchResponse?
+    {
+        if message.compactRevision != 0 {
+            throw KeelClientError(
+                code: .outOfRange, message: KeelClientError.compactedMessage, compactRevision: message.compactRevision)
+        }
+        if message.canceled {
+            if message.cancelReason == Self.noLeaderReason {
+                throw StreamFailure(code: .unavailable, message: message.cancelReason)
+            }
+            let reason = message.cancelReason.isEmpty ? "watch is canceled by the server" : message.cancelReason
+            throw KeelClientError(code: message.created ? .invalidArgument : .cancelled, message: reason)
+        }
+        if message.created {
+            progress.created(headerRevision: message.header.revision)
+            return nil
+        }
+        var whole = message
+        if var earlier = pending {
+            earlier.events += message.events
+            earlier.header = message.header
+            earlier.fragment = message.fragment
+            whole = earlier
+        }
+        if whole.fragment {
+            pending = whole
+            return nil
+        }
+        pending = nil
+        if let last = whole.events.last {
+            progress.delivered(through: last.kv.modRevision)
+            return whole
+        }
+        progress.delivered(through: whole.header.revision)
+        return options.progressNotify ? whole : nil
+    }
+}
+
+/// The reader dropped the watch: stop without an error.
+struct ReaderGone: Error {}
+
+/// Where a watch resumes, shared by its streams' response handlers and its loop.
+final class WatchProgress: Sendable {
+    private struct State {
+        /// The revision the next stream starts at; 0 until a stream was created (then: now).
+        var nextRevision: Int64
+        var createdOnThisStream = false
+    }
+
+    private let state: Mutex<State>
+
+    init(nextRevision: Int64) {
+        state = Mutex(State(nextRevision: nextRevision))
+    }
+
+    /// The revision the next stream starts at.
+    var nextRevision: Int64 { state.withLock { $0.nextRevision } }
+    /// Whether the current stream's watch was created.
+    var createdOnThisStream: Bool { state.withLock { $0.createdOnThisStream } }
+
+    /// The server created the watch; a watch "from now" resumes after the revision it was created at.
+    func created(headerRevision: Int64) {
+        state.withLock { state in
+            state.createdOnThisStream = true
+            if state.nextRevision == 0 { state.nextRevision = headerRevision + 1 }
+        }
+    }
+
+    /// Every event up to `revision` was delivered (or, for a progress notification, exists no more).
+    func delivered(through revision: Int64) {
+        state.withLock { state in state.nextRevision = max(state.nextRevision, revision + 1) }
+    }
+
+    /// Whether the stream that just failed had been created; resets for the next stream.
+    func takeCreated() -> Bool {
+        state.withLock { state in
+            defer { state.createdOnThisStream = false }
+            return state.createdOnThisStream
+        }
+    }
+}
