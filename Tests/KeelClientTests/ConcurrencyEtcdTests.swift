@@ -6,13 +6,17 @@ import XCTest
 /// Session, DistributedMutex and Election against a real etcd 3.4, and the watch's answers from
 /// it: the order in which locks are granted, the refusal of a waiter whose lease ended while it
 /// waited (etcd-io/etcd#11456), fencing, and leadership as observed.
-final class ConcurrencyEtcdTests: XCTestCase {
+class ConcurrencyEtcdTests: XCTestCase {
     /// The longest any one test may run before it fails.
     static let testTimeLimit: Duration = .seconds(60)
 
+    /// The server these tests run against: etcd here, kvd in ``ConcurrencyKvdTests``.
+    class var server: (binary: String, extraArguments: [String]) { (EtcdProcess.binary, []) }
+
     /// Runs `body` with a client of a fresh etcd, failing if it takes longer than ``testTimeLimit``.
     func withEtcd(_ body: @escaping @Sendable (KeelClient, EtcdProcess) async throws -> Void) async throws {
-        try await EtcdProcess.with { etcd in
+        let server = Self.server
+        try await EtcdProcess.with(binary: server.binary, extraArguments: server.extraArguments) { etcd in
             let configuration = KeelClientConfiguration(endpoints: [etcd.endpoint])
             try await KeelClient.withClient(configuration) { client in
                 try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -214,4 +218,23 @@ final class ConcurrencyEtcdTests: XCTestCase {
             XCTAssertEqual(revisions, Array(first.header.revision...last.header.revision), "every event once, in order")
         }
     }
+}
+
+/// The same client tests against a single kvd (the debug build next to the test bundle): Keel's
+/// own server must answer Session, DistributedMutex, Election and watches as etcd does, and refuses
+/// the expired waiter on the server side too.
+final class ConcurrencyKvdTests: ConcurrencyEtcdTests {
+    override class var server: (binary: String, extraArguments: [String]) {
+        let kvd = (try? KvctlProcess.locate())?.deletingLastPathComponent().appendingPathComponent("kvd").path ?? "kvd-not-found"
+        return (kvd, ["--listen-metrics-urls", ""])
+    }
+
+    // Declared again so that Linux's XCTest, which does not run inherited tests, runs them here.
+    override func testLocksAreGrantedInCreateOrderWithGrowingFencingTokens() async throws { try await super.testLocksAreGrantedInCreateOrderWithGrowingFencingTokens() }
+    override func testAWaiterIsNotGrantedALockWhoseKeyVanishedWhileItWaited() async throws { try await super.testAWaiterIsNotGrantedALockWhoseKeyVanishedWhileItWaited() }
+    override func testAFencedTransactionOfAStaleHolderIsRefused() async throws { try await super.testAFencedTransactionOfAStaleHolderIsRefused() }
+    override func testASessionReportsItsLeaseLostAndCloseReleasesItsLock() async throws { try await super.testASessionReportsItsLeaseLostAndCloseReleasesItsLock() }
+    override func testElectionCampaignObserveProclaimAndResign() async throws { try await super.testElectionCampaignObserveProclaimAndResign() }
+    override func testWatchAgainstEtcdHistoryPrevKVAndCompaction() async throws { try await super.testWatchAgainstEtcdHistoryPrevKVAndCompaction() }
+    override func testAWatchResumesAfterEtcdCrashesAndRestartsWithoutLossOrRepeat() async throws { try await super.testAWatchResumesAfterEtcdCrashesAndRestartsWithoutLossOrRepeat() }
 }

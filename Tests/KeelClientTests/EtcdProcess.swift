@@ -2,7 +2,8 @@ import Foundation
 import KeelClient
 
 /// A real single-member etcd 3.4 (Debian's etcd-server, which CI installs) on loopback, on random
-/// high ports with a temporary data folder, for the tests that must match etcd's own behaviour.
+/// high ports with a temporary data folder, for the tests that must match etcd's own behaviour; or,
+/// given kvd's path, a single kvd started with the same flags, so the same tests hold kvd to them.
 /// ``with(_:)`` always stops it (SIGTERM, then SIGKILL) and deletes its folder, even when the test fails.
 final class EtcdProcess: @unchecked Sendable {
     // @unchecked Sendable: `process` is replaced only by start(), which a test calls from one task
@@ -18,12 +19,18 @@ final class EtcdProcess: @unchecked Sendable {
     let clientPort: Int
     let peerPort: Int
     let directory: URL
+    /// The server binary: etcd, or kvd.
+    let binary: String
+    /// Flags after etcd's own (kvd: no metrics port, so runs do not collide on 2381).
+    let extraArguments: [String]
     private var process: Process?
     private let log: URL
 
-    private init(clientPort: Int, peerPort: Int) throws {
+    private init(clientPort: Int, peerPort: Int, binary: String, extraArguments: [String]) throws {
         self.clientPort = clientPort
         self.peerPort = peerPort
+        self.binary = binary
+        self.extraArguments = extraArguments
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("keel-client-etcd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         log = directory.appendingPathComponent("etcd.log")
@@ -33,7 +40,9 @@ final class EtcdProcess: @unchecked Sendable {
     var endpoint: Endpoint { Endpoint(host: "127.0.0.1", port: clientPort) }
 
     /// Runs `body` with a started etcd; fails (never skips) when etcd is not installed.
-    static func with<Result: Sendable>(_ body: (EtcdProcess) async throws -> Result) async throws -> Result {
+    static func with<Result: Sendable>(
+        binary: String = EtcdProcess.binary, extraArguments: [String] = [], _ body: (EtcdProcess) async throws -> Result
+    ) async throws -> Result {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw TestSetupError(
                 "\(binary) is missing: these tests hold the client to a real etcd 3.4; install Debian's etcd-server (scripts/install-deps does)")
@@ -41,7 +50,7 @@ final class EtcdProcess: @unchecked Sendable {
         var lastError: any Error = TestSetupError("no attempt")
         for _ in 0..<portAttemptsMax {
             let base = Int.random(in: 20_000..<30_000) * 2
-            let etcd = try EtcdProcess(clientPort: base, peerPort: base + 1)
+            let etcd = try EtcdProcess(clientPort: base, peerPort: base + 1, binary: binary, extraArguments: extraArguments)
             defer { etcd.stopAndClean() }
             do {
                 try await etcd.start()
@@ -65,7 +74,7 @@ final class EtcdProcess: @unchecked Sendable {
 
     private func start() async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: binary)
         let client = "http://127.0.0.1:\(clientPort)"
         let peer = "http://127.0.0.1:\(peerPort)"
         process.arguments = [
@@ -73,7 +82,7 @@ final class EtcdProcess: @unchecked Sendable {
             "--listen-client-urls", client, "--advertise-client-urls", client,
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
             "--initial-cluster", "test=\(peer)",
-        ]
+        ] + extraArguments
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let output = try FileHandle(forWritingTo: log)
         process.standardOutput = output
