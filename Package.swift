@@ -103,7 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeelNodeTests",
-            dependencies: ["KeelNode", "KeelStorage", "KeelTransport", "Raft", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["KeelNode", "KeelStorage", "KeelTransport", "Raft", "RaftSimulation", .product(name: "Logging", package: "swift-log")]
         ),
 
         // The node simulation: the node's state machine on simulated disks, network and clocks.

@@ -1,6 +1,7 @@
 import Foundation
 import KeelStorage
 import Raft
+import RaftSimulation
 import XCTest
 
 @testable import KeelNode
@@ -139,7 +140,7 @@ final class WatchHubTests: XCTestCase {
         let id = try XCTUnwrap(stream.create(WatchSpec(key: Array("k".utf8), rangeEnd: Array("l".utf8))))
         var outputs: [WatchOutput] = []
         var wanted: [String] = []
-        var generator = SeededGenerator(seed: seed)
+        var generator = SimRandom(seed: seed)
         for step in 0..<400 {
             let key = "k\(step % 13)"
             try put(key, "\(step)")
@@ -229,18 +230,5 @@ final class WatchHubTests: XCTestCase {
         hub.stateReplaced(revision: storage.stateMachine.revision, compactedRevision: 0)
         try put("k", "3")
         XCTAssertEqual(Self.describe(Self.events(drainAll(stream), id: id)), ["PUT k=1@2", "PUT k=2@3", "PUT k=3@4"])
-    }
-}
-
-/// A small seeded generator (SplitMix64) so the interleaving is the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

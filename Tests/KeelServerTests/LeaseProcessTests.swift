@@ -8,29 +8,13 @@ import XCTest
 /// The bound these check (README, "Leases"): a lease whose last keepalive (or grant) was sent at t
 /// expires no earlier than t + TTL, and no later than t + TTL + the checkpoint interval + the time
 /// the cluster had no leader that applied its log, plus an election timeout when little was left.
-final class LeaseProcessTests: XCTestCase {
-    static let electionTimeLimitSeconds = 30.0
+final class LeaseProcessTests: ClusterTestCase {
     static let checkpointIntervalSeconds = 5.0
     /// The time without a leader after a SIGKILL on loopback: an election timeout or two, and the
     /// new leader's first commit; generous for a loaded machine.
     static let failoverAllowanceSeconds = 4.0
     /// How often a test looks whether a key is gone (each look runs etcdctl).
     static let pollSeconds = 0.2
-
-    private var harness: ClusterHarness?
-
-    override func tearDown() {
-        harness?.shutdown()
-        harness = nil
-        super.tearDown()
-    }
-
-    private func startCluster() throws -> (ClusterHarness, ClusterLeader) {
-        let cluster = try ClusterHarness(nodesCount: 3, binaries: try ClusterBinaries.locate(), testName: name)
-        harness = cluster
-        try cluster.startAll()
-        return (cluster, try cluster.waitForLeader(timeLimitSeconds: Self.electionTimeLimitSeconds))
-    }
 
     /// `lease grant TTL` through `node`; returns the lease id in etcdctl's hex.
     private func grant(_ cluster: ClusterHarness, ttl: Int, on node: ClusterNode) throws -> String {

@@ -8,22 +8,7 @@ import XCTest
 /// etcd's Lock and Election services on real kvd processes: mutual exclusion, fencing tokens that
 /// refuse a holder whose lease ran out, a waiter whose own lease ran out is not granted the lock,
 /// and an election that hands over when the leader's lease ends.
-final class LockElectionProcessTests: XCTestCase {
-    private var harness: ClusterHarness?
-
-    override func tearDown() {
-        harness?.shutdown()
-        harness = nil
-        super.tearDown()
-    }
-
-    private func startCluster() throws -> (ClusterHarness, ClusterLeader) {
-        let cluster = try ClusterHarness(nodesCount: 3, binaries: try ClusterBinaries.locate(), testName: name)
-        harness = cluster
-        try cluster.startAll()
-        return (cluster, try cluster.waitForLeader(timeLimitSeconds: 30))
-    }
-
+final class LockElectionProcessTests: ClusterTestCase {
     static func grant(_ client: GRPCClient<HTTP2ClientTransport.Posix>, ttl: Int64) async throws -> Int64 {
         try await Etcdserverpb_Lease.Client(wrapping: client).leaseGrant(.with { $0.ttl = ttl }).id
     }

@@ -8,23 +8,7 @@ import XCTest
 /// Watches on real kvd processes over etcd's gRPC Watch stream: history then live changes, the
 /// same order on the leader and a follower, a watcher that resumes after the leader is killed,
 /// compaction, and ten thousand watchers on one key.
-final class WatchProcessTests: XCTestCase {
-    static let electionTimeLimitSeconds = 30.0
-    private var harness: ClusterHarness?
-
-    override func tearDown() {
-        harness?.shutdown()
-        harness = nil
-        super.tearDown()
-    }
-
-    private func startCluster() throws -> (ClusterHarness, ClusterLeader) {
-        let cluster = try ClusterHarness(nodesCount: 3, binaries: try ClusterBinaries.locate(), testName: name)
-        harness = cluster
-        try cluster.startAll()
-        return (cluster, try cluster.waitForLeader(timeLimitSeconds: Self.electionTimeLimitSeconds))
-    }
-
+final class WatchProcessTests: ClusterTestCase {
     /// A history of writes on the `w/` keys through the KV API, with what each change must look like
     /// to a watcher (`PUT key=value@revision`, `DEL key@revision`) and each key's previous value.
     struct Model {
