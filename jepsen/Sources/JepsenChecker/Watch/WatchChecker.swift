@@ -13,7 +13,9 @@ import Foundation
 ///   each response carrying events (``KVEvent``'s form); `:compacted [w]`, `:ok [w compact-revision]`
 ///   when the store refused a start as compacted (which ends the watcher); `:watch-end [w]`, `:ok [w
 ///   reason last-revision]` when the watcher stops for good (`reason` `"caught-up"` or `"timeout"`:
-///   after the final heal it did not reach the head revision in time).
+///   after the final heal it did not reach the head revision in time); `:stream-end [w]`, `:ok [w
+///   reason]` when one stream ends and the watcher goes on (`"hop"`, a planned move to another
+///   member, or `"failed: …"`), counted only.
 /// - once, after the final heal: `:history [prefix]`, `:ok [head [event ...]]`, every event under the
 ///   prefix from revision 1 to `head`, read by a fresh watch.
 ///
@@ -29,6 +31,7 @@ public enum WatchChecker {
         result.watchers = parsed.watchers.count
         result.sessions = parsed.watchers.values.reduce(0) { $0 + $1.sessions.count }
         result.resumptions = parsed.watchers.values.reduce(0) { $0 + max(0, $1.sessions.count - 1) }
+        result.streamFailures = parsed.watchers.values.reduce(0) { $0 + $1.failedStreams }
         result.compactedWatchers = parsed.watchers.values.filter { $0.compactRevision != nil }.count
         guard let log = parsed.log else {
             result.verdict = .unknown
@@ -271,6 +274,8 @@ struct WatchHistory {
         var endReason: String?
         var endOperationID: Int?
         var lastRevision = 0
+        /// Streams that ended by failing or stalling (not by a planned hop).
+        var failedStreams = 0
     }
 
     /// The final read of the whole history.
@@ -356,6 +361,12 @@ struct WatchHistory {
                 guard operation.outcome == .ok else { continue }
                 guard let output, output.count == 2, let head = output[0].intValue else { throw bad(":ok [head [event ...]]") }
                 log = Log(events: try KVEvent.list(output[1], line: line, what: ":history"), head: head, operationID: operation.id)
+            case "stream-end":
+                guard operation.outcome == .ok else { continue }
+                guard let output, output.count == 2, let id = output[0].intValue, case .string(let reason) = output[1] else {
+                    throw bad(":ok [watcher reason]")
+                }
+                if reason.hasPrefix("failed") { watchers[id, default: Watcher(id: id)].failedStreams += 1 }
             case "read":
                 continue
             default:
@@ -423,6 +434,9 @@ public struct WatchCheckResult: Sendable, Equatable {
     public var sessions = 0
     /// Streams that resumed after an earlier one of the same watcher ended.
     public var resumptions = 0
+    /// Streams that failed or stalled (a member killed, paused or cut off); the others ended by a
+    /// planned move to another member, or at the end.
+    public var streamFailures = 0
     /// Watchers ended by a compacted answer.
     public var compactedWatchers = 0
     /// Watcher events compared with the history.
@@ -438,7 +452,7 @@ public struct WatchCheckResult: Sendable, Equatable {
         var lines = [
             "watch: \(verdict.rawValue)" + (unknownReason.map { " (\($0))" } ?? ""),
             "writes: \(acknowledgedWrites) acknowledged, \(unknownWrites) unknown; history: \(historyEvents) events to revision \(head)",
-            "watchers: \(watchers), streams \(sessions) (\(resumptions) resumptions), \(compactedWatchers) ended compacted; \(eventsChecked) events checked",
+            "watchers: \(watchers), streams \(sessions) (\(resumptions) resumptions; \(streamFailures) streams failed or stalled), \(compactedWatchers) ended compacted; \(eventsChecked) events checked",
         ]
         if !violations.isEmpty {
             lines.append("violations: \(violations.count)")
@@ -459,7 +473,7 @@ public struct WatchCheckResult: Sendable, Equatable {
         return "{\"verdict\": \"\(verdict.rawValue)\", \"unknown_reason\": \(unknownReason.map(jsonText) ?? "null"), "
             + "\"acknowledged_writes\": \(acknowledgedWrites), \"unknown_writes\": \(unknownWrites), "
             + "\"history_events\": \(historyEvents), \"head\": \(head), \"watchers\": \(watchers), \"streams\": \(sessions), "
-            + "\"resumptions\": \(resumptions), \"compacted_watchers\": \(compactedWatchers), \"events_checked\": \(eventsChecked), "
+            + "\"resumptions\": \(resumptions), \"stream_failures\": \(streamFailures), \"compacted_watchers\": \(compactedWatchers), \"events_checked\": \(eventsChecked), "
             + "\"violation_count\": \(violations.count), \"violations\": [\(listed.joined(separator: ", "))]}"
     }
 }
