@@ -132,6 +132,17 @@ final class LockCheckerTests: XCTestCase {
         XCTAssertEqual(try checkLock(clients, log: lost).violations.map(\.kind), [.lostFencedWrite])
     }
 
+    func testALockRefusedBecauseTheLeaseExpiredWhileWaitingIsCounted() throws {
+        var text = edn(clients + [(3, "invoke", "acquire", "[3 12]", 0.3)])
+        text += "\n{:process 3 :type :info :f :acquire :value [3 12] :time 900000000 :error \"failedPrecondition: mutex: session is expired\"}"
+        text += "\n{:process 900 :type :invoke :f :history :value [\"\"] :time 2000000000}"
+        text += "\n{:process 900 :type :ok :f :history :value [7 [\(handOver.joined(separator: " "))]] :time 2100000000}"
+        let result = try LockChecker.check(try history(text))
+        XCTAssertEqual(result.verdict, .valid, result.summary)
+        XCTAssertEqual(result.acquiresRefusedAsExpired, 1)
+        XCTAssertEqual(result.acquiresUnknown, 1)
+    }
+
     func testNoAppliedWriteIsUnknown() throws {
         let events = Array(clients.prefix(2))
         XCTAssertEqual(try checkLock(events, log: Array(handOver.prefix(1))).verdict, .unknown)

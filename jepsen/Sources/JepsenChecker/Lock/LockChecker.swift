@@ -25,7 +25,7 @@ import Foundation
 ///   already gone when read back; revision: the Lock answer's header revision);
 /// - `:write [c token fence-key]`, `:ok [c token revision applied]` (applied: the Txn's compare held);
 ///   the fence key is unique per write and its value is the token as text;
-/// - `:release [c hold-key]`; `:grant [c ttl]`, `:ok [c lease]`; `:stop-renewing [c lease seconds]`;
+/// - `:release [c hold-key]`; `:grant [c ttl]`, `:ok [c lease]`; `:stop-renewing [c lease milliseconds]`;
 /// - once, at the end: `:history [prefix]`, `:ok [head [event ...]]` (``KVEvent``s of every key).
 public enum LockChecker {
     /// Where hold keys and fence keys live.
@@ -48,6 +48,7 @@ public enum LockChecker {
         result.grantsGoneAtOnce = parsed.acquires.filter { $0.operation.outcome == .ok && $0.token == nil }.count
         result.acquiresFailed = parsed.acquires.filter { $0.operation.outcome == .fail }.count
         result.acquiresUnknown = parsed.acquires.filter { $0.operation.outcome == .info }.count
+        result.acquiresRefusedAsExpired = parsed.refusedAsExpired
         result.writesAccepted = parsed.writes.filter { $0.operation.outcome == .ok && $0.applied == true }.count
         result.writesRefused = parsed.writes.filter { $0.operation.outcome == .ok && $0.applied == false }.count
         result.writesUnknown = parsed.writes.filter { $0.operation.outcome == .info }.count
@@ -220,6 +221,9 @@ struct LockHistory {
     /// Real-time holds: from a grant's answer to its release's invocation (or the end).
     var holds: [(start: Double, end: Double)] = []
     var renewalStops = 0
+    /// Lock calls the store refused because the caller's hold key was gone (its lease expired while
+    /// it waited): what etcd's own Lock does not do (etcd-io/etcd#11456).
+    var refusedAsExpired = 0
     var log: Log?
 
     init(_ history: History) throws(HistoryError) {
@@ -240,6 +244,11 @@ struct LockHistory {
             case "acquire":
                 guard input.count == 2, let client = input[0].intValue else { throw bad("[client lease]") }
                 var acquire = Acquire(operation: operation, client: client)
+                if operation.outcome != .ok, let complete = operation.completeEvent,
+                    case .string(let error)? = history.events[complete].error, error.contains("session is expired")
+                {
+                    refusedAsExpired += 1
+                }
                 if operation.outcome == .ok {
                     guard let output, output.count == 5, case .string(let key) = output[2], let revision = output[4].intValue else {
                         throw bad(":ok [client lease hold-key token revision]")
@@ -328,6 +337,8 @@ public struct LockCheckResult: Sendable, Equatable {
     public var acquiresFailed = 0
     /// Lock calls whose outcome is unknown.
     public var acquiresUnknown = 0
+    /// Lock calls refused with "session is expired": the caller's lease ran out while it waited.
+    public var acquiresRefusedAsExpired = 0
     /// Fenced writes answered as applied.
     public var writesAccepted = 0
     /// Fenced writes answered as refused by the fence (the hold was gone).
@@ -354,7 +365,7 @@ public struct LockCheckResult: Sendable, Equatable {
     public var summary: String {
         var lines = [
             "lock: \(verdict.rawValue)" + (unknownReason.map { " (\($0))" } ?? ""),
-            "clients: \(clients); grants: \(grants) (\(grantsGoneAtOnce) whose key was gone when read back), \(acquiresFailed) failed, \(acquiresUnknown) unknown; \(renewalStops) renewal stops",
+            "clients: \(clients); grants: \(grants) (\(grantsGoneAtOnce) whose key was gone when read back), \(acquiresFailed) failed, \(acquiresUnknown) unknown, \(acquiresRefusedAsExpired) refused as expired; \(renewalStops) renewal stops",
             "fenced writes: \(writesAccepted) accepted, \(writesRefused) refused, \(writesUnknown) unknown; \(fencedWritesInHistory) applied in the history with \(tokensUsed) tokens",
             "holds overlapping in real time (information): \(overlappingGrants); history: \(historyEvents) events",
         ]
@@ -374,7 +385,7 @@ public struct LockCheckResult: Sendable, Equatable {
         }
         return "{\"verdict\": \"\(verdict.rawValue)\", \"unknown_reason\": \(unknownReason.map(jsonText) ?? "null"), "
             + "\"clients\": \(clients), \"grants\": \(grants), \"grants_gone_at_once\": \(grantsGoneAtOnce), "
-            + "\"acquires_failed\": \(acquiresFailed), \"acquires_unknown\": \(acquiresUnknown), "
+            + "\"acquires_failed\": \(acquiresFailed), \"acquires_unknown\": \(acquiresUnknown), \"acquires_refused_as_expired\": \(acquiresRefusedAsExpired), "
             + "\"writes_accepted\": \(writesAccepted), \"writes_refused\": \(writesRefused), \"writes_unknown\": \(writesUnknown), "
             + "\"fenced_writes_in_history\": \(fencedWritesInHistory), \"tokens_used\": \(tokensUsed), "
             + "\"renewal_stops\": \(renewalStops), \"overlapping_grants\": \(overlappingGrants), \"history_events\": \(historyEvents), "
