@@ -218,6 +218,9 @@ let package = Package(
             dependencies: [
                 "JepsenChecker", "KeelClient", "KeelProto",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // Watch streams and the Lock service, which KeelClient does not carry.
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             path: "jepsen/Sources/JepsenHarness"
         ),

@@ -42,7 +42,7 @@ struct Check: ParsableCommand {
         abstract: "Check a history (EDN or JSON Lines) for linearizability.",
         discussion: "Exit status: 0 valid, 1 invalid, 2 unknown (time limit), 3 unreadable or malformed input.")
 
-    @Option(help: "The model: \(ModelCatalog.names.joined(separator: ", ")); prefix with independent- for [key value] tuples checked per key. Or a whole-history checker: set-full (the set workload), list-append (the append workload, strict serializability) or lease (the lease workload).")
+    @Option(help: "The model: \(ModelCatalog.names.joined(separator: ", ")); prefix with independent- for [key value] tuples checked per key. Or a whole-history checker: set-full (the set workload), list-append (the append workload, strict serializability), lease (the lease workload), watch (the watch workload) or lock (the lock workload, with fencing).")
     var model = "cas-register"
 
     @Option(help: "The initial state as EDN, e.g. 0, nil (absent key), or {:x 0 :y 0}.")
@@ -61,7 +61,7 @@ struct Check: ParsableCommand {
     var history: String
 
     func run() throws {
-        if ["set-full", "list-append", "lease"].contains(model) { return try runHistoryChecker() }
+        if ["set-full", "list-append", "lease", "watch", "lock"].contains(model) { return try runHistoryChecker() }
         let text = try readHistoryText(history)
         let result: CheckResult
         let parsed: History
@@ -94,7 +94,7 @@ struct Check: ParsableCommand {
 }
 
 extension Check {
-    /// The set-full and list-append checkers, which judge a whole history rather than search a model.
+    /// The set-full, list-append, lease, watch and lock checkers, which judge a whole history rather than search a model.
     func runHistoryChecker() throws {
         let text = try readHistoryText(history)
         let verdict: Verdict
@@ -105,6 +105,12 @@ extension Check {
             parsed = try History(text: text)
             if model == "set-full" {
                 let result = try SetChecker.check(parsed)
+                (verdict, summary, jsonText) = (result.verdict, result.summary, result.json)
+            } else if model == "watch" {
+                let result = try WatchChecker.check(parsed)
+                (verdict, summary, jsonText) = (result.verdict, result.summary, result.json)
+            } else if model == "lock" {
+                let result = try LockChecker.check(parsed)
                 (verdict, summary, jsonText) = (result.verdict, result.summary, result.json)
             } else if model == "lease" {
                 let bound = ClockNemesis.leaseBound(LeaseChecker.Bound(), widenedFor: parsed)

@@ -135,6 +135,35 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("lost 1"), result.stdout)
     }
 
+    func testWatchAndLockModelsRejudgeStoredHistories() throws {
+        let history = """
+            {:process 0 :type :invoke :f :put :value [["w/a" "v0"]]}
+            {:process 0 :type :ok :f :put :value [2 [["w/a" "v0"]]]}
+            {:process 7 :type :invoke :f :watch :value [0 1]}
+            {:process 7 :type :ok :f :watch :value [0 1 1]}
+            {:process 7 :type :invoke :f :events :value [0]}
+            {:process 7 :type :ok :f :events :value [0 [[2 0 "w/a" :put "v0" 2 1]]]}
+            {:process 9 :type :invoke :f :history :value ["w/"]}
+            """
+        let good = try write(history + "\n{:process 9 :type :ok :f :history :value [2 [[2 0 \"w/a\" :put \"v0\" 2 1]]]}", to: "watch.edn")
+        XCTAssertEqual(try run(["check", "--model", "watch", good]).status, 0)
+        // The history read at the end lost the acknowledged put.
+        let lost = try write(history + "\n{:process 9 :type :ok :f :history :value [2 []]}", to: "watch-lost.edn")
+        let result = try run(["check", "--model", "watch", "--json", lost])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stdout.contains("\"lost-write\""), result.stdout)
+
+        let lock = try write("""
+            {:process 0 :type :invoke :f :acquire :value [0 10]}
+            {:process 0 :type :ok :f :acquire :value [0 10 "jl/a" 2 2]}
+            {:process 0 :type :invoke :f :write :value [0 2 "jf/0/0"]}
+            {:process 0 :type :ok :f :write :value [0 2 3 true]}
+            {:process 9 :type :invoke :f :history :value [""]}
+            {:process 9 :type :ok :f :history :value [3 [[2 0 "jl/a" :put "" 2 1] [3 0 "jf/0/0" :put "2" 3 1]]]}
+            """, to: "lock.edn")
+        XCTAssertEqual(try run(["check", "--model", "lock", lock]).status, 0)
+    }
+
     func testListAppendModelFindsAStaleReadAfterACompletedAppend() throws {
         // T1 appends 1 to key 0 and completes; T2 starts later and reads an empty list; T3 reads [1],
         // which places 1 first in key 0's order: G-single-realtime (T2 rw T1, T1 realtime T2).

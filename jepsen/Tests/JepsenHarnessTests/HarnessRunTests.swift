@@ -35,8 +35,11 @@ final class HarnessRunTests: XCTestCase {
         return (status, output)
     }
 
-    private func assertValidRun(workload: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        guard !jepsen.isEmpty else { return }
+    /// Runs `workload` for 30 s under every fault kvd takes, asserts a valid run and its files, and
+    /// returns the checker's result object from results.json.
+    @discardableResult
+    private func assertValidRun(workload: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any]? {
+        guard !jepsen.isEmpty else { return nil }
         let out = HarnessTestSupport.temporaryDirectory("run-\(workload)")
         let (status, output) = try runTest(
             ["--workload", workload, "--time", "30", "--nemesis", "partition,kill,pause,clock"], out: out)
@@ -55,6 +58,8 @@ final class HarnessRunTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/n\(node)/server.log"), file: file, line: line)
         }
         XCTAssertEqual(HarnessTestSupport.leftovers(), [], "the run tore everything down", file: file, line: line)
+        let parsed = try JSONSerialization.jsonObject(with: Data(results.utf8)) as? [String: Any]
+        return (parsed?["checker"] as? [String: Any])?["result"] as? [String: Any]
     }
 
     func testRegisterUnderEveryFaultIsValid() throws { try assertValidRun(workload: "register") }
@@ -64,6 +69,23 @@ final class HarnessRunTests: XCTestCase {
     func testAppendUnderEveryFaultIsValid() throws { try assertValidRun(workload: "append") }
 
     func testLeaseUnderEveryFaultIsValid() throws { try assertValidRun(workload: "lease") }
+
+    /// Watchers on every member, resuming on another after each failed stream, see the history's order.
+    func testWatchUnderEveryFaultIsValid() throws {
+        let result = try assertValidRun(workload: "watch")
+        XCTAssertEqual(result?["watchers"] as? Int, 6, "two watchers per member")
+        XCTAssertGreaterThan(result?["events_checked"] as? Int ?? 0, 1000, "the watchers saw the run's writes")
+        XCTAssertGreaterThan(result?["stream_failures"] as? Int ?? 0, 0, "faults broke streams, and the watchers resumed")
+        XCTAssertGreaterThan(result?["resumptions"] as? Int ?? 0, result?["stream_failures"] as? Int ?? 0, "planned hops resume too")
+    }
+
+    /// Lock holders that stop renewing lose the lock, and the fence refuses their late writes.
+    func testLockUnderEveryFaultIsValid() throws {
+        let result = try assertValidRun(workload: "lock")
+        XCTAssertGreaterThan(result?["grants"] as? Int ?? 0, 10)
+        XCTAssertGreaterThan(result?["fenced_writes_in_history"] as? Int ?? 0, 10)
+        XCTAssertGreaterThan(result?["renewal_stops"] as? Int ?? 0, 0, "some holders paused")
+    }
 
     /// Serializable reads may be served by a member cut off from the leader: the harness must catch
     /// the stale read that results.

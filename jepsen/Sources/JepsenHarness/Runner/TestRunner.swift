@@ -36,6 +36,10 @@ public final class TestRunner: Sendable {
     static let finalProcessBase = 10_000_000
     /// The pause before a final operation is tried again.
     static let finalRetryPause: Duration = .milliseconds(500)
+    /// How long a session workload's clients have after the final heal to catch up.
+    static let sessionDrainTime: Duration = .seconds(30)
+    /// Past the drain and the final read, sessions that still run are cancelled after this much more.
+    static let sessionSlack: Duration = .seconds(10)
     /// How long a fresh cluster may take to answer and agree on a leader.
     static let formationTimeout: Duration = .seconds(60)
 
@@ -174,8 +178,53 @@ public final class TestRunner: Sendable {
 
         let deadline = ContinuousClock.now.advanced(by: configuration.duration)
         let budget = OperationBudget(configuration.operationsMax)
+        let sessionWorkload = workload as? any SessionWorkload
+        let context = SessionContext(
+            members: cluster.nodes.map { SessionContext.Member(name: $0.name, endpoint: cluster.endpoint($0)) }, recorder: recorder,
+            deadline: deadline, seed: configuration.seed, concurrency: configuration.concurrency,
+            operationTimeout: configuration.operationTimeout)
+        // The workload's own sessions run beside the workers and on past the heal; leaving this
+        // group (normally or by an error) cancels and awaits them.
+        return try await withThrowingTaskGroup(of: Bool.self, returning: RunPhase.self) { sessions in
+            if let sessionWorkload {
+                sessions.addTask {
+                    await sessionWorkload.runSessions(context)
+                    return true
+                }
+            }
+            let unrecovered = try await runClientsAndHeal(
+                cluster, workload: workload, nemeses: nemeses, recorder: recorder, deadline: deadline, budget: budget,
+                workers: sessionWorkload?.usesWorkers ?? true, notes: &notes)
+            if sessionWorkload != nil {
+                let drainDeadline = ContinuousClock.now.advanced(by: Self.sessionDrainTime)
+                log("letting the workload's sessions catch up and read the final history")
+                context.beginDrain(until: drainDeadline)
+                sessions.addTask {
+                    try await Task.sleep(until: drainDeadline + SessionContext.finalReadTime + Self.sessionSlack, clock: .continuous)
+                    return false
+                }
+                if try await sessions.next() == false {
+                    notes.append("the workload's sessions did not finish in time after the final heal; they were cancelled")
+                }
+                sessions.cancelAll()
+            }
+            return RunPhase(unrecovered: unrecovered)
+        }
+    }
+
+    /// The workers and the fault schedule until the deadline, then the final heal and the wait for
+    /// every member; returns the members that did not answer.
+    private func runClientsAndHeal(
+        _ cluster: TestCluster, workload: any Workload, nemeses: [any Nemesis], recorder: HistoryRecorder,
+        deadline: ContinuousClock.Instant, budget: OperationBudget, workers: Bool, notes: inout [String]
+    ) async throws -> [String] {
+        let configuration = configuration
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<configuration.concurrency {
+            if !workers {
+                // Without workers the faults still run their full time, and the heal waits for it.
+                group.addTask { try await Task.sleep(until: deadline, clock: .continuous) }
+            }
+            for worker in 0..<(workers ? configuration.concurrency : 0) {
                 group.addTask {
                     await self.work(
                         worker, cluster: cluster, workload: workload, recorder: recorder, deadline: deadline, budget: budget)
@@ -206,7 +255,7 @@ public final class TestRunner: Sendable {
             notes.append("no agreed leader or no answer from \(unrecovered.joined(separator: " ")) within \(configuration.recoveryTimeout) after the final heal")
         }
         try await finalOperations(cluster: cluster, workload: workload, recorder: recorder)
-        return RunPhase(unrecovered: unrecovered)
+        return unrecovered
     }
 
     /// One client process: operations against one member until the deadline or the budget runs out.

@@ -96,7 +96,9 @@ public enum ReadConsistency: String, Sendable, CaseIterable {
 /// The workloads `--workload` accepts, by name.
 public enum WorkloadCatalog {
     /// Every workload's name.
-    public static let names = [RegisterWorkload.name, SetWorkload.name, AppendWorkload.name, LeaseWorkload.name]
+    public static let names = [
+        RegisterWorkload.name, SetWorkload.name, AppendWorkload.name, LeaseWorkload.name, WatchWorkload.name, LockWorkload.name,
+    ]
 
     /// Makes the named workload, or nil if there is none by that name.
     public static func make(_ name: String) -> (any Workload)? {
@@ -105,6 +107,8 @@ public enum WorkloadCatalog {
         case SetWorkload.name: SetWorkload()
         case AppendWorkload.name: AppendWorkload()
         case LeaseWorkload.name: LeaseWorkload()
+        case WatchWorkload.name: WatchWorkload()
+        case LockWorkload.name: LockWorkload()
         default: nil
         }
     }
