@@ -162,6 +162,21 @@ final class WatchHubTests: XCTestCase {
         XCTAssertNil(firstDifference, "seed \(seed): first difference at \(firstDifference ?? -1): \(firstDifference.map { (seen[$0], wanted[$0]) }.debugDescription)")
     }
 
+    /// A history read that stops one revision short of the head (its event limit reached) leaves
+    /// the watcher behind for one more read: rejoining the synced group there would skip the head.
+    func testAHistoryReadThatStopsJustShortOfTheHeadReadsAgain() throws {
+        var limits = WatchLimits()
+        limits.catchUpEventsMax = 5
+        try open(limits: limits)
+        for value in 1...6 { try put("k", "\(value)") }  // revisions 2...7
+        let stream = try hub.openStream()
+        let id = try XCTUnwrap(stream.create(WatchSpec(key: Array("k".utf8), startRevision: 2)))
+        // The first read returns revisions 2...6 and stops before 7, the head.
+        XCTAssertEqual(
+            Self.describe(Self.events(drainAll(stream), id: id)), ["PUT k=1@2", "PUT k=2@3", "PUT k=3@4", "PUT k=4@5", "PUT k=5@6", "PUT k=6@7"])
+        XCTAssertEqual(hub.catchUpsRun, 2)
+    }
+
     func testACompactedStartRevisionIsCancelledWithTheCompactRevision() throws {
         try open()
         for value in 1...5 { try put("k", "\(value)") }  // 2...6
