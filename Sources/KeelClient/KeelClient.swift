@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import ServiceLifecycle
 
 /// A client of a Keel (or etcd) cluster over etcd's v3 gRPC API, in plaintext HTTP/2.
 ///
@@ -19,6 +20,10 @@ public final class KeelClient: Sendable {
     public let configuration: KeelClientConfiguration
     let connections: [EndpointConnection]
     let preferred: PreferredEndpoint
+    /// One per connection, in the same order.
+    let breakers: [EndpointBreaker]
+    /// Shared by every call of this client.
+    let retryBudget = RetryBudget()
 
     /// How many times a call goes round all its endpoints when each one is passed over.
     static let passesMax = 3
@@ -34,6 +39,7 @@ public final class KeelClient: Sendable {
         self.configuration = configuration
         self.connections = try configuration.endpoints.map { try EndpointConnection(endpoint: $0) }
         self.preferred = PreferredEndpoint()
+        self.breakers = configuration.endpoints.map { _ in EndpointBreaker() }
     }
 
     /// The endpoints, in configuration order.
@@ -42,10 +48,15 @@ public final class KeelClient: Sendable {
     /// Runs the connections until ``beginGracefulShutdown()`` is called and in-flight calls have
     /// finished, or until the task is cancelled.
     public func run() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            for connection in connections {
-                group.addTask { try await connection.grpc.runConnections() }
+        // In a ServiceGroup, graceful shutdown closes the connections once calls finish.
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                for connection in connections {
+                    group.addTask { try await connection.grpc.runConnections() }
+                }
             }
+        } onGracefulShutdown: {
+            self.beginGracefulShutdown()
         }
     }
 
@@ -103,12 +114,18 @@ public final class KeelClient: Sendable {
             order = [index]
         } else {
             let start = preferred.index % connections.count
-            order = (0..<connections.count).map { (start + $0) % connections.count }
+            let all = (0..<connections.count).map { (start + $0) % connections.count }
+            // Endpoints whose breaker is open wait their turn; when every one is open, try them
+            // anyway, soonest to reopen first.
+            let now = clock.now
+            let closed = all.filter { !breakers[$0].isOpen(at: now) }
+            order = closed.isEmpty ? all.sorted { (breakers[$0].reopensAt ?? now) < (breakers[$1].reopensAt ?? now) } : closed
         }
         var attempts: [KeelClientError.Attempt] = []
         var deadlinePassed = false
         // Whether any attempt so far may have delivered the request.
         var reachedServer = false
+        var attemptsMade = 0
         passes: for pass in 0..<Self.passesMax {
             if pass > 0 {
                 // Every endpoint was passed over; one may be reconnecting or electing: wait a little.
@@ -126,12 +143,30 @@ public final class KeelClient: Sendable {
                     deadlinePassed = true
                     break passes
                 }
+                if attemptsMade > 0, !retryBudget.spend() {
+                    // Too many retries lately: fail with what we have rather than hammer the cluster.
+                    configuration.logger.debug("retry budget spent: not retrying", metadata: ["endpoint": "\(connection.endpoint)"])
+                    break passes
+                }
+                attemptsMade += 1
                 switch await attempt(on: connection, timeout: remaining, rpc) {
                 case .success(let response):
                     preferred.index = index
+                    breakers[index].recordSuccess()
+                    retryBudget.earn()
                     return response
                 case .failure(let failure):
                     let passOver: Bool
+                    switch failure.kind {
+                    case .notConnected, .unavailable:
+                        if breakers[index].recordFailure(at: clock.now) {
+                            configuration.logger.info(
+                                "endpoint unreachable: calls skip it for a while",
+                                metadata: ["endpoint": "\(connection.endpoint)", "error": "\(failure.message)"])
+                        }
+                    case .answered:
+                        breakers[index].recordSuccess()
+                    }
                     switch failure.kind {
                     case .notConnected:
                         passOver = true
@@ -302,3 +337,7 @@ final class PreferredEndpoint: @unchecked Sendable {
         }
     }
 }
+
+/// A client runs its connections as a swift-service-lifecycle service: put it in the application's
+/// `ServiceGroup` and its connections close on graceful shutdown.
+extension KeelClient: Service {}

@@ -1,3 +1,5 @@
+import Logging
+
 /// How a ``KeelClient`` reaches the cluster and how long it waits.
 public struct KeelClientConfiguration: Sendable {
     /// The servers to try, in order of preference. At least one.
@@ -16,6 +18,9 @@ public struct KeelClientConfiguration: Sendable {
     public var requestMessageBytesMax: Int
     /// The largest response message the client accepts: a large range answer must fit.
     public var responseMessageBytesMax: Int
+    /// Where the client says what it does (endpoints passed over, circuit breakers opening and
+    /// closing, watches resuming), at `info` and below. Discards everything by default.
+    public var logger: Logger
 
     /// etcdctl's dial timeout.
     public static let dialTimeoutDefault: Duration = .seconds(2)
@@ -33,7 +38,8 @@ public struct KeelClientConfiguration: Sendable {
         dialTimeout: Duration = Self.dialTimeoutDefault,
         commandTimeout: Duration = Self.commandTimeoutDefault,
         requestMessageBytesMax: Int = Self.requestMessageBytesMaxDefault,
-        responseMessageBytesMax: Int = Self.responseMessageBytesMaxDefault
+        responseMessageBytesMax: Int = Self.responseMessageBytesMaxDefault,
+        logger: Logger = Logger(label: "keel.client", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         precondition(!endpoints.isEmpty, "a client needs at least one endpoint")
         precondition(dialTimeout > .zero, "the dial timeout must be positive")
@@ -45,5 +51,6 @@ public struct KeelClientConfiguration: Sendable {
         self.commandTimeout = commandTimeout
         self.requestMessageBytesMax = requestMessageBytesMax
         self.responseMessageBytesMax = responseMessageBytesMax
+        self.logger = logger
     }
 }
