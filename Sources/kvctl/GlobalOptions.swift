@@ -66,6 +66,22 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
+    /// Takes a global flag met among a command's passthrough words (etcdctl reads flags anywhere
+    /// before `--`, so `lock NAME --endpoints=E -- cmd` works): `--flag=value` or `--flag value`,
+    /// the value then drawn from `next`. Returns false for any other word.
+    mutating func take(_ word: String, next: () -> String?) -> Bool {
+        let (flag, inline) = word.split(separator: "=", maxSplits: 1).map(String.init).splitFlag
+        guard ["--endpoints", "--dial-timeout", "--command-timeout", "--write-out", "-w"].contains(flag) else { return false }
+        guard let value = inline ?? next() else { return false }
+        switch flag {
+        case "--endpoints": endpoints = value
+        case "--dial-timeout": dialTimeout = value
+        case "--command-timeout": commandTimeout = value
+        default: if let format = OutputFormat(rawValue: value) { writeOut = format }
+        }
+        return true
+    }
+
     /// Moves global flags written before the command to just after it (see ``KVCtl/main()``).
     static func movingGlobalsAfterCommand(_ arguments: [String]) -> [String] {
         var globals: [String] = []
@@ -85,4 +101,9 @@ struct GlobalOptions: ParsableArguments {
         rest.insert(contentsOf: globals, at: pathLength)
         return rest
     }
+}
+
+extension Array where Element == String {
+    /// `["--flag", "value"]` from `--flag=value`, `["--flag"]` from `--flag`: the flag and its inline value.
+    fileprivate var splitFlag: (String, String?) { (first ?? "", count > 1 ? self[1] : nil) }
 }

@@ -17,6 +17,7 @@ struct LockCommand: AsyncParsableCommand {
     func run() async throws {
         var words = arguments
         var ttl = self.ttl
+        var global = self.global
         // etcdctl's flag parser also takes --ttl after the name, before "--".
         var positional: [String] = []
         while let word = words.first {
@@ -29,6 +30,8 @@ struct LockCommand: AsyncParsableCommand {
                 words.removeFirst()
             } else if word.hasPrefix("--ttl="), let value = Int64(word.dropFirst("--ttl=".count)) {
                 ttl = value
+            } else if global.take(word, next: { words.isEmpty ? nil : words.removeFirst() }) {
+                continue
             } else {
                 positional.append(word)
             }
