@@ -239,12 +239,7 @@ public final class KeelClient: Sendable {
         _ rpc: @escaping @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, CallOptions) async throws -> Response
     ) async -> Swift.Result<Response, AttemptFailure> {
         let streamsBefore = connection.streamsOpened.value
-        var options = CallOptions.defaults
-        options.timeout = timeout
-        options.waitForReady = false
-        options.maxRequestMessageBytes = configuration.requestMessageBytesMax
-        options.maxResponseMessageBytes = configuration.responseMessageBytesMax
-        let callOptions = options
+        let callOptions = self.callOptions(timeout: timeout)
         let dialWait = min(configuration.dialTimeout, timeout)
         do {
             let response = try await withThrowingTaskGroup(of: AttemptEvent<Response>.self) { group in
@@ -314,6 +309,19 @@ public final class KeelClient: Sendable {
         } catch {
             return .failure(AttemptFailure(kind: .answered, code: .unknown, message: "\(error)"))
         }
+    }
+}
+
+extension KeelClient {
+    /// The options of every call and stream: fail fast when not connected (the client moves on
+    /// itself), the configured message limits, and `timeout` if given.
+    func callOptions(timeout: Duration? = nil) -> CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        options.waitForReady = false
+        options.maxRequestMessageBytes = configuration.requestMessageBytesMax
+        options.maxResponseMessageBytes = configuration.responseMessageBytesMax
+        return options
     }
 }
 

@@ -86,11 +86,7 @@ struct LeaseRenewer: Sendable {
         var request = Etcdserverpb_LeaseKeepAliveRequest()
         request.id = id
         let keepAliveRequest = request
-        var options = CallOptions.defaults
-        options.waitForReady = false
-        options.maxRequestMessageBytes = client.configuration.requestMessageBytesMax
-        options.maxResponseMessageBytes = client.configuration.responseMessageBytesMax
-        let callOptions = options
+        let callOptions = client.callOptions()
         deadlines.awaitingAnswer(by: ContinuousClock.now.advanced(by: answerWait))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await deadlines.watch(pollInterval: answerWait) }

@@ -73,11 +73,7 @@ struct Watcher: Sendable {
         var request = Etcdserverpb_WatchRequest()
         request.createRequest = create
         let createRequest = request
-        var callOptions = CallOptions.defaults
-        callOptions.waitForReady = false
-        callOptions.maxRequestMessageBytes = client.configuration.requestMessageBytesMax
-        callOptions.maxResponseMessageBytes = client.configuration.responseMessageBytesMax
-        let options = callOptions
+        let options = client.callOptions()
         let createWait = client.configuration.dialTimeout
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -321,11 +321,15 @@ public final class WatchHub: KVChangeObserver, Sendable {
             }
             guard !events.isEmpty else { return }
             var woken: Set<Int> = []
+            var fellBehind = false
             func deliver(_ changes: [KVEvent], to ref: WatcherRef) {
                 guard hub.watchers[ref]?.phase == .synced,
                     Self.feed(&hub.watchers[ref]!, changes, pendingEventsMax: limits.pendingEventsMax)
                 else { return }
-                if hub.watchers[ref]!.phase != .synced { hub.setPhase(ref, hub.watchers[ref]!.phase) }
+                if hub.watchers[ref]!.phase != .synced {
+                    hub.setPhase(ref, hub.watchers[ref]!.phase)
+                    fellBehind = true
+                }
                 hub.markDirty(ref)
                 woken.insert(ref.stream)
             }
@@ -344,7 +348,8 @@ public final class WatchHub: KVChangeObserver, Sendable {
                 for (ref, changes) in matched { deliver(changes, to: ref) }
             }
             for stream in woken { hub.streams[stream]?.wakeup.yield() }
-            report(hub)
+            // Every write passes here, on the storage thread: the gauges change only when a watcher fell behind.
+            if fellBehind { report(hub) }
         }
     }
 

@@ -43,15 +43,11 @@ public struct WatchSpec: Sendable, Hashable {
     }
 
     /// `[start, end)`; end nil means unbounded.
-    var bounds: (start: [UInt8], end: [UInt8]?) {
-        if rangeEnd.isEmpty { return (key, key + [0]) }
-        if rangeEnd == [0] { return (key, nil) }
-        return (key, rangeEnd)
-    }
+    var bounds: (start: [UInt8], end: [UInt8]?) { KeyRange.bounds(key: key, rangeEnd: rangeEnd) }
 
     func contains(_ candidate: [UInt8]) -> Bool {
         let (start, end) = bounds
-        return !candidate.lexicographicallyPrecedes(start) && (end.map { candidate.lexicographicallyPrecedes($0) } ?? true)
+        return KeyRange.contains(start: start, end: end, candidate)
     }
 }
 

@@ -17,7 +17,7 @@ extension KVStateMachine {
         guard from >= compactedRevision else {
             throw StorageError(.compacted, "mvcc: required revision has been compacted")
         }
-        let (start, end) = KVWriteTransaction.bounds(key: key, rangeEnd: rangeEnd)
+        let (start, end) = KeyRange.bounds(key: key, rangeEnd: rangeEnd)
         var events: [KVEvent] = []
         var scanned = 0
         let revisions = database.iterator(Self.revisionFamily)
@@ -37,7 +37,7 @@ extension KVStateMachine {
             let tombstone = try valueReader.bool()
             let changedKey = try valueReader.blob()
             try valueReader.finish()
-            if KVWriteTransaction.contains(start: start, end: end, changedKey) {
+            if KeyRange.contains(start: start, end: end, changedKey) {
                 events.append(try event(changedKey, main: main, sub: sub, tombstone: tombstone, prevKv: prevKv, versions: versions))
             }
             revisions.next()

@@ -317,4 +317,17 @@ public enum KeyRange {
         }
         return [0]
     }
+
+    /// etcd's `key`/`rangeEnd` convention as `[start, end)`: an empty end is the single key, `[0]`
+    /// every key from `key` on (end nil: unbounded).
+    public static func bounds(key: [UInt8], rangeEnd: [UInt8]) -> (start: [UInt8], end: [UInt8]?) {
+        if rangeEnd.isEmpty { return (key, key + [0]) }
+        if rangeEnd == [0] { return (key, nil) }
+        return (key, rangeEnd)
+    }
+
+    /// Whether `key` lies in `[start, end)` (end nil: unbounded).
+    public static func contains(start: [UInt8], end: [UInt8]?, _ key: [UInt8]) -> Bool {
+        !key.lexicographicallyPrecedes(start) && (end.map { key.lexicographicallyPrecedes($0) } ?? true)
+    }
 }

@@ -18,7 +18,7 @@ extension KVWriteTransaction {
             case .put(let put):
                 guard puts.insert(put.key).inserted else { throw duplicate }
             case .deleteRange(let delete):
-                deletes.append(Self.bounds(key: delete.key, rangeEnd: delete.rangeEnd))
+                deletes.append(KeyRange.bounds(key: delete.key, rangeEnd: delete.rangeEnd))
             case .txn(let inner):
                 let success = try writes(of: inner.success)
                 let failure = try writes(of: inner.failure)
@@ -30,7 +30,7 @@ extension KVWriteTransaction {
                 break
             }
         }
-        for key in puts where deletes.contains(where: { Self.contains(start: $0.start, end: $0.end, key) }) {
+        for key in puts where deletes.contains(where: { KeyRange.contains(start: $0.start, end: $0.end, key) }) {
             throw duplicate
         }
         return (puts, deletes)

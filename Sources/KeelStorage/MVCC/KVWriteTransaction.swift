@@ -77,7 +77,7 @@ final class KVWriteTransaction {
     /// The live keys in a range at a revision, in key order, merged with this transaction's writes
     /// when reading the current state.
     func scan(key: [UInt8], rangeEnd: [UInt8], revision: Int64) throws -> [KeyValue] {
-        let (start, end) = Self.bounds(key: key, rangeEnd: rangeEnd)
+        let (start, end) = KeyRange.bounds(key: key, rangeEnd: rangeEnd)
         var result: [KeyValue] = []
         let iterator = database.iterator(KVStateMachine.keyFamily)
         iterator.seek(KeyIndexCoding.groupPrefix(start))
@@ -103,21 +103,10 @@ final class KVWriteTransaction {
         try iterator.check()
         guard revision >= writeRevision, !pending.isEmpty else { return result }
         var merged = Dictionary(uniqueKeysWithValues: result.map { ($0.key, $0) })
-        for (pendingKey, entry) in pending where Self.contains(start: start, end: end, pendingKey) {
+        for (pendingKey, entry) in pending where KeyRange.contains(start: start, end: end, pendingKey) {
             merged[pendingKey] = entry.stored.tombstone ? nil : entry.stored.keyValue(pendingKey, modRevision: entry.main)
         }
         return merged.values.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-    }
-
-    /// `[start, end)` of etcd's key/rangeEnd convention; end nil means unbounded.
-    static func bounds(key: [UInt8], rangeEnd: [UInt8]) -> (start: [UInt8], end: [UInt8]?) {
-        if rangeEnd.isEmpty { return (key, key + [0]) }
-        if rangeEnd == [0] { return (key, nil) }
-        return (key, rangeEnd)
-    }
-
-    static func contains(start: [UInt8], end: [UInt8]?, _ key: [UInt8]) -> Bool {
-        !key.lexicographicallyPrecedes(start) && (end.map { key.lexicographicallyPrecedes($0) } ?? true)
     }
 
     /// The revision reads see: the current one, which inside a writing transaction includes its writes.
