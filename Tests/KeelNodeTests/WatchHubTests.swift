@@ -194,6 +194,27 @@ final class WatchHubTests: XCTestCase {
         XCTAssertEqual(Self.describe(Self.events(drainAll(stream), id: kept)), ["PUT k=4@5", "PUT k=5@6", "PUT k=later@7"])
     }
 
+    /// An idle watcher's last event can be far behind; when compaction removes that history, a
+    /// client that resumed there would be refused. So compaction tells every progress watcher the
+    /// revision it has seen through, a resume point compaction has not removed.
+    func testCompactionTellsIdleProgressWatchersWhereToResume() throws {
+        try open()
+        let stream = try hub.openStream()
+        let idle = try XCTUnwrap(stream.create(WatchSpec(key: Array("idle".utf8), progressNotify: true)))
+        let quiet = try XCTUnwrap(stream.create(WatchSpec(key: Array("quiet".utf8))))
+        XCTAssertEqual(drainAll(stream), [.created(id: idle, revision: 1), .created(id: quiet, revision: 1)])
+        for value in ["1", "2", "3"] { try put("busy", value) }
+        XCTAssertEqual(drainAll(stream), [], "no event on the watched keys, no progress asked for")
+        try apply(.compact(revision: 3))
+        XCTAssertEqual(drainAll(stream), [.progress(id: idle, revision: 4)])
+        // Resuming after the notified revision is served; after the idle watcher's creation, not.
+        let resumed = try XCTUnwrap(stream.create(WatchSpec(key: Array("idle".utf8), startRevision: 5)))
+        let stale = try XCTUnwrap(stream.create(WatchSpec(key: Array("idle".utf8), startRevision: 2)))
+        XCTAssertEqual(
+            drainAll(stream),
+            [.created(id: resumed, revision: 4), .created(id: stale, revision: 4), .canceled(id: stale, revision: 4, compactRevision: 3, reason: "")])
+    }
+
     func testCancelRefusalsAndProgress() throws {
         var limits = WatchLimits()
         limits.watchersPerStreamMax = 2

@@ -24,6 +24,9 @@ struct ClusterCommandResult {
 enum ClusterCommand {
     /// How often a running command is checked for exit.
     static let pollIntervalMicroseconds: UInt32 = 5_000
+    /// How long an interrupted command gets to finish (etcdctl's elect and lock resign or unlock on
+    /// SIGINT) before it is killed.
+    static let interruptGraceSeconds = 10.0
 
     static func run(
         _ executable: URL,
@@ -31,6 +34,7 @@ enum ClusterCommand {
         stdin: Data? = nil,
         environment: [String: String] = [:],
         timeLimitSeconds: Double,
+        interruptAtLimit: Bool = false,
         scratch: URL
     ) throws -> ClusterCommandResult {
         let id = UUID().uuidString
@@ -56,7 +60,8 @@ enum ClusterCommand {
 
         let start = Date()
         try process.run()
-        let deadline = start.addingTimeInterval(timeLimitSeconds)
+        var deadline = start.addingTimeInterval(timeLimitSeconds)
+        var interrupted = false
         var killed = false
         var reapedStatus: Int32?
         while process.isRunning {
@@ -67,7 +72,13 @@ enum ClusterCommand {
                 reapedStatus = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
                 break
             }
-            if Date() >= deadline {
+            if Date() >= deadline, interruptAtLimit, !interrupted {
+                // As `timeout -s INT` stops it when the golden files are recorded: the command
+                // cleans up and exits with its own status.
+                kill(process.processIdentifier, SIGINT)
+                interrupted = true
+                deadline = Date().addingTimeInterval(interruptGraceSeconds)
+            } else if Date() >= deadline {
                 kill(process.processIdentifier, SIGKILL)
                 killed = true
                 break
@@ -77,10 +88,16 @@ enum ClusterCommand {
         if reapedStatus == nil { process.waitUntilExit() }
         let elapsed = Date().timeIntervalSince(start)
         return ClusterCommandResult(
-            status: killed ? nil : (reapedStatus ?? process.terminationStatus),
+            status: killed ? nil : (reapedStatus ?? shellStatus(process)),
             stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
             elapsedSeconds: elapsed
         )
+    }
+
+    /// The status as a shell (and `timeout --preserve-status`) reports it: 128 + the signal for a
+    /// process that a signal ended.
+    private static func shellStatus(_ process: Process) -> Int32 {
+        process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 }

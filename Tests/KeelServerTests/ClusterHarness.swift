@@ -171,11 +171,12 @@ final class ClusterHarness {
     /// Runs etcd's etcdctl 3.4 against `selected`.
     func etcdctl(
         _ arguments: [String], on selected: [ClusterNode]? = nil, stdin: Data? = nil,
-        timeLimitSeconds: Double = commandTimeLimitSeconds
+        timeLimitSeconds: Double = commandTimeLimitSeconds, interruptAtLimit: Bool = false
     ) throws -> ClusterCommandResult {
         try ClusterCommand.run(
             binaries.etcdctl, ["--endpoints=\(endpoints(selected))"] + arguments, stdin: stdin,
-            environment: ["ETCDCTL_API": "3"], timeLimitSeconds: timeLimitSeconds, scratch: directory)
+            environment: ["ETCDCTL_API": "3"], timeLimitSeconds: timeLimitSeconds,
+            interruptAtLimit: interruptAtLimit, scratch: directory)
     }
 
     // MARK: leadership

@@ -63,9 +63,6 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         return try XCTUnwrap((object["ttl"] as? NSNumber)?.int64Value, result.transcript)
     }
 
-    /// What `timeout --preserve-status -s INT` reports for an etcdctl watch it stopped.
-    static let interruptedStatus: Int32 = 130
-
     /// Needs kvd's Watch service: watches of history, prevKV, ranges, the compacted error, the
     /// `-- command` form, and lock/elect commands that end by themselves.
     func testWatchLockAndElectCommandsPrintWhatTheyPrintAgainstEtcd() throws {
@@ -112,14 +109,10 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         for command in commands {
             let (arguments, stdin) = try command.expanded(baseRevision: base, leases: leases, fixtures: EtcdctlFixtures.directory)
             let targets = command.usesAllEndpoints ? cluster.nodes : [cluster.nodes[0]]
-            var result = try cluster.etcdctl(
+            let result = try cluster.etcdctl(
                 ["--command-timeout=\(Self.commandTimeout)"] + arguments, on: targets, stdin: stdin,
-                timeLimitSeconds: command.stopAfterSeconds ?? ClusterHarness.commandTimeLimitSeconds)
-            if command.stopAfterSeconds != nil, result.status == nil {
-                // Stopped at its time, as the recorder stopped etcdctl with SIGINT (the harness kills
-                // instead, so the status is the recording's: Go's default for SIGINT).
-                result.status = Self.interruptedStatus
-            }
+                timeLimitSeconds: command.stopAfterSeconds ?? ClusterHarness.commandTimeLimitSeconds,
+                interruptAtLimit: command.stopAfterSeconds != nil)
             outputs[command.name] = result
             if let lease = command.grantedLease(stdout: result.stdout) { leases[command.name] = lease }
             let golden = try fixtures.golden(command)

@@ -8,8 +8,8 @@ struct EtcdctlFixtureCommand {
     var tokens: [String]
 
     var usesAllEndpoints: Bool { tokens.contains("{all-endpoints}") }
-    /// `{stop-after:2s}`: how long a long-running command (watch) runs before it is stopped; the
-    /// recorder sent SIGINT then. Whole seconds ("2s") only.
+    /// `{stop-after:2s}`: how long a long-running command (watch, lock, elect) runs before it is stopped; the
+    /// recorder and the test send SIGINT then. Whole seconds ("2s") only.
     var stopAfterSeconds: Double? {
         guard let token = tokens.first(where: { $0.hasPrefix("{stop-after:") && $0.hasSuffix("s}") }) else { return nil }
         return Double(token.dropFirst("{stop-after:".count).dropLast(2))

@@ -62,10 +62,13 @@ struct EtcdctlNormalizer {
         var out = replacingAddresses(stdout)
         var err = replacingAddresses(stderr)
         let isLeaseCommand = command.tokens.first == "lease"
+        // A lock's or a candidate's key is NAME/<its session's lease in hex>.
+        let printsLeaseKeys = command.tokens.first == "lock" || command.tokens.first == "elect"
         switch (command.verb, command.writeOut) {
         case (_, "json"): out = normalizeJSONText(out, leaseCommand: isLeaseCommand)
         case ("lease list", "simple"): out = sortedLeaseList(replacingHexLeases(out))
         case (_, "simple") where isLeaseCommand: out = sortingAttachedKeys(replacingRemaining(replacingHexLeases(out)))
+        case (_, "simple") where printsLeaseKeys: out = replacingHexLeases(out)
         case ("member list", "simple"): out = sortedLines(replacingFields(out, separator: ", ", fields: [0: "<id>"]))
         case ("member list", "table"): out = normalizeTable(out, fields: [0: "<id>"], sortRows: true)
         case ("endpoint status", "simple"): out = replacingFields(out, separator: ", ", fields: Self.statusFields)
