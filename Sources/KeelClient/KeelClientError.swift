@@ -1,4 +1,5 @@
 public import GRPCCore
+public import KeelProto
 
 /// A failed client call: the gRPC status code, the server's message (etcd's own text such as
 /// "etcdserver: mvcc: required revision has been compacted" when the server sent one), and the
@@ -30,6 +31,9 @@ public struct KeelClientError: Error, CustomStringConvertible, Sendable {
     /// For ``Kind/compacted``: the oldest revision still kept, when the server said (a watch's
     /// cancellation carries it; a Range's error text does not).
     public var compactRevision: Int64?
+    /// For a watch the server ended: its cancelling answer (header, compact revision, reason), as
+    /// etcdctl's `-w json` prints it.
+    public var watchCancellation: Etcdserverpb_WatchResponse?
 
     /// One endpoint that was tried and passed over.
     public struct Attempt: Sendable, CustomStringConvertible {

@@ -112,15 +112,19 @@ struct Watcher: Sendable {
         -> WatchResponse?
     {
         if message.compactRevision != 0 {
-            throw KeelClientError(
+            var error = KeelClientError(
                 code: .outOfRange, message: KeelClientError.compactedMessage, compactRevision: message.compactRevision)
+            error.watchCancellation = message
+            throw error
         }
         if message.canceled {
             if message.cancelReason == Self.noLeaderReason {
                 throw StreamFailure(code: .unavailable, message: message.cancelReason)
             }
             let reason = message.cancelReason.isEmpty ? "watch is canceled by the server" : message.cancelReason
-            throw KeelClientError(code: message.created ? .invalidArgument : .cancelled, message: reason)
+            var error = KeelClientError(code: message.created ? .invalidArgument : .cancelled, message: reason)
+            error.watchCancellation = message
+            throw error
         }
         if message.created {
             progress.created(headerRevision: message.header.revision)

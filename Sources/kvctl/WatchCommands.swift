@@ -119,7 +119,11 @@ struct WatchRequestLine: Sendable {
                 }
             }
         } catch let error as KeelClientError where error.code != .unavailable && error.code != .deadlineExceeded {
-            // The server ended the watch (compacted, refused): etcdctl's two lines.
+            // The server ended the watch (compacted, refused): etcdctl's two lines, and with
+            // `-w json` the cancelling answer itself.
+            if printer.format == .json, let cancellation = error.watchCancellation {
+                emit(CommandOutput(stdout: printer.watchCancellation(cancellation)))
+            }
             FileHandle.standardError.write(Data(EtcdctlPrinter.watchCanceled(reason: error.message).utf8))
             throw CommandFailure(
                 message: EtcdctlPrinter.watchCanceledError.message, exitCode: EtcdctlPrinter.watchCanceledError.exitCode)

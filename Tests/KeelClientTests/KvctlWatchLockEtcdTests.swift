@@ -111,6 +111,7 @@ final class KvctlWatchLockEtcdTests: XCTestCase {
                     (["watch", "fruit/", "fruit0", "--rev", from], true, ""),
                     (["watch", "fruit/", "--prefix", "--rev", from, "-w", "json"], true, ""),
                     (["watch", "fruit/", "--rev", String(first)], false, ""),
+                    (["watch", "fruit/", "--rev", String(first), "-w", "json"], false, ""),
                     (["watch", "fruit/pear", "--rev", from, "--", "sh", "-c", "echo $ETCD_WATCH_EVENT_TYPE $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_REVISION"], true, ""),
                     (["watch", "fruit/pear", "--rev", from, "--", "sh", "-c", "exit 3"], false, ""),
                     (["watch"], false, ""),

@@ -40,6 +40,14 @@ extension EtcdctlPrinter {
     /// Go's `%q` of a string (`strconv.Quote`), as etcdctl quotes names in messages.
     public static func goQuoted(_ text: String) -> String { GoInteger.goQuote(text) }
 
+    /// The answer that cancelled a watch as `-w json` prints it; clientv3 hands it over with an
+    /// empty, not a nil, list of events.
+    public func watchCancellation(_ response: Etcdserverpb_WatchResponse) -> String {
+        guard case .object(var fields) = Self.watchJSON(response) else { return "" }
+        if let index = fields.firstIndex(where: { $0.0 == "Events" }) { fields[index].1 = .array([]) }
+        return GoJSON.encode(.object(fields)) + "\n"
+    }
+
     /// What etcdctl prints on standard error when the server cancels a watch, before its
     /// "Error: watch is canceled by the server".
     public static func watchCanceled(reason: String) -> String {
