@@ -46,8 +46,9 @@ public struct WatchOptions: Sendable {
 /// The responses of one watch, from ``KeelClient/watch(_:options:)``, in revision order, each
 /// event once.
 ///
-/// Only responses that carry events are delivered, and progress notifications when
-/// ``WatchOptions/progressNotify`` is set; the server's "created" answer is not. Fragments are
+/// Only responses that carry events are delivered, progress notifications when
+/// ``WatchOptions/progressNotify`` is set, and the answers to ``requestProgress()``; the server's
+/// "created" answer is not. Fragments are
 /// joined. The sequence does not end while the watch lives: it throws ``KeelClientError`` with
 /// ``KeelClientError/Kind/compacted`` (and ``KeelClientError/compactRevision``) when the start
 /// revision (or the one it resumes at) was compacted, the server's error when it refuses or cancels
@@ -62,6 +63,18 @@ public struct WatchStream: AsyncSequence, Sendable {
     public typealias Element = WatchResponse
 
     let handle: WatchHandle
+
+    /// Asks the server where this watch is (etcd's `RequestProgress`). The answer comes in the
+    /// sequence: a response without events (watch id -1) whose header revision says every change
+    /// up to that revision was delivered, so a reader can tell it has seen everything up to a
+    /// revision it learned elsewhere (a put's, a read's). kvd answers once the watch has caught
+    /// up; etcd before 3.4.24 may answer ahead of events still on their way (etcd-io/etcd#15220),
+    /// so the answer does not move where the watch resumes after a failure. Requests made while
+    /// the watch resumes are sent on the next stream; at most a few are outstanding, more are
+    /// merged into them.
+    public func requestProgress() {
+        handle.progress.askProgress()
+    }
 
     /// Makes the iterator; there is one stream per sequence, so every iterator reads the same one.
     public func makeAsyncIterator() -> AsyncIterator {
@@ -88,10 +101,12 @@ public struct WatchStream: AsyncSequence, Sendable {
 final class WatchHandle: Sendable {
     let channel: BoundedChannel<WatchResponse>
     let task: Task<Void, Never>
+    let progress: WatchProgress
 
-    init(channel: BoundedChannel<WatchResponse>, task: Task<Void, Never>) {
+    init(channel: BoundedChannel<WatchResponse>, task: Task<Void, Never>, progress: WatchProgress) {
         self.channel = channel
         self.task = task
+        self.progress = progress
     }
 
     func cancel() {
@@ -116,7 +131,8 @@ extension KeelClient {
     /// The watch needs the client running (``run()``).
     public func watch(_ key: Data, options: WatchOptions = WatchOptions()) -> WatchStream {
         let channel = BoundedChannel<WatchResponse>(capacity: Self.watchResponsesBufferedMax)
-        let watcher = Watcher(client: self, key: key, options: options, channel: channel)
+        let progress = WatchProgress(nextRevision: options.startRevision)
+        let watcher = Watcher(client: self, key: key, options: options, channel: channel, progress: progress)
         // Unstructured, so that the sequence can be handed out; its life is bound to the sequence's:
         // the handle cancels it when the reader is cancelled or the sequence is dropped.
         let task = Task {
@@ -127,7 +143,7 @@ extension KeelClient {
                 channel.finish(throwing: error)
             }
         }
-        return WatchStream(handle: WatchHandle(channel: channel, task: task))
+        return WatchStream(handle: WatchHandle(channel: channel, task: task, progress: progress))
     }
 
     /// Watches a key given as UTF-8 text, or every key with it as prefix.

@@ -10,13 +10,24 @@ struct Watcher: Sendable {
     let key: Data
     let options: WatchOptions
     let channel: BoundedChannel<WatchResponse>
+    let progress: WatchProgress
+
+    /// etcd's `RequestProgress`: the server answers, once every watcher of the stream has caught
+    /// up, with a response without events whose header revision every change up to was sent.
+    static let progressRequest: Etcdserverpb_WatchRequest = {
+        var request = Etcdserverpb_WatchRequest()
+        request.progressRequest = Etcdserverpb_WatchProgressRequest()
+        return request
+    }()
+
+    /// The watch id of the answer to a progress request: it is for every watch of the stream.
+    static let requestedProgressWatchID: Int64 = -1
 
     /// etcd's cancel reason when a member loses its leader: the watch can go on elsewhere.
     static let noLeaderReason = "etcdserver: no leader"
 
     /// Runs until the reader goes away (returns), or the watch ends for good (throws).
     func run() async throws {
-        let progress = WatchProgress(nextRevision: options.startRevision)
         var index = client.preferred.index
         var failuresInARow = 0
         while true {
@@ -43,6 +54,8 @@ struct Watcher: Sendable {
             }
             // A stream that got as far as being created used no attempt of the budget before it.
             failuresInARow = progress.takeCreated() ? 1 : failuresInARow + 1
+            // A progress request the failed stream did not answer is asked again on the next one.
+            progress.resendUnanswered()
             guard failuresInARow <= options.resumeAttemptsMax else {
                 var error = failure
                 error.message = "watch not resumed after \(options.resumeAttemptsMax) attempts: \(failure.message)"
@@ -87,8 +100,11 @@ struct Watcher: Sendable {
                 try await Etcdserverpb_Watch.Client(wrapping: connection.grpc).watch(
                     request: StreamingClientRequest { writer in
                         try await writer.write(createRequest)
-                        // Closing the request side could end the stream on the server: keep it open.
-                        await waitUntilCancelled()
+                        // Closing the request side could end the stream on the server: keep it open,
+                        // writing the reader's progress requests, until the stream is torn down.
+                        while await progress.nextProgressRequest() {
+                            try await writer.write(Self.progressRequest)
+                        }
                     },
                     options: options
                 ) { response in
@@ -146,6 +162,11 @@ struct Watcher: Sendable {
             progress.delivered(through: last.kv.modRevision)
             return whole
         }
+        if whole.watchID == Self.requestedProgressWatchID {
+            // The answer to a progress request. It does not move where the watch resumes: etcd
+            // before 3.4.24 could send it ahead of events still on their way (etcd-io/etcd#15220).
+            return progress.takeAnswer() ? whole : nil
+        }
         progress.delivered(through: whole.header.revision)
         return options.progressNotify ? whole : nil
     }
@@ -160,7 +181,17 @@ final class WatchProgress: Sendable {
         /// The revision the next stream starts at; 0 until a stream was created (then: now).
         var nextRevision: Int64
         var createdOnThisStream = false
+        /// Progress requests the reader made that no stream has written yet.
+        var progressUnsent = 0
+        /// Progress requests written and not answered yet.
+        var progressOwed = 0
+        /// The stream's writer, waiting for a progress request.
+        var writerWaiting: CheckedContinuation<Bool, Never>?
     }
+
+    /// Requests beyond this many outstanding are merged: one answer serves them all, since a
+    /// progress answer says where the watch is when the server sends it.
+    static let progressRequestsMax = 4
 
     private let state: Mutex<State>
 
@@ -184,6 +215,65 @@ final class WatchProgress: Sendable {
     /// Every event up to `revision` was delivered (or, for a progress notification, exists no more).
     func delivered(through revision: Int64) {
         state.withLock { state in state.nextRevision = max(state.nextRevision, revision + 1) }
+    }
+
+    /// The reader asks where the watch is (``WatchStream/requestProgress()``).
+    func askProgress() {
+        let writer = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            if state.progressUnsent + state.progressOwed < Self.progressRequestsMax { state.progressUnsent += 1 }
+            defer { state.writerWaiting = nil }
+            return state.writerWaiting
+        }
+        writer?.resume(returning: true)
+    }
+
+    /// Waits for a progress request for the current stream to write: true once there is one (it
+    /// counts as written), false when the writing task is cancelled (the stream is torn down).
+    func nextProgressRequest() async -> Bool {
+        while true {
+            let claimed = state.withLock { state -> Bool in
+                guard state.progressUnsent > 0 else { return false }
+                state.progressUnsent -= 1
+                state.progressOwed += 1
+                return true
+            }
+            if claimed { return true }
+            let woken = await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                    let now = state.withLock { state -> Bool? in
+                        if Task.isCancelled { return false }
+                        if state.progressUnsent > 0 { return true }
+                        state.writerWaiting = continuation
+                        return nil
+                    }
+                    if let now { continuation.resume(returning: now) }
+                }
+            } onCancel: {
+                let writer = state.withLock { state in
+                    defer { state.writerWaiting = nil }
+                    return state.writerWaiting
+                }
+                writer?.resume(returning: false)
+            }
+            guard woken else { return false }
+        }
+    }
+
+    /// An answer without events arrived: whether it answers a progress request.
+    func takeAnswer() -> Bool {
+        state.withLock { state in
+            guard state.progressOwed > 0 else { return false }
+            state.progressOwed -= 1
+            return true
+        }
+    }
+
+    /// The stream failed: requests it wrote and did not answer go out again on the next one.
+    func resendUnanswered() {
+        state.withLock { state in
+            state.progressUnsent += state.progressOwed
+            state.progressOwed = 0
+        }
     }
 
     /// Whether the stream that just failed had been created; resets for the next stream.

@@ -193,6 +193,25 @@ class ConcurrencyEtcdTests: XCTestCase {
         }
     }
 
+    func testARequestedProgressSaysHowFarAQuietWatchHasSeen() async throws {
+        try await withEtcd { client, _ in
+            let watch = client.watch("quiet")
+            var responses = watch.makeAsyncIterator()
+            var last: Int64 = 0
+            for value in ["1", "2", "3"] { last = try await client.put("busy", value).header.revision }
+            watch.requestProgress()
+            let first = try await responses.next()
+            let answer = try XCTUnwrap(first)
+            XCTAssertEqual(answer.events.count, 0)
+            XCTAssertEqual(answer.watchID, -1, "etcd 3.4 answers for every watch of the stream")
+            XCTAssertGreaterThanOrEqual(answer.header.revision, last, "the answer comes after the puts it was asked after")
+            let put = try await client.put("quiet", "x")
+            let after = try await responses.next()
+            let next = try XCTUnwrap(after)
+            XCTAssertEqual(next.events.map(\.kv.modRevision), [put.header.revision], "events go on after the answer")
+        }
+    }
+
     func testAWatchResumesAfterEtcdCrashesAndRestartsWithoutLossOrRepeat() async throws {
         try await withEtcd { client, etcd in
             var options = WatchOptions.prefix(of: Data("r/".utf8))
@@ -236,5 +255,6 @@ final class ConcurrencyKvdTests: ConcurrencyEtcdTests {
     override func testASessionReportsItsLeaseLostAndCloseReleasesItsLock() async throws { try await super.testASessionReportsItsLeaseLostAndCloseReleasesItsLock() }
     override func testElectionCampaignObserveProclaimAndResign() async throws { try await super.testElectionCampaignObserveProclaimAndResign() }
     override func testWatchAgainstEtcdHistoryPrevKVAndCompaction() async throws { try await super.testWatchAgainstEtcdHistoryPrevKVAndCompaction() }
+    override func testARequestedProgressSaysHowFarAQuietWatchHasSeen() async throws { try await super.testARequestedProgressSaysHowFarAQuietWatchHasSeen() }
     override func testAWatchResumesAfterEtcdCrashesAndRestartsWithoutLossOrRepeat() async throws { try await super.testAWatchResumesAfterEtcdCrashesAndRestartsWithoutLossOrRepeat() }
 }

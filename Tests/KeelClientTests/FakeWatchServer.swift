@@ -24,10 +24,15 @@ final class FakeWatch: Etcdserverpb_Watch.SimpleServiceProtocol, @unchecked Send
     private let eventsPerFragment: Int
     /// Events sent together in one response when they are available at once.
     private let batch: Int
+    /// Streams that fail on a progress request instead of answering it, before one answers.
+    private var progressBreaksLeft: Int
+    private var progressRequestsSeen = 0
 
     init(
-        memberID: UInt64 = 1, breakAfterEvents: Int = 0, breaks: Int = 0, eventsPerFragment: Int = .max, batch: Int = 1
+        memberID: UInt64 = 1, breakAfterEvents: Int = 0, breaks: Int = 0, eventsPerFragment: Int = .max, batch: Int = 1,
+        progressBreaks: Int = 0
     ) {
+        self.progressBreaksLeft = progressBreaks
         self.memberID = memberID
         self.breakAfterEvents = breakAfterEvents
         self.breaksLeft = breaks
@@ -82,6 +87,8 @@ final class FakeWatch: Etcdserverpb_Watch.SimpleServiceProtocol, @unchecked Send
 
     /// Every create request received, in order.
     var createRequests: [Etcdserverpb_WatchCreateRequest] { locked { creates } }
+    /// How many progress requests arrived, over all streams.
+    var progressRequests: Int { locked { progressRequestsSeen } }
     /// How many watch streams are open now.
     var openStreams: Int { locked { streams } }
 
@@ -141,12 +148,24 @@ final class FakeWatch: Etcdserverpb_Watch.SimpleServiceProtocol, @unchecked Send
             return
         }
         // The client ends a watch by closing or resetting the stream: the request side then ends.
+        // Progress requests are answered by the sending task, the only one that writes.
+        let progressOwed = OwedCount()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                while try await requests.next() != nil {}
+                while let message = try await requests.next() {
+                    guard case .progressRequest = message.requestUnion else { continue }
+                    let breaks = self.locked { () -> Bool in
+                        self.progressRequestsSeen += 1
+                        guard self.progressBreaksLeft > 0 else { return false }
+                        self.progressBreaksLeft -= 1
+                        return true
+                    }
+                    if breaks { throw RPCError(code: .unavailable, message: "fake: stream broken before the progress answer") }
+                    progressOwed.add()
+                }
             }
             group.addTask {
-                try await self.send(create, from: current, to: response)
+                try await self.send(create, from: current, to: response, progressOwed: progressOwed)
             }
             _ = try await group.next()
             group.cancelAll()
@@ -154,11 +173,19 @@ final class FakeWatch: Etcdserverpb_Watch.SimpleServiceProtocol, @unchecked Send
     }
 
     private func send(
-        _ create: Etcdserverpb_WatchCreateRequest, from current: Int64, to response: RPCWriter<Etcdserverpb_WatchResponse>
+        _ create: Etcdserverpb_WatchCreateRequest, from current: Int64, to response: RPCWriter<Etcdserverpb_WatchResponse>,
+        progressOwed: OwedCount
     ) async throws {
         var next = create.startRevision > 0 ? create.startRevision : current + 1
         var sent = 0
         while true {
+            if progressOwed.take() {
+                // etcd 3.4's answer: for every watch of the stream (id -1), the current revision.
+                var answer = Etcdserverpb_WatchResponse()
+                answer.header = locked { header() }
+                answer.watchID = -1
+                try await response.write(answer)
+            }
             let (events, top) = locked { () -> ([Mvccpb_Event], Int64) in
                 let due = history.filter { $0.kv.modRevision >= next && matches($0, create) }
                 return (Array(due.prefix(batch)), revision)
@@ -189,5 +216,27 @@ final class FakeWatch: Etcdserverpb_Watch.SimpleServiceProtocol, @unchecked Send
             sent += events.count
             next = events.last!.kv.modRevision + 1
         }
+    }
+}
+
+/// Progress requests a stream received and has not answered.
+final class OwedCount: @unchecked Sendable {
+    // @unchecked Sendable: `count` is only touched with `lock` held.
+    private let lock = NSLock()
+    private var count = 0
+
+    func add() {
+        lock.lock()
+        count += 1
+        lock.unlock()
+    }
+
+    /// Takes one, if any is owed.
+    func take() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard count > 0 else { return false }
+        count -= 1
+        return true
     }
 }

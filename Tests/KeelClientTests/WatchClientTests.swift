@@ -109,6 +109,37 @@ final class WatchClientTests: XCTestCase {
         XCTAssertEqual(fake.createRequests.map(\.startRevision), [2, 4, 6, 8], "each new stream starts after the last event")
     }
 
+    func testAProgressRequestTheStreamDidNotAnswerIsAskedAgainOnTheNextStream() async throws {
+        let fake = FakeWatch(progressBreaks: 1)
+        try await withFakeServers([fake, fake]) { ports in
+            try await KeelClient.withClient(configuration(ports)) { client in
+                var options = WatchOptions()
+                options.resumePause = .milliseconds(10)
+                let watch = client.watch(Data("k".utf8), options: options)
+                let top = fake.put("other", "1")
+                watch.requestProgress()
+                let answer = try await withThrowingTaskGroup(of: WatchResponse?.self) { group in
+                    group.addTask {
+                        var responses = watch.makeAsyncIterator()
+                        return try await responses.next()
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(10))
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next()!
+                }
+                let response = try XCTUnwrap(answer, "no answer to the progress request within 10 s")
+                XCTAssertEqual(response.watchID, -1)
+                XCTAssertEqual(response.events.count, 0)
+                XCTAssertEqual(response.header.revision, top)
+            }
+        }
+        XCTAssertEqual(fake.progressRequests, 2, "asked on the broken stream, then again on the next")
+        XCTAssertEqual(fake.createRequests.count, 2)
+    }
+
     func testAWatchFromNowResumesAfterTheRevisionItWasCreatedAt() async throws {
         let fake = FakeWatch(breakAfterEvents: 1, breaks: 1)
         fake.put("k", "old")  // 2: before the watch

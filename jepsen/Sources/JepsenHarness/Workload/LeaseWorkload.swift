@@ -213,7 +213,7 @@ public final class LeaseWorkload: Workload {
                     // The term lets the checker count leader changes, each of which may lengthen a lease.
                     return OperationOutcome(
                         type: .ok, value: .vector([.int(lease), .int(Int(response.ttl)), .int(Int(response.header.raftTerm))]))
-                } catch let error as KeelClientError where error.message == KeelClientError.leaseNotFoundMessage {
+                } catch let error as KeelClientError where error.kind == .leaseNotFound {
                     return OperationOutcome(type: .ok, value: .vector([.int(lease), .int(0)]))
                 }
             case "revoke":
