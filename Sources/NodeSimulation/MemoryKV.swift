@@ -3,7 +3,9 @@ import KeelStorage
 /// An in-memory key-value state machine with etcd's revision rules, for the node simulation: every
 /// write transaction that changes something takes the next revision; a key's version counts its
 /// writes since it was created. It keeps only the current state (no history): the simulation's
-/// clients read current values, and a read at a past revision is refused.
+/// clients read current values, and a read at a past revision is refused. Leases as the RocksDB
+/// state machine keeps them: granted, checkpointed and revoked through the log, a revoke deleting
+/// every key attached to the lease in one revision.
 struct MemoryKV: Hashable, Sendable {
     /// Current state by key.
     private(set) var keys: [[UInt8]: KeyValue] = [:]
@@ -11,6 +13,19 @@ struct MemoryKV: Hashable, Sendable {
     private(set) var revision: Int64 = 1
     /// Revisions at or below this were compacted.
     private(set) var compactedRevision: Int64 = 0
+    /// Leases by id; a record's key count is derived from `keys` (see ``leaseRecords``).
+    private(set) var leases: [Int64: LeaseRecord] = [:]
+
+    /// Every lease, in id order, with its attached keys counted.
+    var leaseRecords: [LeaseRecord] {
+        var counts: [Int64: Int64] = [:]
+        for kv in keys.values where kv.lease != 0 { counts[kv.lease, default: 0] += 1 }
+        return leases.keys.sorted().map { id in
+            var record = leases[id]!
+            record.keyCount = counts[id] ?? 0
+            return record
+        }
+    }
 
     /// What a command did, or the error every replica gives it alike.
     mutating func apply(_ command: KVCommand) -> Result<KVResponse, StorageError> {
@@ -63,13 +78,16 @@ struct MemoryKV: Hashable, Sendable {
             }
             return .success(.range(range(request.key, request.rangeEnd)))
         case .put(let request):
-            guard request.lease == 0, !request.ignoreValue, !request.ignoreLease else {
-                return .failure(StorageError(.invalidArgument, "memory kv: leases are not simulated"))
+            guard !request.ignoreValue, !request.ignoreLease else {
+                return .failure(StorageError(.invalidArgument, "memory kv: ignore_value and ignore_lease are not simulated"))
+            }
+            if request.lease != 0, leases[request.lease] == nil {
+                return .failure(StorageError(.leaseNotFound, "etcdserver: requested lease not found"))
             }
             let previous = keys[request.key]
             keys[request.key] = KeyValue(
                 key: request.key, createRevision: previous?.createRevision ?? revision, modRevision: revision,
-                version: (previous?.version ?? 0) + 1, value: request.value, lease: 0)
+                version: (previous?.version ?? 0) + 1, value: request.value, lease: request.lease)
             changed = true
             return .success(.put(PutResponse(revision: revision, prevKv: request.prevKv ? previous : nil)))
         case .deleteRange(let request):
@@ -96,8 +114,29 @@ struct MemoryKV: Hashable, Sendable {
             guard target < revision else { return .failure(StorageError(.invalidArgument, "memory kv: future revision")) }
             compactedRevision = target
             return .success(.compact(revision: revision - 1))
-        case .leaseGrant, .leaseRevoke, .leaseCheckpoint:
-            return .failure(StorageError(.invalidArgument, "memory kv: leases are not simulated"))
+        case .leaseGrant(let id, let ttl):
+            guard id > 0 else { return .failure(StorageError(.invalidArgument, "etcdserver: lease id must be positive, got \(id)")) }
+            guard ttl > 0, ttl <= LeaseLimits.ttlSecondsMax else { return .failure(StorageError(.invalidArgument, "etcdserver: too large lease TTL")) }
+            guard leases[id] == nil else { return .failure(StorageError(.leaseExists, "etcdserver: lease already exists")) }
+            leases[id] = LeaseRecord(id: id, ttlSeconds: ttl)
+            return .success(.leaseGrant(id: id, ttlSeconds: ttl))
+        case .leaseRevoke(let id):
+            guard leases[id] != nil else { return .failure(StorageError(.leaseNotFound, "etcdserver: requested lease not found")) }
+            let attached = keys.values.filter { $0.lease == id }
+            for kv in attached { keys[kv.key] = nil }
+            if !attached.isEmpty { changed = true }
+            leases[id] = nil
+            return .success(.leaseRevoke(id: id, revision: changed ? revision : revision - 1))
+        case .leaseCheckpoint(let checkpoints):
+            var applied: [LeaseCheckpoint] = []
+            for checkpoint in checkpoints {
+                // The lease may have been revoked after the leader read its timer: nothing to record.
+                guard var record = leases[checkpoint.id] else { continue }
+                record.checkpointedMilliseconds = checkpoint.remainingMilliseconds.map { max(1, $0) }
+                leases[checkpoint.id] = record
+                applied.append(LeaseCheckpoint(id: checkpoint.id, remainingMilliseconds: record.checkpointedMilliseconds))
+            }
+            return .success(.leaseCheckpoint(applied))
         }
     }
 
@@ -162,6 +201,13 @@ struct MemoryKV: Hashable, Sendable {
             int(kv.modRevision)
             int(kv.version)
             data(kv.value)
+            int(kv.lease)
+        }
+        int(Int64(leases.count))
+        for id in leases.keys.sorted() {
+            int(id)
+            int(leases[id]!.ttlSeconds)
+            int(leases[id]!.checkpointedMilliseconds ?? -1)
         }
         return bytes
     }
@@ -183,8 +229,15 @@ struct MemoryKV: Hashable, Sendable {
         self.revision = revision
         compactedRevision = compacted
         for _ in 0..<count {
-            guard let key = data(), let create = int(), let mod = int(), let version = int(), let value = data() else { return nil }
-            keys[key] = KeyValue(key: key, createRevision: create, modRevision: mod, version: version, value: value, lease: 0)
+            guard let key = data(), let create = int(), let mod = int(), let version = int(), let value = data(), let lease = int() else {
+                return nil
+            }
+            keys[key] = KeyValue(key: key, createRevision: create, modRevision: mod, version: version, value: value, lease: lease)
+        }
+        guard let leaseCount = int(), leaseCount >= 0 else { return nil }
+        for _ in 0..<leaseCount {
+            guard let id = int(), let ttl = int(), let checkpointed = int() else { return nil }
+            leases[id] = LeaseRecord(id: id, ttlSeconds: ttl, checkpointedMilliseconds: checkpointed < 0 ? nil : checkpointed)
         }
         guard offset == bytes.count else { return nil }
     }

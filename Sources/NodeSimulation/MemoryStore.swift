@@ -41,6 +41,8 @@ public final class MemoryStore: NodeStore {
     private(set) var revisionEntries: [Int64: (index: LogIndex, term: Term)] = [:]
     /// What the entry at each revision wrote, as this store applied it (puts of one key).
     private(set) var revisionWrites: [Int64: (key: [UInt8], value: [UInt8])] = [:]
+    /// Leases whose revoke this store applied since the checker last took them.
+    private(set) var revokesApplied: [Int64] = []
 
     /// A fresh disk, bootstrapped with the founding snapshot of `voters` as a new cluster's is.
     public init(voters: [NodeID]) {
@@ -206,6 +208,7 @@ public final class MemoryStore: NodeStore {
             } catch let error as StorageError {
                 result = .failure(error)
             }
+            if case .success(.leaseRevoke(let id, _)) = result { revokesApplied.append(id) }
         }
         if current.kv.revision != revisionBefore {
             revisionEntries[current.kv.revision] = (index, term)
@@ -231,14 +234,20 @@ public final class MemoryStore: NodeStore {
     /// Serves a Range or read-only Txn from the current state.
     public func read(_ command: KVCommand) throws -> KVResponse { try current.kv.read(command).get() }
 
-    /// Leases are not simulated (``MemoryKV`` refuses their commands): there are none.
-    public func leases() throws -> [LeaseRecord] { [] }
+    /// Every lease as applied, in id order.
+    public func leases() throws -> [LeaseRecord] { current.kv.leaseRecords }
 
     /// A copy of the current state as an image (value semantics: later applies do not reach it).
     public func openImage() -> ImageSource {
         let image = MemoryImage(index: current.applied, membership: current.membership, kv: current.kv)
         return ImageSource(
             reader: image, metadata: SnapshotMetadata(index: current.applied, term: current.appliedTerm, confState: current.membership))
+    }
+
+    /// Hands the checker the leases revoked since the last call.
+    func takeRevokesApplied() -> [Int64] {
+        defer { revokesApplied = [] }
+        return revokesApplied
     }
 
     /// Hands the checker the digests recorded since the last call.

@@ -25,6 +25,14 @@ final class NodeChecker {
     private var lastAckTime = -1
     /// Values of writes whose clients were told they definitely failed.
     private var failedValues: Set<[UInt8]> = []
+    /// TTL leases: the earliest global time each may expire, from the grants and keepalives
+    /// acknowledged to clients (sent at t, promised r: not before t + r).
+    private var leaseNotBefore: [Int64: Int] = [:]
+    /// Leases a client asked to revoke: their revoke is not an expiry.
+    private var revokeRequested: Set<Int64> = []
+    /// Leases whose revoke some replica applied, and when the first did it for an expiry.
+    private var revoked: Set<Int64> = []
+    private var expiredAt: [Int64: Int] = [:]
 
     init(quorum: Int) { self.quorum = quorum }
 
@@ -172,6 +180,34 @@ final class NodeChecker {
             } else if applied.contains(where: { $0.key != write.key || $0.value != write.value }) {
                 run.fail(.lostWrite, "a replica applied another write at revision \(revision), acknowledged as \(String(decoding: write.value, as: UTF8.self))")
             }
+        }
+    }
+
+    // MARK: TTL leases
+
+    /// A grant or keepalive sent at `sentAt` was acknowledged with `remainingMilliseconds` left:
+    /// the lease must not expire before then (README, "Leases": no earlier than t + TTL). A
+    /// keepalive sent after the lease visibly expired must not have renewed it.
+    func leaseRenewed(_ id: Int64, remainingMilliseconds: Int64, sentAt: Int, run: NodeSimRun) {
+        if let expired = expiredAt[id], sentAt >= expired {
+            run.fail(.leaseRenewedAfterExpiry, "lease \(id) expired at \(expired) ms, yet a keepalive sent at \(sentAt) ms renewed it")
+        }
+        leaseNotBefore[id] = max(leaseNotBefore[id] ?? 0, sentAt + Int(remainingMilliseconds))
+    }
+
+    /// A client asked to revoke lease `id`.
+    func clientRevoking(_ id: Int64) { revokeRequested.insert(id) }
+
+    /// A replica applied the revoke of lease `id` (its keys are gone there from now on). The first
+    /// such apply of a lease no client revoked is its expiry, and must not come early.
+    func revokeApplied(_ id: Int64, by node: SimNode, run: NodeSimRun) {
+        guard revoked.insert(id).inserted, !revokeRequested.contains(id) else { return }
+        expiredAt[id] = run.time
+        run.result.leasesExpired += 1
+        if let notBefore = leaseNotBefore[id], run.time < notBefore {
+            run.fail(
+                .leaseExpiredEarly,
+                "n\(node.id) applied the expiry of lease \(id) at \(run.time) ms; a grant or keepalive acknowledged to a client promised it until \(notBefore) ms")
         }
     }
 }

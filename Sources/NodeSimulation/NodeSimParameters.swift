@@ -54,6 +54,11 @@ public struct NodeSimParameters: Sendable, CustomStringConvertible {
     public var leaseReads: Bool
     /// The lease's clock-drift bound, in ticks.
     public var leaseClockDriftBoundTicks: Int
+    /// Per mille of client operations that are TTL-lease operations (grant, keepalive, a put
+    /// attached to the lease, revoke); 0: the seed grants no lease.
+    public var ttlLeasePermille: Int
+    /// The lessor's checkpoint interval (a lease's is at most half its TTL anyway).
+    public var leaseCheckpointIntervalMilliseconds: Int
 
     /// Draws the parameters of `seed`; `nodeCount` overrides the drawn cluster size.
     public init(seed: UInt64, nodeCount override: Int? = nil) {
@@ -91,6 +96,8 @@ public struct NodeSimParameters: Sendable, CustomStringConvertible {
             tickDriftMilliseconds = 2
             pausePermille = max(pausePermille, 2)
         }
+        ttlLeasePermille = [0, 100, 250][r.below(3)]
+        leaseCheckpointIntervalMilliseconds = [100, 300, 5_000][r.below(3)]
     }
 
     /// Tick periods differ by up to `tickDriftMilliseconds` (beyond the drift bound, the test of
@@ -106,6 +113,7 @@ public struct NodeSimParameters: Sendable, CustomStringConvertible {
             + "crash=\(crashPermille) pause=\(pausePermille) partition=\(partitionPermille) heal=\(healPermille) ops=\(clientOpPermille) "
             + "reads=\(readPermille) serializable=\(serializablePermille) cas=\(casPermille) snapshotEvery=\(snapshotEntries) "
             + "catchUp=\(snapshotCatchUpEntries) pendingMax=\(pendingRequestsMax) clients=\(clientCount) keys=\(keyCount) "
-            + "reads=\(leaseReads ? "lease(bound \(leaseClockDriftBoundTicks))" : "readindex")"
+            + "reads=\(leaseReads ? "lease(bound \(leaseClockDriftBoundTicks))" : "readindex") "
+            + "ttlLeases=\(ttlLeasePermille) checkpointEvery=\(leaseCheckpointIntervalMilliseconds)ms"
     }
 }

@@ -24,6 +24,12 @@ public struct NodeSimOptions: Sendable {
     /// nominal): beyond ``NodeSimParameters/leaseDriftToleratedMilliseconds(boundTicks:electionTicks:)``
     /// the lease is unsafe, which the checker must notice.
     public var leaseDriftMilliseconds: Int?
+    /// Runs every clock fast by this many milliseconds per tick (tick periods shorter than
+    /// nominal) with TTL leases in use: leases then expire early in real time, which the checker
+    /// must notice (the store's lease bound assumes clocks that do not run fast).
+    public var fastClockMilliseconds: Int?
+    /// False: no client uses TTL leases, whatever the seed drew (its other draws stay the same).
+    public var ttlLeases = true
 
     /// Options for `seed`.
     public init(seed: UInt64, nodeCount: Int? = nil, faultTicks: Int = faultTicksDefault, verbose: (@Sendable (String) -> Void)? = nil) {
@@ -61,6 +67,12 @@ public struct NodeSimResult: Sendable {
     /// Reads confirmed from a leader's lease alone (lease seeds), each checked against every
     /// other node's role.
     public var leaseReadsServed = 0
+    /// TTL leases granted, keepalives acknowledged, leases that expired (revoked without a
+    /// client asking) and leases their clients revoked.
+    public var leasesGranted = 0
+    public var keepalivesAcked = 0
+    public var leasesExpired = 0
+    public var leasesRevokedByClients = 0
 
     /// Events processed.
     public var eventCount = 0
@@ -108,6 +120,8 @@ final class SimNode {
     /// Client (and its operation's sequence number) waiting for each request id.
     var requests: [UInt64: (client: Int, sequence: Int)] = [:]
     var leaderWaits: [UInt64: (client: Int, sequence: Int)] = [:]
+    /// Client (and sequence number) waiting for each keepalive.
+    var leaseRequests: [UInt64: (client: Int, sequence: Int)] = [:]
 
     init(id: NodeID, store: MemoryStore, tickPeriod: Int) {
         self.id = id
@@ -120,11 +134,12 @@ final class SimNode {
 
 /// A client: at most one operation outstanding, against one node.
 struct SimClient {
-    enum Kind { case put, cas, read, serializableRead }
+    enum Kind { case put, cas, read, serializableRead, leaseGrant, keepAlive, leasePut, leaseRevoke }
     struct Operation {
         var kind: Kind
         var key: [UInt8]
         var value: [UInt8]
+        /// What is proposed or read (a keepalive sends none: it is a request to the primary).
         var command: KVCommand
         /// The admitted write's encoded command (empty for reads).
         var data: [UInt8] = []
@@ -133,6 +148,10 @@ struct SimClient {
         var floorAtStart: Int64
         var keyFloorAtStart: Int64
         var generation: Int
+        /// Global time it was sent at.
+        var startTime: Int
+        /// The TTL lease it concerns (0: none).
+        var leaseID: Int64 = 0
     }
 
     var node: Int
@@ -140,6 +159,8 @@ struct SimClient {
     var sequence = 0
     /// The version of each key this client saw last (its compare-and-set guard).
     var seenVersion: [[UInt8]: Int64] = [:]
+    /// The TTL lease it holds, as far as it knows (granted, not yet found gone or revoked).
+    var lease: Int64?
 }
 
 final class NodeSimRun {
@@ -198,6 +219,8 @@ final class NodeSimRun {
             drawn.leaseReads = true
             drawn.tickDriftMilliseconds = drift
         }
+        if options.fastClockMilliseconds != nil { drawn.ttlLeasePermille = max(drawn.ttlLeasePermille, 250) }
+        if !options.ttlLeases { drawn.ttlLeasePermille = 0 }
         parameters = drawn
         random = SimRandom(seed: options.seed)
         result = NodeSimResult(seed: options.seed, parameters: parameters)
@@ -221,7 +244,7 @@ final class NodeSimRun {
             // is where a lease that ignores the drift bound breaks.
             let drift = parameters.leaseReads ? (random.chance(permille: 500) ? parameters.tickDriftMilliseconds : 0)
                 : random.between(0...parameters.tickDriftMilliseconds)
-            let period = NodeSimParameters.tickMilliseconds + drift
+            let period = NodeSimParameters.tickMilliseconds + drift - (options.fastClockMilliseconds ?? 0)
             nodes.append(SimNode(id: id, store: MemoryStore(voters: voters), tickPeriod: period))
         }
         for index in nodes.indices { boot(index) }
@@ -340,6 +363,7 @@ final class NodeSimRun {
         pump(index)
         machine.checkInvariants()
         checker.recordApplied(nodes[index].store.takeAppliedDigests(), node: nodes[index].id, run: self)
+        for leaseID in nodes[index].store.takeRevokesApplied() { checker.revokeApplied(leaseID, by: nodes[index], run: self) }
     }
 
     func pump(_ index: Int) {
@@ -392,6 +416,10 @@ final class NodeSimRun {
             // A client that gave up on a request has moved on: the late answer is not for its new one.
             guard let (client, sequence) = node.requests.removeValue(forKey: reply.id), clients[client].sequence == sequence else { continue }
             finish(client, reply.result)
+        }
+        for reply in out.leaseReplies {
+            guard let (client, sequence) = node.leaseRequests.removeValue(forKey: reply.id), clients[client].sequence == sequence else { continue }
+            finishKeepAlive(client, reply.result)
         }
         for (waiterID, found) in out.leaderWaits {
             guard let (client, sequence) = node.leaderWaits.removeValue(forKey: waiterID), clients[client].sequence == sequence else { continue }
@@ -533,6 +561,7 @@ final class NodeSimRun {
         node.missedTicks = 0
         node.requests = [:]
         node.leaderWaits = [:]
+        node.leaseRequests = [:]
         for client in clients.indices where clients[client].node == index { clients[client].operation = nil }
         result.crashes += 1
         log("n\(node.id) crashed")
@@ -561,6 +590,8 @@ final class NodeSimRun {
         let machine = NodeMachine(
             config: config, restored: restored, coreImageMissing: imageMissing, store: node.store,
             firstRequestID: random.next() >> 1, random: random.fork(), logger: logger)
+        // As the server does at start: the lessor learns the leases the state machine holds.
+        machine.loadLeases((try? node.store.leases()) ?? [], now: .zero)
         node.machine = machine
         node.bootTime = time
         if imageMissing { result.restartsWithoutImage += 1 }
@@ -628,6 +659,13 @@ final class NodeSimRun {
         let kind: SimClient.Kind
         if let forced {
             kind = forced
+        } else if parameters.ttlLeasePermille > 0, random.chance(permille: parameters.ttlLeasePermille) {
+            if clients[client].lease == nil {
+                kind = .leaseGrant
+            } else {
+                let draw = random.below(100)
+                kind = draw < 55 ? .keepAlive : (draw < 85 ? .leasePut : .leaseRevoke)
+            }
         } else if random.chance(permille: parameters.readPermille) {
             kind = random.chance(permille: parameters.serializablePermille) ? .serializableRead : .read
         } else {
@@ -636,8 +674,20 @@ final class NodeSimRun {
         let key = Array("k\(random.below(parameters.keyCount))".utf8)
         clients[client].sequence += 1
         let value = Array("c\(client)-\(clients[client].sequence)".utf8)
+        let leaseID = clients[client].lease ?? 0
         let command: KVCommand
         switch kind {
+        case .leaseGrant:
+            do {
+                command = try machine.admitLeaseGrant(id: 0, ttlSeconds: Int64(1 + random.below(2)))
+            } catch {
+                return
+            }
+        case .keepAlive: command = .leaseCheckpoint([])
+        case .leasePut: command = .put(PutRequest(key: Array("lease-\(client)".utf8), value: value, lease: leaseID))
+        case .leaseRevoke:
+            command = .leaseRevoke(id: leaseID)
+            checker.clientRevoking(leaseID)
         case .put: command = .put(PutRequest(key: key, value: value))
         case .cas:
             let guardVersion = clients[client].seenVersion[key] ?? 0
@@ -649,8 +699,13 @@ final class NodeSimRun {
         }
         let operation = SimClient.Operation(
             kind: kind, key: key, value: value, command: command, deadline: time + Self.requestTimeoutTicks * NodeSimParameters.tickMilliseconds,
-            floorAtStart: checker.floorRevision, keyFloorAtStart: checker.floorRevision(of: key), generation: node.generation)
+            floorAtStart: checker.floorRevision, keyFloorAtStart: checker.floorRevision(of: key), generation: node.generation,
+            startTime: time, leaseID: leaseID)
         clients[client].operation = operation
+        if kind == .keepAlive {
+            startKeepAlive(client)
+            return
+        }
         if kind == .serializableRead {
             // Served at once from this node's applied state, as the server does: may be stale.
             let response = Result { () throws(KeelError) -> KVResponse in
@@ -704,9 +759,10 @@ final class NodeSimRun {
     func finish(_ client: Int, _ response: Result<KVResponse, KeelError>) {
         guard let operation = clients[client].operation else { return }
         clients[client].operation = nil
-        if case .failure(let error) = response, operation.kind == .put || operation.kind == .cas, error.code != .unknownOutcome {
+        if case .failure(let error) = response, [.put, .cas, .leasePut].contains(operation.kind), error.code != .unknownOutcome {
             checker.failedDefinitely(value: operation.value)
         }
+        if case .failure(let error) = response, error.code == .notFound, operation.leaseID != 0 { clients[client].lease = nil }
         guard case .success(let value) = response else { return }
         let node = nodes[clients[client].node]
         switch (operation.kind, value) {
@@ -720,12 +776,58 @@ final class NodeSimRun {
             } else if case .range(let range)? = txn.responses.first {
                 clients[client].seenVersion[operation.key] = range.kvs.first?.version ?? 0
             }
+        case (.leaseGrant, .leaseGrant(let id, let ttlSeconds)):
+            result.leasesGranted += 1
+            clients[client].lease = id
+            checker.leaseRenewed(id, remainingMilliseconds: ttlSeconds * 1000, sentAt: operation.startTime, run: self)
+        case (.leasePut, .put):
+            // Not an acknowledged write the final state must hold: the lease may expire and take it.
+            break
+        case (.leaseRevoke, .leaseRevoke):
+            result.leasesRevokedByClients += 1
+            clients[client].lease = nil
         case (.read, .range(let range)), (.serializableRead, .range(let range)):
             if operation.kind == .read { result.readsServed += 1 }
             clients[client].seenVersion[operation.key] = range.kvs.first?.version ?? 0
             checker.read(operation, range, linearizable: operation.kind == .read, by: node, run: self)
         default:
             fail(.wrongResponse, "\(operation.kind) answered with \(value)")
+        }
+    }
+
+    /// Sends a keepalive to the primary lessor (through the client's node), as the server's
+    /// LeaseKeepAlive does.
+    func startKeepAlive(_ client: Int) {
+        guard let operation = clients[client].operation else { return }
+        let index = clients[client].node
+        let node = nodes[index]
+        guard let machine = node.machine else { return }
+        var out = NodeOutput()
+        do {
+            switch try machine.startLeaseRequest(
+                .renew, leaseID: operation.leaseID, now: now(index), deadline: local(index, at: operation.deadline), into: &out)
+            {
+            case .answered(let answer): finishKeepAlive(client, answer)
+            case .waiting(let requestID): node.leaseRequests[requestID] = (client, clients[client].sequence)
+            }
+        } catch {
+            clients[client].operation = nil
+        }
+        perform(index, out)
+        pump(index)
+    }
+
+    func finishKeepAlive(_ client: Int, _ answer: Result<LeaseTimes, KeelError>) {
+        guard let operation = clients[client].operation, operation.kind == .keepAlive else { return }
+        clients[client].operation = nil
+        switch answer {
+        case .success(let times):
+            result.keepalivesAcked += 1
+            checker.leaseRenewed(operation.leaseID, remainingMilliseconds: times.remainingMilliseconds, sentAt: operation.startTime, run: self)
+        case .failure(let error) where error.code == .notFound:
+            clients[client].lease = nil
+        case .failure:
+            break
         }
     }
 

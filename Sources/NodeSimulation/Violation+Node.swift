@@ -18,4 +18,8 @@ extension Violation.Code {
     public static let wrongResponse = Violation.Code("wrong response")
     /// Two replicas hold different states after applying the same index.
     public static let divergence = Violation.Code("replica divergence")
+    /// A TTL lease expired before the time a grant or keepalive acknowledged to its client promised.
+    public static let leaseExpiredEarly = Violation.Code("lease expired early")
+    /// A keepalive sent after a lease expired renewed it (its keys were already gone).
+    public static let leaseRenewedAfterExpiry = Violation.Code("lease renewed after expiry")
 }

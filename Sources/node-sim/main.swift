@@ -66,6 +66,14 @@ struct NodeSim: ParsableCommand {
         help: "Force lease reads with tick periods up to this many ms longer than the nominal 10 (2 is within the drift bound; larger is beyond it).")
     var leaseDrift: Int?
 
+    @Option(
+        name: .customLong("fast-clocks"),
+        help: "Run every clock this many ms per tick fast (periods shorter than the nominal 10) with TTL leases in use: leases then expire early, which must be caught.")
+    var fastClocks: Int?
+
+    @Flag(help: "No TTL leases, whatever the seeds drew (their other parameters stay).")
+    var noTTLLeases = false
+
     @Option(help: "Print a progress line every this many seeds (0: never).")
     var progressEvery: Int = 1000
 
@@ -73,6 +81,7 @@ struct NodeSim: ParsableCommand {
         if let n = nodes, !(3...7).contains(n) { throw ValidationError("--nodes must be within 3...7") }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if ticks < 1 { throw ValidationError("--ticks must be at least 1") }
+        if let fast = fastClocks, !(1...5).contains(fast) { throw ValidationError("--fast-clocks must be within 1...5 (ms of a 10 ms tick)") }
     }
 
     func run() throws {
@@ -81,12 +90,15 @@ struct NodeSim: ParsableCommand {
         var violations = 0
         var done = 0
         var totals = (writes: 0, reads: 0, crashes: 0, diskFailures: 0, snapshots: 0, compactions: 0, withoutImage: 0, heldBack: 0, events: 0)
+        var leaseTotals = (granted: 0, keepalives: 0, expired: 0, revoked: 0)
         for offset in 0..<seeds {
             let s = seed &+ UInt64(offset)
             noteSeed(s)
             let log: (@Sendable (String) -> Void)? = verbose ? { @Sendable (line: String) in print(line) } : nil
             var options = NodeSimOptions(seed: s, nodeCount: nodes, faultTicks: ticks, verbose: log)
             options.leaseDriftMilliseconds = leaseDrift
+            options.fastClockMilliseconds = fastClocks
+            options.ttlLeases = !noTTLLeases
             let result = NodeSimulation.run(options)
             done += 1
             totals.writes += result.writesAcked
@@ -98,13 +110,18 @@ struct NodeSim: ParsableCommand {
             totals.withoutImage += result.restartsWithoutImage
             totals.heldBack += result.snapshotsHeldBack
             totals.events += result.eventCount
+            leaseTotals.granted += result.leasesGranted
+            leaseTotals.keepalives += result.keepalivesAcked
+            leaseTotals.expired += result.leasesExpired
+            leaseTotals.revoked += result.leasesRevokedByClients
             if result.violation != nil {
                 violations += 1
                 print(result.failureReport)
                 if stopOnViolation { break }
             } else if verbose {
                 print("seed \(s): ok, \(result.eventCount) events, \(result.writesAcked) writes acked, \(result.readsServed) reads, \(result.crashes) crashes, "
-                    + "\(result.diskFailures) disk failures, \(result.snapshotsInstalled) snapshots installed, \(result.logCompactions) compactions")
+                    + "\(result.diskFailures) disk failures, \(result.snapshotsInstalled) snapshots installed, \(result.logCompactions) compactions, "
+                    + "\(result.leasesGranted) leases granted, \(result.keepalivesAcked) keepalives, \(result.leasesExpired) expired, \(result.leasesRevokedByClients) revoked")
                 print("  parameters: \(result.parameters)")
             }
             if progressEvery > 0 && done % progressEvery == 0 && done < seeds {
@@ -115,7 +132,9 @@ struct NodeSim: ParsableCommand {
         print("node-sim: \(done) seeds from \(seed), \(violations) violations, \(String(format: "%.1f", Date().timeIntervalSince(start))) s; "
             + "\(totals.writes) writes acked, \(totals.reads) linearizable reads, \(totals.crashes) crashes, \(totals.diskFailures) disk failures, "
             + "\(totals.snapshots) snapshots installed, \(totals.compactions) compactions, "
-            + "\(totals.withoutImage) restarts without an image, \(totals.heldBack) snapshots held back, \(totals.events) events")
+            + "\(totals.withoutImage) restarts without an image, \(totals.heldBack) snapshots held back, \(totals.events) events; "
+            + "TTL leases: \(leaseTotals.granted) granted, \(leaseTotals.keepalives) keepalives acked, \(leaseTotals.expired) expired, "
+            + "\(leaseTotals.revoked) revoked by clients")
         if violations > 0 { throw ExitCode.failure }
     }
 }
