@@ -149,7 +149,7 @@ final class FakeWatch: Etcdserverpb_Watch.SimpleServiceProtocol, @unchecked Send
         }
         // The client ends a watch by closing or resetting the stream: the request side then ends.
         // Progress requests are answered by the sending task, the only one that writes.
-        let progressOwed = OwedCount()
+        let progressOwed = ManagedCounter()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while let message = try await requests.next() {
@@ -161,7 +161,7 @@ final class FakeWatch: Etcdserverpb_Watch.SimpleServiceProtocol, @unchecked Send
                         return true
                     }
                     if breaks { throw RPCError(code: .unavailable, message: "fake: stream broken before the progress answer") }
-                    progressOwed.add()
+                    progressOwed.increment()
                 }
             }
             group.addTask {
@@ -174,7 +174,7 @@ final class FakeWatch: Etcdserverpb_Watch.SimpleServiceProtocol, @unchecked Send
 
     private func send(
         _ create: Etcdserverpb_WatchCreateRequest, from current: Int64, to response: RPCWriter<Etcdserverpb_WatchResponse>,
-        progressOwed: OwedCount
+        progressOwed: ManagedCounter
     ) async throws {
         var next = create.startRevision > 0 ? create.startRevision : current + 1
         var sent = 0
@@ -219,24 +219,3 @@ final class FakeWatch: Etcdserverpb_Watch.SimpleServiceProtocol, @unchecked Send
     }
 }
 
-/// Progress requests a stream received and has not answered.
-final class OwedCount: @unchecked Sendable {
-    // @unchecked Sendable: `count` is only touched with `lock` held.
-    private let lock = NSLock()
-    private var count = 0
-
-    func add() {
-        lock.lock()
-        count += 1
-        lock.unlock()
-    }
-
-    /// Takes one, if any is owed.
-    func take() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard count > 0 else { return false }
-        count -= 1
-        return true
-    }
-}

@@ -297,6 +297,15 @@ final class ManagedCounter: @unchecked Sendable {
         defer { lock.unlock() }
         return count
     }
+
+    /// Takes one off, if the count is above zero.
+    func take() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard count > 0 else { return false }
+        count -= 1
+        return true
+    }
 }
 
 /// Polls `condition` until it holds or `limit` passes; returns whether it held.

@@ -69,34 +69,25 @@ final class NodeSimulationTests: XCTestCase {
     /// acknowledged keepalive promised, in real time: the check must notice, or passing seeds
     /// would say nothing about when leases expire.
     func testLeasesExpiringEarlyAreCaught() {
-        var caught: NodeSimResult?
-        for seed: UInt64 in 0..<100 {
+        let caught = Self.firstViolation(seeds: 100) { $0.fastClockMilliseconds = 1 }
+        XCTAssertEqual(caught?.code, .leaseExpiredEarly, "\(String(describing: caught))")
+    }
+
+    /// The first violation over `seeds` seeds run with `configure`d options.
+    static func firstViolation(seeds: UInt64, _ configure: (inout NodeSimOptions) -> Void) -> Violation? {
+        for seed: UInt64 in 0..<seeds {
             var options = NodeSimOptions(seed: seed)
-            options.fastClockMilliseconds = 1
-            let result = NodeSimulation.run(options)
-            if result.violation != nil {
-                caught = result
-                break
-            }
+            configure(&options)
+            if let violation = NodeSimulation.run(options).violation { return violation }
         }
-        XCTAssertEqual(caught?.violation?.code, .leaseExpiredEarly, "\(String(describing: caught?.violation))")
+        return nil
     }
 
     /// Clocks beyond the drift bound (tick periods of 10 and 40 ms against a bound that tolerates
     /// 10 and 12) make a cut-off leader's lease outlast its voters' promise: the checks must
     /// notice, or passing lease seeds would mean nothing.
     func testLeaseReadsWithClocksBeyondTheDriftBoundAreCaught() {
-        var caught: NodeSimResult?
-        for seed: UInt64 in 0..<150 {
-            var options = NodeSimOptions(seed: seed)
-            options.leaseDriftMilliseconds = 30
-            let result = NodeSimulation.run(options)
-            if result.violation != nil {
-                caught = result
-                break
-            }
-        }
-        let violation = caught?.violation
+        let violation = Self.firstViolation(seeds: 150) { $0.leaseDriftMilliseconds = 30 }
         XCTAssertNotNil(violation, "150 seeds with clocks beyond the drift bound and no violation")
         XCTAssertTrue([Violation.Code.staleRead, .leaseOverlap].contains(violation?.code), "\(String(describing: violation))")
     }
