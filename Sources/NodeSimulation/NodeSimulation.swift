@@ -30,6 +30,8 @@ public struct NodeSimOptions: Sendable {
     public var fastClockMilliseconds: Int?
     /// False: no client uses TTL leases, whatever the seed drew (its other draws stay the same).
     public var ttlLeases = true
+    /// Changes the drawn parameters (a scripted test turns the faults off).
+    public var adjust: (@Sendable (inout NodeSimParameters) -> Void)?
 
     /// Options for `seed`.
     public init(seed: UInt64, nodeCount: Int? = nil, faultTicks: Int = faultTicksDefault, verbose: (@Sendable (String) -> Void)? = nil) {
@@ -204,6 +206,8 @@ final class NodeSimRun {
     /// Partition group of each node index (nil: healed).
     var groups: [Int]?
     var healing = false
+    /// A crashed node comes back by itself after a while (a scripted test restarts it itself).
+    var restartsCrashedNodes = true
     /// Lease seeds: a leader just cut off from the others, read from until `until` while the others
     /// elect and write: only its lease's end stands between those reads and the new writes.
     var oldLeaderReads: (node: Int, until: Int)?
@@ -221,6 +225,7 @@ final class NodeSimRun {
         }
         if options.fastClockMilliseconds != nil { drawn.ttlLeasePermille = max(drawn.ttlLeasePermille, 250) }
         if !options.ttlLeases { drawn.ttlLeasePermille = 0 }
+        options.adjust?(&drawn)
         parameters = drawn
         random = SimRandom(seed: options.seed)
         result = NodeSimResult(seed: options.seed, parameters: parameters)
@@ -239,17 +244,7 @@ final class NodeSimRun {
     }
 
     func run() -> NodeSimResult {
-        for id in voters {
-            // Lease seeds put each clock at one extreme or the other: the largest ratio of periods
-            // is where a lease that ignores the drift bound breaks.
-            let drift = parameters.leaseReads ? (random.chance(permille: 500) ? parameters.tickDriftMilliseconds : 0)
-                : random.between(0...parameters.tickDriftMilliseconds)
-            let period = NodeSimParameters.tickMilliseconds + drift - (options.fastClockMilliseconds ?? 0)
-            nodes.append(SimNode(id: id, store: MemoryStore(voters: voters), tickPeriod: period))
-        }
-        for index in nodes.indices { boot(index) }
-        for _ in 0..<parameters.clientCount { clients.append(SimClient(node: random.below(nodes.count))) }
-        schedule(.world, after: NodeSimParameters.tickMilliseconds)
+        setUp()
         let faultEnd = options.faultTicks * NodeSimParameters.tickMilliseconds
         let end = faultEnd + NodeSimOptions.livenessTicksMax * NodeSimParameters.tickMilliseconds
         while let event = queue.pop() {
@@ -266,6 +261,21 @@ final class NodeSimRun {
         }
         for node in nodes { if let machine = node.machine { count(machine) } }
         return result
+    }
+
+    /// Creates and boots the nodes and the clients, and starts the world's clock.
+    func setUp() {
+        for id in voters {
+            // Lease seeds put each clock at one extreme or the other: the largest ratio of periods
+            // is where a lease that ignores the drift bound breaks.
+            let drift = parameters.leaseReads ? (random.chance(permille: 500) ? parameters.tickDriftMilliseconds : 0)
+                : random.between(0...parameters.tickDriftMilliseconds)
+            let period = NodeSimParameters.tickMilliseconds + drift - (options.fastClockMilliseconds ?? 0)
+            nodes.append(SimNode(id: id, store: MemoryStore(voters: voters), tickPeriod: period))
+        }
+        for index in nodes.indices { boot(index) }
+        for _ in 0..<parameters.clientCount { clients.append(SimClient(node: random.below(nodes.count))) }
+        schedule(.world, after: NodeSimParameters.tickMilliseconds)
     }
 
     /// Adds a machine's counters to the result (when it dies, or at the end).
@@ -311,7 +321,7 @@ final class NodeSimRun {
             guard takes(kind, node: index, generation: generation) else { return }
             step(index) { machine, out in machine.step(.snapshotStatus(peer, succeeded: succeeded), now: now(index), into: &out) }
         case .restart(let index):
-            guard !nodes[index].isUp else { return }
+            guard restartsCrashedNodes, !nodes[index].isUp else { return }
             boot(index)
         case .resume(let index, let generation):
             resume(index, generation: generation)
@@ -652,7 +662,7 @@ final class NodeSimRun {
 
     // MARK: Clients
 
-    func start(_ client: Int, kind forced: SimClient.Kind?) {
+    func start(_ client: Int, kind forced: SimClient.Kind?, key forcedKey: [UInt8]? = nil) {
         let index = clients[client].node
         let node = nodes[index]
         guard let machine = node.machine, !node.paused else { return }
@@ -671,7 +681,7 @@ final class NodeSimRun {
         } else {
             kind = random.chance(permille: parameters.casPermille) ? .cas : .put
         }
-        let key = Array("k\(random.below(parameters.keyCount))".utf8)
+        let key = forcedKey ?? Array("k\(random.below(parameters.keyCount))".utf8)
         clients[client].sequence += 1
         let value = Array("c\(client)-\(clients[client].sequence)".utf8)
         let leaseID = clients[client].lease ?? 0
@@ -870,4 +880,7 @@ struct EventQueue {
     mutating func push(_ event: NodeSimRun.Event) { heap.push(event) }
 
     mutating func pop() -> NodeSimRun.Event? { heap.pop() }
+
+    /// When the next event happens.
+    var nextTime: Int? { heap.first?.time }
 }
