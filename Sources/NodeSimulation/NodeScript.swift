@@ -101,6 +101,63 @@ final class NodeScript {
         return run.result.writesAcked > acked
     }
 
+    /// Waits until the nodes `indices` agree on a leader among them (the others may be cut off).
+    func waitForLeader(among indices: [Int], ticksMax: Int = 300) -> Int? {
+        var found: Int?
+        _ = advance(
+            until: {
+                let leaders = Set(indices.compactMap { run.nodes[$0].machine?.status.leader })
+                guard leaders.count == 1, let id = leaders.first, let index = indices.first(where: { run.nodes[$0].id == id }) else { return false }
+                found = index
+                return true
+            }, ticksMax: ticksMax)
+        return found
+    }
+
+    /// Grants a TTL lease through node `index` (which must know a leader); its id, nil if not granted.
+    func grantLease(ttlSeconds: Int64, on index: Int, ticksMax: Int = 300) -> Int64? {
+        guard let command = try? machine(index)?.admitLeaseGrant(id: 0, ttlSeconds: ttlSeconds) else { return nil }
+        run.clients[0].lease = nil
+        submit(command, kind: .leaseGrant, on: index, ticksMax: ticksMax)
+        return run.clients[0].lease
+    }
+
+    /// Writes `key` attached to `lease` through node `index`; true once that node applied it.
+    func putLeased(_ key: String, lease: Int64, on index: Int, ticksMax: Int = 300) -> Bool {
+        let value = "leased-\(run.clients[0].sequence + 1)"
+        submit(.put(PutRequest(key: Array(key.utf8), value: Array(value.utf8), lease: lease)), kind: .leasePut, leaseID: lease, on: index, ticksMax: ticksMax)
+        return self.value(key, on: index) == value
+    }
+
+    /// A keepalive of `lease` through node `index` (to the primary lessor); true if acknowledged.
+    func keepAlive(_ lease: Int64, on index: Int, ticksMax: Int = 300) -> Bool {
+        let acked = run.result.keepalivesAcked
+        begin(.keepAlive, command: .leaseCheckpoint([]), data: [], leaseID: lease, on: index)
+        run.startKeepAlive(0)
+        _ = advance(until: { clientIdle }, ticksMax: ticksMax)
+        return run.result.keepalivesAcked > acked
+    }
+
+    /// Proposes `command` as the client's operation of `kind` through node `index`, and waits for it.
+    private func submit(_ command: KVCommand, kind: SimClient.Kind, leaseID: Int64 = 0, on index: Int, ticksMax: Int) {
+        guard let data = try? machine(index)?.admitWrite(command) else { return }
+        begin(kind, command: command, data: data, leaseID: leaseID, on: index)
+        run.submit(0)
+        _ = advance(until: { clientIdle }, ticksMax: ticksMax)
+    }
+
+    /// Makes `command` the client's operation, as ``NodeSimRun/start(_:kind:key:)`` does for drawn ones.
+    private func begin(_ kind: SimClient.Kind, command: KVCommand, data: [UInt8], leaseID: Int64, on index: Int) {
+        run.clients[0].node = index
+        run.clients[0].sequence += 1
+        let value: [UInt8]
+        if case .put(let put) = command { value = put.value } else { value = Array("script-\(run.clients[0].sequence)".utf8) }
+        run.clients[0].operation = SimClient.Operation(
+            kind: kind, key: [], value: value, command: command, data: data,
+            deadline: run.time + NodeSimRun.requestTimeoutTicks * NodeSimParameters.tickMilliseconds, floorAtStart: 0, keyFloorAtStart: 0,
+            generation: run.nodes[index].generation, startTime: run.time, leaseID: leaseID)
+    }
+
     /// The value node `index` has applied for `key` (a serializable read of its store).
     func value(_ key: String, on index: Int) -> String? {
         guard case .range(let range)? = try? run.nodes[index].store.read(.range(RangeRequest(key: Array(key.utf8)))),

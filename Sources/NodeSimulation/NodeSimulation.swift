@@ -597,6 +597,7 @@ final class NodeSimRun {
         config.pendingProposalsMax = parameters.pendingRequestsMax
         config.readMode = parameters.leaseReads ? .lease : .readIndex
         config.leaseClockDriftBoundTicks = parameters.leaseClockDriftBoundTicks
+        config.leaseCheckpointInterval = .milliseconds(parameters.leaseCheckpointIntervalMilliseconds)
         let machine = NodeMachine(
             config: config, restored: restored, coreImageMissing: imageMissing, store: node.store,
             firstRequestID: random.next() >> 1, random: random.fork(), logger: logger)

@@ -119,6 +119,7 @@ extension KeelNode {
 }
 
 /// Runs `body`, which must throw a ``KeelError`` with `code`; returns it.
+@discardableResult
 func expectKeelError<T>(
     _ code: KeelError.Code, file: StaticString = #filePath, line: UInt = #line, _ body: () async throws -> T
 ) async -> KeelError? {

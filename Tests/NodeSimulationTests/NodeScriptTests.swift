@@ -70,4 +70,42 @@ final class NodeScriptTests: XCTestCase {
         XCTAssertGreaterThan(script.machine(follower)?.snapshotsInstalled ?? 0, 0, "the entries it missed were compacted")
         XCTAssertNil(script.violation)
     }
+
+    /// The leader is cut off halfway through a 4 s lease; the new one must take the remaining time
+    /// from the last checkpoint (every 200 ms): not the whole TTL again (too late: about 6.3 s),
+    /// never less (too early; the checker also fails any expiry before what was acknowledged).
+    func testALeaderChangeNeitherResetsNorShortensALease() throws {
+        let script = NodeScript { $0.leaseCheckpointIntervalMilliseconds = 200 }
+        let leader = try XCTUnwrap(script.waitForLeader(), "no leader")
+        let follower = (leader + 1) % 3
+        let sent = script.run.time
+        let lease = try XCTUnwrap(script.grantLease(ttlSeconds: 4, on: follower), "granted")
+        XCTAssertTrue(script.putLeased("k", lease: lease, on: follower))
+        script.advance(ticks: (sent + 2_000 - script.run.time) / NodeSimParameters.tickMilliseconds)
+        script.isolate(leader)
+        let newLeader = try XCTUnwrap(script.waitForLeader(among: [0, 1, 2].filter { $0 != leader }), "a new leader")
+        XCTAssertTrue(script.advance(until: { script.value("k", on: newLeader) == nil }, ticksMax: 600), "the lease expired")
+        let lived = script.run.time - sent
+        XCTAssertGreaterThanOrEqual(lived, 4_000, "the new leader expired the lease early")
+        XCTAssertLessThan(lived, 5_000, "the new leader gave the lease its whole TTL again")
+        XCTAssertNil(script.violation)
+    }
+
+    /// A renewal of a lease whose remaining time was checkpointed must reach the log before it is
+    /// acknowledged: otherwise a new leader would take the smaller checkpoint and expire it early.
+    func testARenewalAfterACheckpointSurvivesALeaderChange() throws {
+        let script = NodeScript { $0.leaseCheckpointIntervalMilliseconds = 200 }
+        let leader = try XCTUnwrap(script.waitForLeader(), "no leader")
+        let follower = (leader + 1) % 3
+        let lease = try XCTUnwrap(script.grantLease(ttlSeconds: 3, on: follower), "granted")
+        XCTAssertTrue(script.putLeased("k", lease: lease, on: follower))
+        script.advance(ticks: 150)  // several checkpoints: about 1.5 s recorded
+        let renewed = script.run.time
+        XCTAssertTrue(script.keepAlive(lease, on: follower), "renewed")
+        script.isolate(leader)
+        let newLeader = try XCTUnwrap(script.waitForLeader(among: [0, 1, 2].filter { $0 != leader }), "a new leader")
+        XCTAssertTrue(script.advance(until: { script.value("k", on: newLeader) == nil }, ticksMax: 600), "the lease expired")
+        XCTAssertGreaterThanOrEqual(script.run.time - renewed, 3_000, "the renewal was lost in the leader change")
+        XCTAssertNil(script.violation)
+    }
 }
