@@ -41,6 +41,6 @@ struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     }
 
     private func status() async -> Grpc_Health_V1_HealthCheckResponse.ServingStatus {
-        await node.status().leader == .none ? .notServing : .serving
+        await node.knownLeader == .none ? .notServing : .serving
     }
 }

@@ -128,8 +128,7 @@ public final class KvdServer: Sendable {
         return MetricsRoutes(registry: MetricsBootstrap.registry, refresh: { [node] in
             databaseSize.record(await node.status().dbSizeBytes)
         }) { [node] in
-            let status = await node.status()
-            return status.leader == .none ? HealthReport(healthy: false, reason: "RAFT NO LEADER") : HealthReport(healthy: true)
+            await node.knownLeader == .none ? HealthReport(healthy: false, reason: "RAFT NO LEADER") : HealthReport(healthy: true)
         }
     }
 
