@@ -26,8 +26,10 @@ final class ProtocolSnifferTests: XCTestCase {
         let routes = MetricsRoutes(registry: PrometheusCollectorRegistry(), serverVersion: "9.9.9-test") { HealthReport(healthy: true) }
         let http = ClientPortHTTP(routes: routes, logger: Logger(label: "test"))
         let channel = NIOAsyncTestingChannel()
-        try await channel.pipeline.addHandler(ProtocolSniffer(http: http))
-        try await channel.pipeline.addHandler(EarlyWriter())
+        // Made on the channel's loop: handlers are not Sendable.
+        try await channel.testingEventLoop.executeInContext {
+            try channel.pipeline.syncOperations.addHandlers([ProtocolSniffer(http: http), EarlyWriter()])
+        }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2379))
         return channel
     }
