@@ -35,8 +35,12 @@ extension KeelNode {
             return try work.run(on: storage, beforeAppend: beforeAppend, nanoseconds: { Self.nanoseconds(clock.now - origin) })
         }
         if case .success(let outcome) = result {
-            if outcome.synced { metrics.fsyncDuration.recordNanoseconds(outcome.syncNanoseconds) }
+            if outcome.synced {
+                metrics.fsyncDuration.recordNanoseconds(outcome.syncNanoseconds)
+                metrics.etcd.walFsyncDuration.recordNanoseconds(outcome.syncNanoseconds)
+            }
             metrics.applyDuration.recordNanoseconds(outcome.applyNanoseconds)
+            metrics.etcd.backendCommitDuration.recordNanoseconds(outcome.applyNanoseconds)
         }
         var out = NodeOutput()
         machine.finishReady(result, now: now, into: &out)

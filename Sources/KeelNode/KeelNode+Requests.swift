@@ -97,7 +97,7 @@ extension KeelNode {
         try checkServing(deadline: deadline)
         let data = try machine.admitWrite(command)
         guard await awaitLeader(deadline: deadline) else {
-            metrics.proposalsFailed.increment()
+            metrics.proposalFailed()
             throw unavailableReason()
         }
         try checkServing(deadline: deadline)

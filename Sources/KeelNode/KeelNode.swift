@@ -228,6 +228,10 @@ public actor KeelNode {
         wakeReadyLoop()
     }
 
+    /// The leader this member knows, `.none` while it knows none: what health checks ask, often,
+    /// without the database-size walk of ``status()``.
+    public var knownLeader: NodeID { raft.status.leader }
+
     /// This node's status (etcd's Maintenance.Status).
     public func status() -> NodeStatus {
         let status = raft.status

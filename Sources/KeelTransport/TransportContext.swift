@@ -33,6 +33,8 @@ final class TransportContext: Sendable {
         let receivedBytes: Counter
         let dropped: Counter
         let roundTrip: Metrics.Timer
+        /// etcd's name and label (`To`: the peer's member id in hex, as etcd prints ids).
+        let etcdRoundTrip: Metrics.Timer
 
         init(peer: NodeID, factory: any MetricsFactory) {
             let dimensions = [("peer", peer.description)]
@@ -41,6 +43,9 @@ final class TransportContext: Sendable {
             dropped = Counter(label: "keel_peer_dropped_messages_total", dimensions: dimensions, factory: factory)
             roundTrip = Metrics.Timer(label: "keel_peer_round_trip_time_seconds", dimensions: dimensions,
                                       preferredDisplayUnit: .seconds, factory: factory)
+            etcdRoundTrip = Metrics.Timer(label: "etcd_network_peer_round_trip_time_seconds",
+                                          dimensions: [("To", String(peer.rawValue, radix: 16))],
+                                          preferredDisplayUnit: .seconds, factory: factory)
         }
     }
 
@@ -171,6 +176,7 @@ final class TransportContext: Sendable {
             return metrics
         }
         metrics.roundTrip.recordNanoseconds(nanoseconds)
+        metrics.etcdRoundTrip.recordNanoseconds(nanoseconds)
     }
 
     func recordConnection(to peer: NodeID, opened: Bool) {

@@ -9,7 +9,7 @@ struct KvdCommand: ParsableCommand {
         abstract: "A replicated key-value server that speaks etcd's v3 API.",
         discussion: """
             With no flags, kvd runs a one-member cluster: clients on http://127.0.0.1:2379, peers on \
-            http://127.0.0.1:2380, /metrics and /health on http://127.0.0.1:2381, data in ./default.kvd.
+            http://127.0.0.1:2380, /metrics, /health and /version on the client URLs too, data in ./default.kvd.
             """,
         version: KvdMain.version
     )
@@ -42,7 +42,7 @@ struct KvdCommand: ParsableCommand {
     var snapshotCount: String?
     @Option(name: .customLong("max-request-bytes"), help: "The largest client request in bytes (default: 1572864).")
     var maxRequestBytes: String?
-    @Option(name: .customLong("listen-metrics-urls"), help: "Comma-separated URLs for /metrics and /health; empty to disable (default: http://127.0.0.1:2381).")
+    @Option(name: .customLong("listen-metrics-urls"), help: "Comma-separated extra URLs for /metrics, /health and /version, which the client URLs also serve (default: none).")
     var listenMetricsURLs: String?
     @Option(name: .customLong("log-level"), help: "debug, info, warn or error (default: info).")
     var logLevel: String?

@@ -59,6 +59,9 @@ final class ClusterHarness {
     let clusterToken: String
     /// Flags every server gets after the harness's own (`--read-mode lease`, say).
     var extraArguments: [String] = []
+    /// Whether each server gets `--listen-metrics-urls` on its own port; without it a server
+    /// has only etcd's cluster flags and serves `/metrics` on its client URL.
+    var separateMetricsListener = true
 
     init(nodesCount: Int, binaries: ClusterBinaries, testName: String) throws {
         precondition(nodesCount >= 1)
@@ -107,8 +110,7 @@ final class ClusterHarness {
             "--initial-cluster", initialCluster,
             "--initial-cluster-state", "new",
             "--initial-cluster-token", clusterToken,
-            "--listen-metrics-urls", "http://127.0.0.1:\(node.metricsPort)",
-        ] + extraArguments
+        ] + (separateMetricsListener ? ["--listen-metrics-urls", "http://127.0.0.1:\(node.metricsPort)"] : []) + extraArguments
         if !FileManager.default.fileExists(atPath: node.logURL.path) {
             FileManager.default.createFile(atPath: node.logURL.path, contents: nil)
         }

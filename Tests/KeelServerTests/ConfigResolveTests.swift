@@ -35,7 +35,7 @@ final class ConfigResolveTests: XCTestCase {
         XCTAssertEqual(config.heartbeatIntervalMilliseconds, 100)
         XCTAssertEqual(config.electionTimeoutMilliseconds, 1_000)
         XCTAssertEqual(config.maxRequestBytes, 1_572_864)
-        XCTAssertEqual(config.listenMetricsURLs, [ServerURL(host: "127.0.0.1", port: 2381)])
+        XCTAssertEqual(config.listenMetricsURLs, [], "as in etcd, /metrics is on the client URLs unless a metrics URL is given")
         XCTAssertEqual(config.logLevel, .info)
     }
 

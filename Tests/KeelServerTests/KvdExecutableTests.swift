@@ -45,7 +45,7 @@ final class KvdExecutableTests: XCTestCase {
     /// machine may hold that port; then the one correct answer is a clear refusal naming it.
     func testNoFlagsAtAllUsesEtcdsPortsOrSaysWhyNot() async throws {
         let kvd = try KvdChild(arguments: [], directory: directory)
-        let healthy = try await kvd.waitHealthy(metricsPort: 2381)
+        let healthy = try await kvd.waitHealthy(metricsPort: 2379)
         if healthy {
             XCTAssertTrue(kvd.output.contains("client-ports=[2379]"), kvd.output)
             XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("default.kvd").path))
@@ -57,6 +57,38 @@ final class KvdExecutableTests: XCTestCase {
             XCTAssertEqual(status, 1, kvd.output)
             XCTAssertTrue(kvd.output.contains("kvd: cannot listen on http://127.0.0.1:23"), kvd.output)
         }
+    }
+
+    func testEtcdConfigFileAndEnvironmentStartKvdWithOneWarning() async throws {
+        let client = try LoopbackPorts.free()
+        let peer = try LoopbackPorts.free()
+        let file = directory.appendingPathComponent("etcd.conf.yml")
+        try """
+            name: from-file
+            enable-v2: true
+            max-wals: 5
+            strict-reconfig-check: false
+            client-transport-security:
+              client-cert-auth: false
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let kvd = try KvdChild(
+            arguments: ["--config-file", file.path, "--listen-peer-urls", "http://127.0.0.1:\(peer)"], directory: directory,
+            environment: [
+                "ETCD_NAME": "from-env", "ETCD_LISTEN_CLIENT_URLS": "http://127.0.0.1:\(client)",
+                "ETCD_LISTEN_PEER_URLS": "http://127.0.0.1:1", "ETCD_MAX_SNAPSHOTS": "3",
+            ])
+        let healthy = try await kvd.waitHealthy(metricsPort: client)
+        XCTAssertTrue(healthy, kvd.output)
+        XCTAssertTrue(kvd.output.contains("name=from-env"), "the environment over the file: \(kvd.output)")
+        XCTAssertTrue(kvd.output.contains("client-ports=[\(client)]"), kvd.output)
+        let warnings = kvd.output.split(separator: "\n").filter { $0.contains("ignoring") }
+        XCTAssertEqual(warnings.count, 1, kvd.output)
+        for name in ["'enable-v2'", "'max-wals'", "'strict-reconfig-check'", "'client-transport-security'", "ETCD_MAX_SNAPSHOTS"] {
+            XCTAssertTrue(warnings.first?.contains(name) ?? false, "\(name) in \(warnings)")
+        }
+        kvd.signal(SIGTERM)
+        let status = try await kvd.exitStatus()
+        XCTAssertEqual(status, 0, kvd.output)
     }
 
     func testRefusesADataDirectoryOfAnotherCluster() async throws {

@@ -21,13 +21,15 @@ final class KvdChild {
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kvd")
     }
 
-    init(arguments: [String], directory: URL) throws {
+    /// `environment` is added to the test process's own.
+    init(arguments: [String], directory: URL, environment: [String: String] = [:]) throws {
         self.directory = directory
         logURL = directory.appendingPathComponent("kvd-\(UUID().uuidString.prefix(8)).log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         process.executableURL = Self.executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
         process.currentDirectoryURL = directory
         process.standardOutput = log
         process.standardError = log
@@ -60,11 +62,12 @@ final class KvdChild {
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    /// Waits until `/health` on `metricsPort` answers 200; false if kvd exited or time ran out.
-    func waitHealthy(metricsPort: Int) async throws -> Bool {
+    /// Waits until `/health` on `port` (a client URL's or a metrics URL's) answers 200; false if
+    /// kvd exited or time ran out.
+    func waitHealthy(metricsPort port: Int) async throws -> Bool {
         let deadline = ContinuousClock.now.advanced(by: .seconds(Self.waitSecondsMax))
         while process.isRunning && ContinuousClock.now < deadline {
-            let answer = try? await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/health") }.value
+            let answer = try? await Task.detached { try LoopbackHTTP.get(port: port, path: "/health") }.value
             if answer?.status == 200 { return true }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -61,7 +61,29 @@ enum LoopbackHTTP {
         guard parts.count >= 2, let status = Int(parts[1]) else {
             throw Failure(description: "bad status line \(statusLine)")
         }
-        return Answer(status: status, body: String(text[headerEnd.upperBound...]))
+        let headers = text[..<headerEnd.lowerBound].lowercased()
+        let body = String(text[headerEnd.upperBound...])
+        // etcd (Go's net/http) sends a large answer such as /metrics in chunks.
+        return Answer(status: status, body: headers.contains("transfer-encoding: chunked") ? try dechunked(body) : body)
+    }
+
+    static func dechunked(_ body: String) throws -> String {
+        var rest = Substring(body)
+        var result = ""
+        while let lineEnd = rest.firstRange(of: "\r\n") {
+            guard let size = Int(rest[..<lineEnd.lowerBound].split(separator: ";").first ?? "", radix: 16) else {
+                throw Failure(description: "bad chunk size in \(rest.prefix(20))")
+            }
+            if size == 0 { return result }
+            let start = rest.utf8.index(lineEnd.upperBound, offsetBy: 0)
+            guard let end = rest.utf8.index(start, offsetBy: size, limitedBy: rest.utf8.endIndex) else {
+                throw Failure(description: "chunk longer than the answer")
+            }
+            result += String(rest[start..<end])
+            // By bytes: "\r\n" is a single Character.
+            rest = Substring(rest.utf8[end...].dropFirst(2))
+        }
+        throw Failure(description: "chunked answer without its last chunk")
     }
 }
 

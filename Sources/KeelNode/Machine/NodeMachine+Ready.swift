@@ -48,6 +48,7 @@ extension NodeMachine {
             committed.append(ReadyWork.Committed(entry: entry, confState: confState))
         }
         if commands > 0 { metrics.proposalsCommitted.increment(by: commands) }
+        if let last = rd.committedEntries.last { metrics.etcd.proposalsCommitted.record(last.index.rawValue) }
         for state in rd.readStates {
             guard let readID = ReadContext.decode(state.context), reads[readID]?.index == nil else { continue }
             reads[readID]?.index = state.index
@@ -94,6 +95,7 @@ extension NodeMachine {
         if flight.ready.snapshot != nil { snapshotsInstalled += 1 }
         if outcome.appliedCommands > 0 { metrics.proposalsApplied.increment(by: outcome.appliedCommands) }
         appliedIndex = outcome.appliedIndex
+        metrics.etcd.proposalsApplied.record(appliedIndex.rawValue)
         revision = outcome.revision
         compactedRevision = outcome.compactedRevision
         for (requestID, result) in outcome.results {

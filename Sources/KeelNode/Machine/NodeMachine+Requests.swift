@@ -11,7 +11,7 @@ extension NodeMachine {
         let data = command.encoded()
         try RequestValidation.check(command, encodedBytes: data.count, maxRequestBytes: config.maxRequestBytes)
         guard proposals.count < config.pendingProposalsMax else {
-            metrics.proposalsFailed.increment()
+            metrics.proposalFailed()
             throw KeelError.tooManyRequests
         }
         return data
@@ -23,7 +23,7 @@ extension NodeMachine {
     public func propose(_ data: [UInt8], deadline: Duration, into out: inout NodeOutput) throws(KeelError) -> UInt64 {
         if let halted { throw halted }
         guard proposals.count < config.pendingProposalsMax else {
-            metrics.proposalsFailed.increment()
+            metrics.proposalFailed()
             throw KeelError.tooManyRequests
         }
         let leader = raft.status.leader
@@ -34,14 +34,14 @@ extension NodeMachine {
             do {
                 try raft.propose(envelope)
             } catch {
-                metrics.proposalsFailed.increment()
+                metrics.proposalFailed()
                 throw Self.map(error)
             }
         } else {
             out.messages.append(.proposal(ForwardedProposal(from: id, to: leader, requestID: requestID, data: envelope)))
         }
         proposals[requestID] = PendingProposal(deadline: deadline, leader: leader)
-        metrics.proposalsPending.record(proposals.count)
+        metrics.recordPending(proposals.count)
         return requestID
     }
 
@@ -105,8 +105,8 @@ extension NodeMachine {
 
     func completeProposal(_ requestID: UInt64, _ result: Result<KVResponse, KeelError>, into out: inout NodeOutput) {
         guard proposals.removeValue(forKey: requestID) != nil else { return }
-        if case .failure = result { metrics.proposalsFailed.increment() }
-        metrics.proposalsPending.record(proposals.count)
+        if case .failure = result { metrics.proposalFailed() }
+        metrics.recordPending(proposals.count)
         out.replies.append(NodeReply(id: requestID, result: result))
     }
 

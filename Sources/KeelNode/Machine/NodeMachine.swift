@@ -246,8 +246,13 @@ public final class NodeMachine {
         knownLeader = leader
         leaseLeaderChanged(leader, into: &out)
         metrics.hasLeader.record(leader == .none ? 0 : 1)
+        metrics.etcd.hasLeader.record(leader == .none ? 0 : 1)
+        metrics.etcd.isLeader.record(leader == id ? 1 : 0)
         guard leader != .none else { return }
-        if leaderChanged { metrics.leaderChanges.increment() }
+        if leaderChanged {
+            metrics.leaderChanges.increment()
+            metrics.etcd.leaderChanges.increment()
+        }
         for waiterID in leaderWaiters.keys.sorted() { out.leaderWaits.append((waiterID, true)) }
         leaderWaiters = [:]
         // A new leader, or the same one in a new term, dropped the pending reads (core note): ask again.

@@ -24,7 +24,9 @@ public enum ConfigFile {
     }
 
     /// Parses YAML text: a mapping of keys to scalars, or to sequences of scalars for URL lists.
-    /// Unknown keys are refused so that a typo does not silently leave a default in place.
+    /// An etcd key that kvd does not implement is kept in ``ConfigValues/ignored`` (kvd warns and
+    /// starts, so an etcd config file works); a key etcd does not know either is refused, so that
+    /// a typo does not silently leave a default in place.
     public static func parse(yaml: String, path: String) throws(ConfigError) -> ConfigValues {
         let root: Node?
         do {
@@ -44,6 +46,11 @@ public enum ConfigFile {
             let key = keyScalar.string
             // An empty value (`wal-dir:` in etcd's sample file) means "not set", whatever the key.
             if valueNode.null != nil { continue }
+            let ignored = IgnoredSetting(name: key, origin: .file(path))
+            if ConfigSetting(rawValue: key) == nil, ignored.isEtcdSetting {
+                values.ignore(ignored)
+                continue
+            }
             guard let setting = ConfigSetting(rawValue: key) else {
                 let known = ConfigSetting.allCases.map(\.rawValue).joined(separator: ", ")
                 throw ConfigError("config file \(path): unknown key '\(key)' (known keys: \(known))")

@@ -27,7 +27,8 @@ public enum ConfigSetting: String, CaseIterable, Sendable, Hashable {
     case snapshotCount = "snapshot-count"
     /// The largest client request accepted, bytes.
     case maxRequestBytes = "max-request-bytes"
-    /// Where `/metrics` and `/health` are served over HTTP/1.
+    /// Extra HTTP/1 listeners for `/metrics`, `/health` and `/version`, which the client URLs serve
+    /// as well.
     case listenMetricsURLs = "listen-metrics-urls"
     /// The least severe log level written: debug, info, warn, error.
     case logLevel = "log-level"
@@ -54,6 +55,8 @@ public enum ConfigOrigin: Sendable, Hashable {
     case flag
     /// A key of the config file at this path.
     case file(String)
+    /// An `ETCD_*` environment variable, named.
+    case environment(String)
 }
 
 /// A setting's text as given, before it is parsed and checked.
@@ -74,6 +77,8 @@ public struct ConfigValue: Sendable, Hashable {
 public struct ConfigValues: Sendable, Hashable {
     /// The given settings; an absent setting takes its default.
     public private(set) var values: [ConfigSetting: ConfigValue] = [:]
+    /// Settings given that kvd does not implement, in the order met.
+    public private(set) var ignored: [IgnoredSetting] = []
 
     /// Creates an empty set of values (every setting at its default).
     public init() {}
@@ -91,12 +96,19 @@ public struct ConfigValues: Sendable, Hashable {
         set { values[setting] = newValue }
     }
 
-    /// These values, with every setting that `overrides` gives replaced by it.
+    /// Records a setting kvd does not implement.
+    public mutating func ignore(_ setting: IgnoredSetting) {
+        ignored.append(setting)
+    }
+
+    /// These values, with every setting that `overrides` gives replaced by it (the ignored ones
+    /// of both are kept).
     public func overridden(by overrides: ConfigValues) -> ConfigValues {
         var merged = self
         for (setting, value) in overrides.values {
             merged.values[setting] = value
         }
+        merged.ignored += overrides.ignored
         return merged
     }
 
@@ -104,6 +116,7 @@ public struct ConfigValues: Sendable, Hashable {
     public func describe(_ setting: ConfigSetting) -> String {
         switch values[setting]?.origin {
         case .file(let path): "config key '\(setting.rawValue)' in \(path)"
+        case .environment(let variable): variable
         case .flag, nil: setting.flag
         }
     }

@@ -47,7 +47,7 @@ private struct Resolver {
             .maxRequestBytes, default: ServerConfig.Defaults.maxRequestBytes, range: 1...ServerConfig.Limits.maxRequestBytesMax
         )
         let metrics = try ServerURL.parseList(
-            text(.listenMetricsURLs) ?? ServerConfig.Defaults.metricsURL, what: what(.listenMetricsURLs), allowEmpty: true
+            text(.listenMetricsURLs) ?? ServerConfig.Defaults.metricsURLs, what: what(.listenMetricsURLs), allowEmpty: true
         )
         let logLevel = try resolveLogLevel()
         let checkpointInterval = try number(

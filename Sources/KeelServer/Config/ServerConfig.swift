@@ -73,9 +73,10 @@ public struct ServerConfig: Sendable, Hashable {
         public static let clientURL = "http://127.0.0.1:2379"
         /// `--listen-peer-urls` and `--initial-advertise-peer-urls`.
         public static let peerURL = "http://127.0.0.1:2380"
-        /// `--listen-metrics-urls`. etcd serves metrics on its client port by default; kvd's client
-        /// port speaks only gRPC, so metrics take the next port, as etcd deployments commonly do.
-        public static let metricsURL = "http://127.0.0.1:2381"
+        /// `--listen-metrics-urls`: none, as in etcd. `/metrics`, `/health` and `/version` are
+        /// served on the client URLs; a separate listener is an extra (and a fixed default port
+        /// would make members started on one host collide).
+        public static let metricsURLs = ""
         /// `--initial-cluster-token`.
         public static let clusterToken = "etcd-cluster"
         /// `--heartbeat-interval`.

@@ -1,9 +1,12 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
-/// One gRPC listener (plaintext HTTP/2) of `--listen-client-urls`, serving the etcd services.
+/// One listener of `--listen-client-urls`: gRPC (plaintext HTTP/2) serving the etcd services, and
+/// on the same port etcd's HTTP/1 endpoints (`/metrics`, `/health`, `/version`).
 final class GRPCListener: Service, Sendable {
     /// etcd's allowance over `--max-request-bytes` for gRPC framing and the other fields of a
     /// request, so that a request just over the limit reaches the server's check and gets etcd's
@@ -18,35 +21,34 @@ final class GRPCListener: Service, Sendable {
     static let clientPingIntervalMin: Duration = .seconds(5)
 
     let url: ServerURL
-    let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let server: GRPCServer<HTTP2ServerTransport.Custom<ClientPortListenerFactory>>
+    /// Whether the address was bound: a failure before is reported as "cannot listen".
+    private let bound = Atomic(false)
 
-    init(url: ServerURL, services: [any RegistrableRPCService], maxRequestBytes: Int) {
+    init(
+        url: ServerURL, services: [any RegistrableRPCService], interceptors: [any ServerInterceptor] = [],
+        maxRequestBytes: Int, http: ClientPortHTTP
+    ) {
         self.url = url
-        let transport = HTTP2ServerTransport.Posix(
-            address: url.isIPv6 ? .ipv6(host: url.host, port: url.port) : .ipv4(host: url.listenHost, port: url.port),
-            transportSecurity: .plaintext,
-            config: .defaults {
-                $0.rpc.maxRequestPayloadSize = maxRequestBytes + Self.grpcOverheadBytes
-                $0.http2.maxConcurrentStreams = Self.streamsPerConnectionMax
-                $0.connection.keepalive.clientBehavior.minPingIntervalWithoutCalls = Self.clientPingIntervalMin
-            }
+        var config = HTTP2ServerTransport.Custom<ClientPortListenerFactory>.Config.defaults
+        config.rpc.maxRequestPayloadSize = maxRequestBytes + Self.grpcOverheadBytes
+        config.http2.maxConcurrentStreams = Self.streamsPerConnectionMax
+        config.connection.keepalive.clientBehavior.minPingIntervalWithoutCalls = Self.clientPingIntervalMin
+        let transport = HTTP2ServerTransport.Custom(
+            listenerFactory: ClientPortListenerFactory(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, url: url, http: http),
+            config: config
         )
-        server = GRPCServer(transport: transport, services: services)
+        server = GRPCServer(transport: transport, services: services, interceptors: interceptors)
     }
 
     /// The port bound; waits until the listener is bound.
     ///
     /// - Throws: ``StartupError`` when the address could not be bound.
     func boundPort() async throws(StartupError) -> Int {
-        do {
-            let address = try await server.transport.listeningAddress
-            if let port = address.ipv4?.port ?? address.ipv6?.port { return port }
-            throw StartupError("cannot listen on \(url) (\(ConfigSetting.listenClientURLs.flag)): no IP address bound")
-        } catch let error as StartupError {
-            throw error
-        } catch {
-            throw StartupError("cannot listen on \(url) (\(ConfigSetting.listenClientURLs.flag)): \(error)")
-        }
+        // nil when the bind failed or the listener stopped; serve() throws the cause.
+        let address = await server.transport.listeningAddress
+        if let port = address?.ipv4?.port ?? address?.ipv6?.port { return port }
+        throw StartupError("cannot listen on \(url) (\(ConfigSetting.listenClientURLs.flag)): no IP address bound")
     }
 
     /// Serves until graceful shutdown: then stops accepting and lets calls in flight finish.
@@ -58,11 +60,17 @@ final class GRPCListener: Service, Sendable {
                     do {
                         try await server.serve()
                     } catch {
-                        throw StartupError("gRPC listener \(self.url) (\(ConfigSetting.listenClientURLs.flag)) failed: \(error)")
+                        let flag = ConfigSetting.listenClientURLs.flag
+                        // A failure before the bind is an address in use or not ours: say so first.
+                        guard self.bound.load(ordering: .acquiring) else {
+                            throw StartupError("cannot listen on \(self.url) (\(flag)): \((error as? RuntimeError)?.cause ?? error)")
+                        }
+                        throw StartupError("gRPC listener \(self.url) (\(flag)) failed: \(error)")
                     }
                 }
-                // A bind failure surfaces here with the URL and flag named.
-                _ = try await boundPort()
+                group.addTask {
+                    if (try? await self.boundPort()) != nil { self.bound.store(true, ordering: .releasing) }
+                }
                 try await group.waitForAll()
             }
         } onGracefulShutdown: {

@@ -18,14 +18,14 @@ public enum KvdMain {
 
     /// Runs kvd until SIGTERM or SIGINT; returns the process exit code (0 after a graceful
     /// shutdown). Every failure is printed as one line on standard error.
-    public static func run(flags: [ConfigSetting: String], configFilePath: String?) async -> Int32 {
+    public static func run(
+        flags: [ConfigSetting: String], configFilePath: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async -> Int32 {
         let config: ServerConfig
+        let values: ConfigValues
         do {
-            var values = ConfigValues()
-            if let configFilePath {
-                values = try ConfigFile.load(path: configFilePath)
-            }
-            config = try ServerConfig.resolve(values.overridden(by: ConfigValues(flags: flags)))
+            values = try ConfigValues.gather(flags: flags, configFilePath: configFilePath, environment: environment)
+            config = try ServerConfig.resolve(values)
         } catch {
             printError("kvd: \(error.message)")
             return exitCodeBadConfig
@@ -33,6 +33,9 @@ public enum KvdMain {
         LogSetup.bootstrap(level: config.logLevel)
         _ = MetricsBootstrap.registry
         let logger = Logger(label: "kvd")
+        if let warning = IgnoredSetting.warning(for: values.ignored) {
+            logger.warning("\(warning)")
+        }
         do {
             let server = try KvdServer(config: config, network: makeTransport(config: config, logger: logger), logger: logger)
             logger.info(

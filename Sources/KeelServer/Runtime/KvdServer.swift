@@ -1,6 +1,7 @@
 import GRPCCore
 import KeelNode
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -107,10 +108,7 @@ public final class KvdServer: Sendable {
 
     /// Binds every metrics listener, or none: on a failure the ones bound are closed.
     private func bindMetrics() async throws(StartupError) -> [MetricsHTTPServer] {
-        let routes = MetricsRoutes(registry: MetricsBootstrap.registry) { [node] in
-            let status = await node.status()
-            return status.leader == .none ? HealthReport(healthy: false, reason: "RAFT NO LEADER") : HealthReport(healthy: true)
-        }
+        let routes = httpRoutes()
         var servers: [MetricsHTTPServer] = []
         do {
             for url in config.listenMetricsURLs {
@@ -121,6 +119,17 @@ public final class KvdServer: Sendable {
             throw error
         }
         return servers
+    }
+
+    /// What the client ports and the metrics listeners answer over HTTP/1.
+    private func httpRoutes() -> MetricsRoutes {
+        // etcd's name; the data directory's size stands for its bbolt file's.
+        let databaseSize = Gauge(label: "etcd_mvcc_db_total_size_in_bytes")
+        return MetricsRoutes(registry: MetricsBootstrap.registry, refresh: { [node] in
+            databaseSize.record(await node.status().dbSizeBytes)
+        }) { [node] in
+            await node.knownLeader == .none ? HealthReport(healthy: false, reason: "RAFT NO LEADER") : HealthReport(healthy: true)
+        }
     }
 
     /// One gRPC listener per client URL, each serving the etcd services.
@@ -140,9 +149,13 @@ public final class KvdServer: Sendable {
                 fragmentBytesMax: config.maxRequestBytes),
             LockService(waits: KeyWaits(node: node, requestTimeout: nodeConfig.requestTimeout), route: route),
             ElectionService(waits: KeyWaits(node: node, requestTimeout: nodeConfig.requestTimeout), route: route),
+            HealthService(node: node),
         ]
+        let http = ClientPortHTTP(routes: httpRoutes(), logger: logger)
+        let grpcMetrics = GRPCServerMetrics()
         return config.listenClientURLs.map {
-            GRPCListener(url: $0, services: services, maxRequestBytes: config.maxRequestBytes)
+            GRPCListener(
+                url: $0, services: services, interceptors: [grpcMetrics], maxRequestBytes: config.maxRequestBytes, http: http)
         }
     }
 
