@@ -39,6 +39,8 @@ public actor KeelNode {
     var leaseWaiters: [UInt64: CheckedContinuation<Result<LeaseTimes, KeelError>, Never>] = [:]
     /// Serializable reads queued on the storage thread. Bounded by `pendingProposalsMax`.
     var serializableReadsInFlight = 0
+    /// The quota sample and the maintenance calls in flight (``KeelNode/checkQuota(_:deadline:)``).
+    var maintenance = MaintenanceState()
     /// What peers told us about themselves; only members of the configured cluster are kept.
     var peerAttributes: [NodeID: MemberAttributes] = [:]
 
@@ -159,6 +161,8 @@ public actor KeelNode {
         tasks.append(Task { await self.runTicker(interval: interval, origin: origin) })
         let events = network.events
         tasks.append(Task { await self.consume(events) })
+        maintenance.autoCompactor = config.autoCompaction.map { AutoCompactor(policy: $0) }
+        tasks.append(Task { await self.runStorageSampler() })
     }
 
     /// Hands leadership to another voter if this node leads (bounded by one election timeout),
@@ -238,7 +242,7 @@ public actor KeelNode {
             header: header(revision: revision), leader: status.leader, raftIndex: status.lastIndex.rawValue,
             raftTerm: status.term.rawValue, raftAppliedIndex: appliedIndex.rawValue, commitIndex: status.commit.rawValue,
             dbSizeBytes: DataDirectory.sizeBytes(config.dataDirectory), isLearner: status.confState.learners.contains(id),
-            errors: errors, version: Self.version)
+            errors: errors, alarms: maintenance.alarms, version: Self.version)
     }
 
     /// The core needs room for its lease drift bound (2 ticks) plus one tick of granularity.

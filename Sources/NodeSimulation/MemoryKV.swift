@@ -98,6 +98,8 @@ struct MemoryKV: Hashable, Sendable {
             return .success(.compact(revision: revision - 1))
         case .leaseGrant, .leaseRevoke, .leaseCheckpoint:
             return .failure(StorageError(.invalidArgument, "memory kv: leases are not simulated"))
+        case .alarm:
+            return .failure(StorageError(.invalidArgument, "memory kv: alarms are not simulated"))
         }
     }
 

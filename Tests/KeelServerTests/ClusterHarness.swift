@@ -59,6 +59,8 @@ final class ClusterHarness {
     let clusterToken: String
     /// Flags every server gets after the harness's own (`--read-mode lease`, say).
     var extraArguments: [String] = []
+    /// Flags for one node only (after the common ones), by node name.
+    var nodeArguments: [String: [String]] = [:]
 
     init(nodesCount: Int, binaries: ClusterBinaries, testName: String) throws {
         precondition(nodesCount >= 1)
@@ -108,7 +110,7 @@ final class ClusterHarness {
             "--initial-cluster-state", "new",
             "--initial-cluster-token", clusterToken,
             "--listen-metrics-urls", "http://127.0.0.1:\(node.metricsPort)",
-        ] + extraArguments
+        ] + extraArguments + (nodeArguments[node.name] ?? [])
         if !FileManager.default.fileExists(atPath: node.logURL.path) {
             FileManager.default.createFile(atPath: node.logURL.path, contents: nil)
         }

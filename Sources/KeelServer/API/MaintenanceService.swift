@@ -1,9 +1,10 @@
 import GRPCCore
 import KeelNode
 import KeelProto
+import KeelStorage
 
-/// etcd's `etcdserverpb.Maintenance` service: only Status so far; the other methods are not
-/// registered, so gRPC answers them Unimplemented.
+/// etcd's `etcdserverpb.Maintenance` service: Status, Hash, HashKV, Alarm, Defragment and
+/// MoveLeader. Snapshot is not registered, so gRPC answers it Unimplemented.
 struct MaintenanceService: RegistrableRPCService {
     static let serviceName = "etcdserverpb.Maintenance"
 
@@ -15,5 +16,71 @@ struct MaintenanceService: RegistrableRPCService {
         route.register(&router, service: Self.serviceName, method: "Status") { (_: Etcdserverpb_StatusRequest, _) in
             StorageToProto.status(await node.status())
         }
+        route.register(&router, service: Self.serviceName, method: "HashKV") { (request: Etcdserverpb_HashKVRequest, _) in
+            let (hash, header) = try await node.hashKV(revision: request.revision)
+            var response = Etcdserverpb_HashKVResponse()
+            response.header = StorageToProto.header(header)
+            response.hash = hash.hash
+            // etcd answers -1 for a store that was never compacted.
+            response.compactRevision = hash.compactRevision == 0 ? -1 : hash.compactRevision
+            return response
+        }
+        route.register(&router, service: Self.serviceName, method: "Hash") { (_: Etcdserverpb_HashRequest, _) in
+            let (hash, header) = try await node.hash()
+            var response = Etcdserverpb_HashResponse()
+            response.header = StorageToProto.header(header)
+            response.hash = hash
+            return response
+        }
+        route.register(&router, service: Self.serviceName, method: "Defragment") { (_: Etcdserverpb_DefragmentRequest, _) in
+            var response = Etcdserverpb_DefragmentResponse()
+            response.header = StorageToProto.header(try await node.defragment())
+            return response
+        }
+        route.register(&router, service: Self.serviceName, method: "MoveLeader") { (request: Etcdserverpb_MoveLeaderRequest, deadline) in
+            _ = try await node.moveLeader(to: request.targetID, deadline: deadline)
+            // etcd 3.4 answers MoveLeader and Alarm without a header (etcdctl -w json prints {}).
+            return Etcdserverpb_MoveLeaderResponse()
+        }
+        route.register(&router, service: Self.serviceName, method: "Alarm") { (request: Etcdserverpb_AlarmRequest, deadline) in
+            let (alarms, _) = try await node.alarm(try ProtoToStorage.alarm(request), deadline: deadline)
+            var response = Etcdserverpb_AlarmResponse()
+            response.alarms = alarms.map(StorageToProto.alarm)
+            return response
+        }
+    }
+}
+
+extension ProtoToStorage {
+    /// etcd's AlarmRequest; an action or alarm type etcd does not define is refused.
+    static func alarm(_ request: Etcdserverpb_AlarmRequest) throws -> AlarmRequest {
+        guard let action = AlarmRequest.Action(rawValue: UInt8(clamping: request.action.rawValue)),
+            request.action.rawValue <= Int(UInt8.max),
+            let kind = AlarmKind(rawValue: UInt8(clamping: request.alarm.rawValue)), request.alarm.rawValue <= Int(UInt8.max)
+        else {
+            throw RPCError(code: .invalidArgument, message: "etcdserver: unknown alarm action \(request.action.rawValue) or type \(request.alarm.rawValue)")
+        }
+        return AlarmRequest(action: action, memberID: request.memberID, kind: kind)
+    }
+}
+
+extension StorageToProto {
+    /// One alarm as etcd's AlarmMember.
+    static func alarm(_ alarm: AlarmMember) -> Etcdserverpb_AlarmMember {
+        var proto = Etcdserverpb_AlarmMember()
+        proto.memberID = alarm.memberID
+        proto.alarm = Etcdserverpb_AlarmType(rawValue: Int(alarm.kind.rawValue)) ?? .none
+        return proto
+    }
+
+    /// An alarm as etcd prints it in Status errors (the Go text form of AlarmMember).
+    static func alarmText(_ alarm: AlarmMember) -> String {
+        let kind: String
+        switch alarm.kind {
+        case .none: kind = "NONE"
+        case .noSpace: kind = "NOSPACE"
+        case .corrupt: kind = "CORRUPT"
+        }
+        return "memberID:\(alarm.memberID) alarm:\(kind) "
     }
 }

@@ -60,6 +60,8 @@ private struct Resolver {
             listenMetricsURLs: metrics, logLevel: logLevel
         )
         config.leaseCheckpointIntervalMilliseconds = checkpointInterval
+        config.quotaBackendBytes = try number(.quotaBackendBytes, default: 0, range: Int.min...Int.max)
+        config.autoCompaction = try values.resolveAutoCompaction()
         config.readMode = try resolveReadMode()
         config.watchProgressNotifyIntervalMilliseconds = try number(
             .watchProgressNotifyInterval, default: ServerConfig.Defaults.watchProgressNotifyIntervalMilliseconds, range: 100...86_400_000)
