@@ -181,6 +181,31 @@ final class MaintenanceProcessTests: ClusterTestCase {
         return answers
     }
 
+    /// `--auto-compaction-retention=1s` (periodic): the leader compacts, a second or so after the
+    /// start and then every second, to the revision of a second before; every member drops that
+    /// history, and the newest version of each key stays readable.
+    func testPeriodicAutoCompactionDropsHistoryOlderThanTheRetention() throws {
+        let cluster = try ClusterHarness(nodesCount: 3, binaries: try ClusterBinaries.locate(), testName: name)
+        harness = cluster
+        cluster.extraArguments = ["--auto-compaction-mode=periodic", "--auto-compaction-retention=1s"]
+        try cluster.startAll()
+        _ = try cluster.waitForLeader(timeLimitSeconds: Self.electionTimeLimitSeconds)
+        _ = try ctlSucceeds(cluster, ["put", "k", "first"], on: [cluster.nodes[0]])
+        let firstRevision = try revision(cluster, on: cluster.nodes[0])
+        _ = try ctlSucceeds(cluster, ["put", "k", "second"], on: [cluster.nodes[1]])
+        let deadline = Date().addingTimeInterval(Self.convergeTimeLimitSeconds)
+        var compacted = Set<String>()
+        while compacted.count < cluster.nodes.count, Date() < deadline {
+            for node in cluster.nodes where !compacted.contains(node.name) {
+                let old = try cluster.ctl(["get", "k", "--rev", String(firstRevision)], on: [node])
+                if !old.succeeded, old.stderr.contains("required revision has been compacted") { compacted.insert(node.name) }
+            }
+            usleep(200_000)
+        }
+        XCTAssertEqual(compacted.count, cluster.nodes.count, "revision \(firstRevision) still readable on some member: \(compacted)")
+        for node in cluster.nodes { XCTAssertEqual(try ctlSucceeds(cluster, ["get", "k"], on: [node]).stdout, "k\nsecond\n") }
+    }
+
     func testMoveLeaderHandsLeadershipToTheNamedMember() async throws {
         let (cluster, leader) = try startCluster()
         let follower = try XCTUnwrap(cluster.nodes.first { $0.name != leader.node.name })
