@@ -112,6 +112,8 @@ final class MaintenanceProcessTests: ClusterTestCase {
         XCTAssertEqual(try ctlSucceeds(cluster, ["alarm", "disarm"], on: [node1]).stdout, "memberID:\(node1ID) alarm:NOSPACE \n")
         XCTAssertEqual(try ctlSucceeds(cluster, ["alarm", "list"], on: [node3]).stdout, "")
         for node in cluster.nodes { XCTAssertEqual(try ctlSucceeds(cluster, ["put", "small", node.name], on: [node]).stdout, "OK\n") }
+        // The space the old versions took is back: the write that raised the alarm fits again.
+        XCTAssertEqual(try ctlSucceeds(cluster, ["put", "big"], on: [node1], stdin: Self.bigValue).stdout, "OK\n")
         XCTAssertEqual(try ctlSucceeds(cluster, ["get", "keep"], on: [node3]).stdout, "keep\nme\n")
     }
 
