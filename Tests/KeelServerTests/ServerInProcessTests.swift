@@ -237,7 +237,9 @@ final class ServerInProcessTests: XCTestCase {
     func testUnservedMethodsAreUnimplementedAndAWatchEndsWithItsClientsSide() async throws {
         try await withServer { _, _, client in
             await assertRPCError(.unimplemented, nil) {
-                _ = try await Etcdserverpb_Maintenance.Client(wrapping: client).defragment(Etcdserverpb_DefragmentRequest())
+                try await Etcdserverpb_Maintenance.Client(wrapping: client).snapshot(Etcdserverpb_SnapshotRequest()) { response in
+                    for try await _ in response.messages {}
+                }
             }
             await assertRPCError(.unimplemented, nil) {
                 _ = try await Etcdserverpb_Cluster.Client(wrapping: client).memberAdd(.with { $0.peerUrls = ["http://127.0.0.1:9"] })

@@ -68,6 +68,19 @@ final class MaintenanceTests: XCTestCase {
             try changedValue.stateMachine.makeHasher().hashKV(revision: 2).hash, try second.stateMachine.makeHasher().hashKV(revision: 2).hash)
     }
 
+    /// Hash covers the whole state: equal after the same entries, different when only a lease's
+    /// TTL differs (HashKV does not look at leases).
+    func testHashCoversLeasesAndMeta() throws {
+        let first = try openStorage(makeTemporaryDirectory(self, name + "1"))
+        let second = try openStorage(makeTemporaryDirectory(self, name + "2"))
+        for storage in [first, second] { _ = try apply(storage, put("a", "1")).get() }
+        XCTAssertEqual(try first.stateMachine.makeHasher().hashAll(), try second.stateMachine.makeHasher().hashAll())
+        _ = try apply(first, .leaseGrant(id: 5, ttlSeconds: 60)).get()
+        _ = try apply(second, .leaseGrant(id: 5, ttlSeconds: 61)).get()
+        XCTAssertEqual(try first.stateMachine.makeHasher().hashKV(revision: 0), try second.stateMachine.makeHasher().hashKV(revision: 0))
+        XCTAssertNotEqual(try first.stateMachine.makeHasher().hashAll(), try second.stateMachine.makeHasher().hashAll())
+    }
+
     /// etcd's errors: a future revision, a compacted one; the answer carries the compacted revision.
     func testHashKVRefusesFutureAndCompactedRevisions() throws {
         let storage = try openStorage()
