@@ -56,6 +56,12 @@ public struct KeelError: Error, Sendable, Hashable, CustomStringConvertible {
     static let compacted = KeelError(.outOfRange, "etcdserver: mvcc: required revision has been compacted")
     /// etcd's ErrGRPCNoSpace: a write that grows the store while NOSPACE is raised.
     static let noSpace = KeelError(.resourceExhausted, "etcdserver: mvcc: database space exceeded")
+    /// etcd's ErrGRPCNotLeader: MoveLeader sent to a member that does not lead.
+    static let notLeader = KeelError(.failedPrecondition, "etcdserver: not leader")
+    /// etcd's ErrGRPCBadLeaderTransferee: the target is not a voting member.
+    static let badLeaderTransferee = KeelError(.failedPrecondition, "etcdserver: bad leader transferee")
+    /// etcd's ErrGRPCTimeoutLeaderTransfer.
+    static let leaderTransferTimedOut = KeelError(.deadlineExceeded, "etcdserver: request timed out, leader transfer took too long")
     static let futureRevision = KeelError(.outOfRange, "etcdserver: mvcc: required revision is a future revision")
 }
 

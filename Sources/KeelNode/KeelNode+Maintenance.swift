@@ -10,7 +10,7 @@ import Raft
 struct MaintenanceState {
     /// The key-value state's size in RocksDB at the last sample.
     var storedBytes: Int64 = 0
-    /// The alarms applied here at the last sample (or the last Alarm answer).
+    /// The alarms applied here at the last sample, for Status.
     var alarms: [AlarmMember] = []
     /// Hash and HashKV calls reading their view now.
     var hashesInFlight = 0
@@ -33,24 +33,24 @@ extension KeelNode {
 
     /// etcd's HashKV: a hash of every version at or below `revision` (0: the current revision),
     /// equal on members that applied the same entries (``KeelStorage/KVHasher``).
-    public func hashKV(revision: Int64) async throws(KeelError) -> (KVHash, ResponseHeader) {
-        let hasher = try await openHasher()
+    public func hashKV(revision: Int64, deadline: ContinuousClock.Instant) async throws(KeelError) -> (KVHash, ResponseHeader) {
+        let hasher = try await openHasher(deadline: deadline)
         defer { maintenance.hashesInFlight -= 1 }
         let result = await Self.offStorageThread { try hasher.hashKV(revision: revision) }
         return (try result.mapError(RequestValidation.map).get(), header(revision: hasher.revision))
     }
 
     /// etcd's Hash: a hash of the whole key-value state, meta records included.
-    public func hash() async throws(KeelError) -> (UInt32, ResponseHeader) {
-        let hasher = try await openHasher()
+    public func hash(deadline: ContinuousClock.Instant) async throws(KeelError) -> (UInt32, ResponseHeader) {
+        let hasher = try await openHasher(deadline: deadline)
         defer { maintenance.hashesInFlight -= 1 }
         let result = await Self.offStorageThread { try hasher.hashAll() }
         return (try result.mapError(RequestValidation.map).get(), header(revision: hasher.revision))
     }
 
     /// Takes a hash slot and a view of the applied state; the caller gives the slot back.
-    private func openHasher() async throws(KeelError) -> KVHasher {
-        try checkServing(deadline: .now.advanced(by: .seconds(1)))
+    private func openHasher(deadline: ContinuousClock.Instant) async throws(KeelError) -> KVHasher {
+        try checkServing(deadline: deadline)
         guard maintenance.hashesInFlight < Self.hashesInFlightMax else { throw KeelError.tooManyRequests }
         maintenance.hashesInFlight += 1
         switch await worker.perform({ $0.stateMachine.makeHasher() }) {
@@ -69,8 +69,8 @@ extension KeelNode {
 
     /// etcd's Defragment: this member's store rewritten without the space deletes and compaction
     /// freed. Not replicated (each member defragments its own files), as in etcd.
-    public func defragment() async throws(KeelError) -> ResponseHeader {
-        try checkServing(deadline: .now.advanced(by: .seconds(1)))
+    public func defragment(deadline: ContinuousClock.Instant) async throws(KeelError) -> ResponseHeader {
+        try checkServing(deadline: deadline)
         guard maintenance.defragmentsInFlight < Self.defragmentsInFlightMax else { throw KeelError.tooManyRequests }
         maintenance.defragmentsInFlight += 1
         defer { maintenance.defragmentsInFlight -= 1 }
@@ -191,11 +191,3 @@ extension KeelNode {
     }
 }
 
-extension KeelError {
-    /// etcd's ErrGRPCNotLeader: MoveLeader sent to a member that does not lead.
-    static let notLeader = KeelError(.failedPrecondition, "etcdserver: not leader")
-    /// etcd's ErrGRPCBadLeaderTransferee: the target is not a voting member.
-    static let badLeaderTransferee = KeelError(.failedPrecondition, "etcdserver: bad leader transferee")
-    /// etcd's ErrGRPCTimeoutLeaderTransfer.
-    static let leaderTransferTimedOut = KeelError(.deadlineExceeded, "etcdserver: request timed out, leader transfer took too long")
-}

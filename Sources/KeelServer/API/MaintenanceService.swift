@@ -16,8 +16,8 @@ struct MaintenanceService: RegistrableRPCService {
         route.register(&router, service: Self.serviceName, method: "Status") { (_: Etcdserverpb_StatusRequest, _) in
             StorageToProto.status(await node.status())
         }
-        route.register(&router, service: Self.serviceName, method: "HashKV") { (request: Etcdserverpb_HashKVRequest, _) in
-            let (hash, header) = try await node.hashKV(revision: request.revision)
+        route.register(&router, service: Self.serviceName, method: "HashKV") { (request: Etcdserverpb_HashKVRequest, deadline) in
+            let (hash, header) = try await node.hashKV(revision: request.revision, deadline: deadline)
             var response = Etcdserverpb_HashKVResponse()
             response.header = StorageToProto.header(header)
             response.hash = hash.hash
@@ -25,16 +25,16 @@ struct MaintenanceService: RegistrableRPCService {
             response.compactRevision = hash.compactRevision == 0 ? -1 : hash.compactRevision
             return response
         }
-        route.register(&router, service: Self.serviceName, method: "Hash") { (_: Etcdserverpb_HashRequest, _) in
-            let (hash, header) = try await node.hash()
+        route.register(&router, service: Self.serviceName, method: "Hash") { (_: Etcdserverpb_HashRequest, deadline) in
+            let (hash, header) = try await node.hash(deadline: deadline)
             var response = Etcdserverpb_HashResponse()
             response.header = StorageToProto.header(header)
             response.hash = hash
             return response
         }
-        route.register(&router, service: Self.serviceName, method: "Defragment") { (_: Etcdserverpb_DefragmentRequest, _) in
+        route.register(&router, service: Self.serviceName, method: "Defragment") { (_: Etcdserverpb_DefragmentRequest, deadline) in
             var response = Etcdserverpb_DefragmentResponse()
-            response.header = StorageToProto.header(try await node.defragment())
+            response.header = StorageToProto.header(try await node.defragment(deadline: deadline))
             return response
         }
         route.register(&router, service: Self.serviceName, method: "MoveLeader") { (request: Etcdserverpb_MoveLeaderRequest, deadline) in
