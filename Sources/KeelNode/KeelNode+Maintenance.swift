@@ -145,6 +145,14 @@ extension KeelNode {
     nonisolated func runStorageSampler() async {
         while !Task.isCancelled {
             await sampleStorage()
+            do { try await Task.sleep(for: Self.storageSampleInterval) } catch { return }
+        }
+    }
+
+    /// Polls the auto-compactor as often as the quota is sampled, in its own task: a compaction
+    /// waiting on the log must not hold up the quota samples.
+    nonisolated func runAutoCompactor() async {
+        while !Task.isCancelled {
             await autoCompact()
             do { try await Task.sleep(for: Self.storageSampleInterval) } catch { return }
         }

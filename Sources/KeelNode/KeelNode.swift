@@ -163,6 +163,7 @@ public actor KeelNode {
         tasks.append(Task { await self.consume(events) })
         maintenance.autoCompactor = config.autoCompaction.map { AutoCompactor(policy: $0) }
         tasks.append(Task { await self.runStorageSampler() })
+        if maintenance.autoCompactor != nil { tasks.append(Task { await self.runAutoCompactor() }) }
     }
 
     /// Hands leadership to another voter if this node leads (bounded by one election timeout),
