@@ -1,3 +1,4 @@
+import Foundation
 public import KeelProto
 
 // etcd's Maintenance calls beyond Status. Hash, HashKV and Defragment are about one member, so
@@ -61,6 +62,18 @@ extension KeelClient {
     public func alarm(_ request: Etcdserverpb_AlarmRequest) async throws -> Etcdserverpb_AlarmResponse {
         try await call(.idempotent) { grpc, options in
             try await Etcdserverpb_Maintenance.Client(wrapping: grpc).alarm(request, options: options)
+        }
+    }
+}
+
+extension KeelClient {
+    /// `Snapshot` of one member, handed to `receive` blob by blob as it arrives (bounded memory);
+    /// one endpoint only, since a backup is one member's state.
+    public func snapshot(at endpoint: Endpoint, _ receive: @escaping @Sendable (Data) throws -> Void) async throws {
+        try await call(.idempotent, pinned: endpoint) { grpc, options in
+            try await Etcdserverpb_Maintenance.Client(wrapping: grpc).snapshot(Etcdserverpb_SnapshotRequest(), options: options) { response in
+                for try await message in response.messages { try receive(message.blob) }
+            }
         }
     }
 }

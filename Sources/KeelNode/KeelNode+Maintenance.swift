@@ -19,6 +19,8 @@ struct MaintenanceState {
     /// Whether this member's NOSPACE activation is being proposed: one at a time, however many
     /// writes the quota refuses meanwhile.
     var raisingNoSpace = false
+    /// Backups being streamed (``BackupStream``).
+    var backupsInFlight = 0
     /// The auto-compaction schedule, when configured.
     var autoCompactor: AutoCompactor?
 }
@@ -199,3 +201,66 @@ extension KeelNode {
     }
 }
 
+
+/// A backup being streamed to a client (etcd's Maintenance.Snapshot): the applied state as of its
+/// opening, chunk by chunk (about 256 KiB each, checksummed, a trailer over the whole stream), so
+/// memory stays bounded whatever the store's size.
+///
+/// `@unchecked Sendable`: the writer is made on the storage thread and then used by one task at a
+/// time (the stream's), reading through its own RocksDB snapshot, which keeps the database open.
+public final class BackupStream: @unchecked Sendable {
+    private let writer: SnapshotWriter
+    private let release: @Sendable () async -> Void
+    private var released = false
+
+    init(writer: SnapshotWriter, release: @escaping @Sendable () async -> Void) {
+        self.writer = writer
+        self.release = release
+    }
+
+    /// The applied index the image was taken at.
+    public var appliedIndex: UInt64 { writer.header.appliedIndex.rawValue }
+
+    /// The next chunk, read off the caller's thread; nil once the trailer was returned.
+    public func next() async throws(KeelError) -> [UInt8]? {
+        let result = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Result { try self.writer.nextChunk() }) }
+        }
+        return try result.mapError(RequestValidation.map).get()
+    }
+
+    /// Gives the node's backup slot back; call once the stream ends, however it ends.
+    public func close() async {
+        guard !released else { return }
+        released = true
+        await release()
+    }
+}
+
+extension KeelNode {
+    /// Backups streamed at once: each holds a RocksDB snapshot, which keeps old files alive.
+    static let backupsInFlightMax = 1
+
+    /// Opens a backup of the applied state (``BackupStream``); close it when done.
+    public func openBackup(deadline: ContinuousClock.Instant) async throws(KeelError) -> BackupStream {
+        try checkServing(deadline: deadline)
+        guard maintenance.backupsInFlight < Self.backupsInFlightMax else { throw KeelError.tooManyRequests }
+        maintenance.backupsInFlight += 1
+        switch await worker.perform({ WriterHandoff(writer: $0.stateMachine.makeSnapshot()) }) {
+        case .success(let handoff):
+            return BackupStream(writer: handoff.writer) { await self.backupClosed() }
+        case .failure(let error):
+            maintenance.backupsInFlight -= 1
+            throw RequestValidation.map(error)
+        }
+    }
+
+    private func backupClosed() { maintenance.backupsInFlight -= 1 }
+}
+
+/// Carries a new writer off the storage thread.
+///
+/// `@unchecked Sendable`: the storage thread makes the writer and never touches it again.
+private struct WriterHandoff: @unchecked Sendable {
+    let writer: SnapshotWriter
+}

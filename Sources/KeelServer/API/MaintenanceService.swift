@@ -1,10 +1,12 @@
+import Foundation
 import GRPCCore
+import GRPCProtobuf
 import KeelNode
 import KeelProto
 import KeelStorage
 
-/// etcd's `etcdserverpb.Maintenance` service: Status, Hash, HashKV, Alarm, Defragment and
-/// MoveLeader. Snapshot is not registered, so gRPC answers it Unimplemented.
+/// etcd's `etcdserverpb.Maintenance` service: Status, Hash, HashKV, Alarm, Defragment, MoveLeader
+/// and Snapshot (Keel's own checksummed image format, not etcd's bbolt file).
 struct MaintenanceService: RegistrableRPCService {
     static let serviceName = "etcdserverpb.Maintenance"
 
@@ -47,6 +49,41 @@ struct MaintenanceService: RegistrableRPCService {
             var response = Etcdserverpb_AlarmResponse()
             response.alarms = alarms.map(StorageToProto.alarm)
             return response
+        }
+        registerSnapshot(with: &router)
+    }
+
+    /// Streams a backup chunk by chunk; the route's default timeout does not apply (a large store
+    /// takes as long as it takes), the client's cancellation ends it.
+    private func registerSnapshot<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        let node = node
+        router.registerHandler(
+            forMethod: MethodDescriptor(fullyQualifiedService: Self.serviceName, method: "Snapshot"),
+            deserializer: ProtobufDeserializer<Etcdserverpb_SnapshotRequest>(),
+            serializer: ProtobufSerializer<Etcdserverpb_SnapshotResponse>()
+        ) { _, _ in
+            StreamingServerResponse { writer in
+                let backup: BackupStream
+                do {
+                    backup = try await node.openBackup(deadline: .now.advanced(by: UnaryRoute.waitUnbounded))
+                } catch {
+                    throw ErrorMapping.rpcError(error)
+                }
+                do {
+                    let header = StorageToProto.header(await node.currentHeader())
+                    while let chunk = try await backup.next() {
+                        var response = Etcdserverpb_SnapshotResponse()
+                        response.header = header
+                        response.blob = Data(chunk)
+                        try await writer.write(response)
+                    }
+                } catch {
+                    await backup.close()
+                    throw ErrorMapping.rpcError(error)
+                }
+                await backup.close()
+                return [:]
+            }
         }
     }
 }
