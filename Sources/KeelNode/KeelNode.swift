@@ -109,7 +109,12 @@ public actor KeelNode {
         do {
             storage = try NodeStorage(directory: path, options: options)
             if DataDirectory.isFresh(storage) && config.isNewCluster {
-                try DataDirectory.bootstrap(storage, voters: config.members.filter { !$0.isLearner }.map(\.id))
+                let voters = config.members.filter { !$0.isLearner }.map(\.id)
+                if let backup = config.restoreFrom {
+                    try DataDirectory.restore(storage, from: backup, voters: voters)
+                } else {
+                    try DataDirectory.bootstrap(storage, voters: voters)
+                }
             }
             (restored, imageMissing) = try NodeMachine.restore(from: storage)
             leases = try storage.leases()

@@ -64,6 +64,8 @@ struct KvdCommand: ParsableCommand {
     var autoCompactionMode: String?
     @Option(name: .customLong("auto-compaction-retention"), help: "periodic: a duration (30m, 1h) or hours; revision: revisions; 0: no auto-compaction (default: 0).")
     var autoCompactionRetention: String?
+    @Option(name: .customLong("restore-from"), help: "A backup from `kvctl snapshot save` that a new cluster starts from (each member, on an empty data directory).")
+    var restoreFrom: String?
 
     /// The flags given, keyed by setting.
     var flags: [ConfigSetting: String] {
@@ -76,6 +78,7 @@ struct KvdCommand: ParsableCommand {
             (.leaseCheckpointInterval, leaseCheckpointInterval), (.readMode, readMode), (.leaseReadClockDrift, leaseReadClockDrift),
             (.watchProgressNotifyInterval, watchProgressNotifyInterval), (.quotaBackendBytes, quotaBackendBytes),
             (.autoCompactionMode, autoCompactionMode), (.autoCompactionRetention, autoCompactionRetention),
+            (.restoreFrom, restoreFrom),
         ]
         var flags: [ConfigSetting: String] = [:]
         for (setting, value) in pairs {

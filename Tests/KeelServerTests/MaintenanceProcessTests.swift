@@ -209,8 +209,8 @@ final class MaintenanceProcessTests: ClusterTestCase {
         for node in cluster.nodes { XCTAssertEqual(try ctlSucceeds(cluster, ["get", "k"], on: [node]).stdout, "k\nsecond\n") }
     }
 
-    /// `snapshot save` streams a member's backup into a file; the file restores into a fresh store
-    /// whose HashKV at the saved revision is the cluster's.
+    /// `snapshot save` streams a member's backup into a file; the file restores into a fresh store,
+    /// and into a new three-member cluster, whose HashKV at the saved revision is the cluster's.
     func testSnapshotSaveWritesABackupThatRestoresToTheSameHashKV() async throws {
         let (cluster, _) = try startCluster()
         for index in 0..<20 { _ = try ctlSucceeds(cluster, ["put", "key\(index % 6)", "value\(index)"], on: [cluster.nodes[index % 3]]) }
@@ -232,6 +232,19 @@ final class MaintenanceProcessTests: ClusterTestCase {
         let local = try restored.stateMachine.makeHasher().hashKV(revision: savedRevision)
         let remote = try await hashesWhenApplied(ports: [cluster.nodes[2].clientPort], revision: savedRevision)
         XCTAssertEqual(local.hash, remote[0].hash, "the restored store's history differs from the cluster's")
+
+        // A new cluster started from the file (kvd --restore-from on each member) serves that state,
+        // with the same HashKV, and takes writes after it.
+        let restoredCluster = try ClusterHarness(nodesCount: 3, binaries: try ClusterBinaries.locate(), testName: name + "Restored")
+        addTeardownBlock { restoredCluster.shutdown() }
+        restoredCluster.extraArguments = ["--restore-from", file.path]
+        try restoredCluster.startAll()
+        _ = try restoredCluster.waitForLeader(timeLimitSeconds: Self.electionTimeLimitSeconds)
+        let fromNewCluster = try await hashesWhenApplied(ports: restoredCluster.nodes.map(\.clientPort), revision: savedRevision)
+        XCTAssertEqual(Set(fromNewCluster.map(\.hash)), [remote[0].hash], "the restored cluster's history differs")
+        XCTAssertEqual(try ctlSucceeds(restoredCluster, ["get", "key0"], on: [restoredCluster.nodes[2]]).stdout, "key0\nvalue18\n")
+        XCTAssertEqual(try ctlSucceeds(restoredCluster, ["put", "after", "restore"], on: [restoredCluster.nodes[1]]).stdout, "OK\n")
+        XCTAssertEqual(try revision(restoredCluster, on: restoredCluster.nodes[0]), savedRevision + 1)
 
         // A flipped byte is refused.
         var damaged = [UInt8](try Data(contentsOf: file))

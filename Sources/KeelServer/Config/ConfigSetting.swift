@@ -49,6 +49,9 @@ public enum ConfigSetting: String, CaseIterable, Sendable, Hashable {
     case autoCompactionMode = "auto-compaction-mode"
     /// etcd's auto-compaction retention: a duration or hours (periodic), revisions (revision); 0: off.
     case autoCompactionRetention = "auto-compaction-retention"
+    /// Not etcd's (etcdctl restores offline): a backup from `kvctl snapshot save` that a new
+    /// member starts from, on an empty data directory with `--initial-cluster-state new`.
+    case restoreFrom = "restore-from"
 
     /// The command-line flag, `--name`.
     public var flag: String { "--" + rawValue }

@@ -68,6 +68,8 @@ public struct ServerConfig: Sendable, Hashable {
     public var quotaBackendBytes: Int = 0
     /// `--auto-compaction-mode` and `--auto-compaction-retention`; nil: off.
     public var autoCompaction: AutoCompactor.Policy?
+    /// `--restore-from`: the backup a new cluster starts from.
+    public var restoreFrom: String?
 
     /// The defaults, chosen like etcd's (its `<name>.etcd` data directory becomes `<name>.kvd`).
     public enum Defaults {

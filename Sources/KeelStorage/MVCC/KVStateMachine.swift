@@ -193,6 +193,13 @@ public final class KVStateMachine {
         membership = confState
     }
 
+    /// Records `confState` as the membership without applying an entry: a cluster restored from a
+    /// backup keeps the backup's state and applied index under its own membership.
+    public func replaceMembership(_ confState: ConfState) throws {
+        try database.put(Self.metaFamily, Self.membershipKey, RaftCoding.encode(confState), sync: true)
+        membership = confState
+    }
+
     private func record(index: LogIndex, term: Term, _ result: Result<KVResponse, StorageError>) throws -> Result<KVResponse, StorageError> {
         try database.put(Self.metaFamily, Self.appliedKey, Self.encodeApplied(index, term), sync: syncApplies)
         appliedIndex = index
