@@ -28,7 +28,8 @@ struct SnapshotSaveCommand: AsyncParsableCommand {
         }
         let path = arguments[0]
         let partial = path + ".part"
-        _ = FileManager.default.createFile(atPath: partial, contents: nil)
+        // Owner-only, as etcdctl writes it: a backup holds every value.
+        _ = FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600])
         guard let file = FileHandle(forWritingAtPath: partial) else {
             throw CommandFailure(message: "could not open \(partial)")
         }

@@ -246,6 +246,14 @@ final class MaintenanceProcessTests: ClusterTestCase {
         XCTAssertEqual(try ctlSucceeds(restoredCluster, ["put", "after", "restore"], on: [restoredCluster.nodes[1]]).stdout, "OK\n")
         XCTAssertEqual(try revision(restoredCluster, on: restoredCluster.nodes[0]), savedRevision + 1)
 
+        // etcd's etcdctl saves it too (it checks the SHA-256's place), and its file restores alike.
+        let etcdctlFile = cluster.directory.appendingPathComponent("etcdctl-backup.db")
+        let etcdctlSaved = try cluster.etcdctl(["snapshot", "save", etcdctlFile.path], on: [cluster.nodes[1]])
+        XCTAssertTrue(etcdctlSaved.succeeded, etcdctlSaved.transcript)
+        let etcdctlReceiver = SnapshotReceiver()
+        for chunk in try SnapshotFile.chunks(in: [UInt8](try Data(contentsOf: etcdctlFile))) { try etcdctlReceiver.receive(chunk) }
+        XCTAssertTrue(etcdctlReceiver.isComplete)
+
         // A flipped byte is refused.
         var damaged = [UInt8](try Data(contentsOf: file))
         damaged[damaged.count / 2] ^= 0x40

@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import GRPCProtobuf
+import KeelChecksum
 import KeelNode
 import KeelProto
 import KeelStorage
@@ -71,12 +72,24 @@ struct MaintenanceService: RegistrableRPCService {
                 }
                 do {
                     let header = StorageToProto.header(await node.currentHeader())
-                    while let chunk = try await backup.next() {
+                    var digest = SHA256()
+                    var sentBytes = 0
+                    func send(_ blob: [UInt8]) async throws {
                         var response = Etcdserverpb_SnapshotResponse()
                         response.header = header
-                        response.blob = Data(chunk)
+                        response.blob = Data(blob)
                         try await writer.write(response)
                     }
+                    while let chunk = try await backup.next() {
+                        digest.update(chunk)
+                        sentBytes += chunk.count
+                        try await send(chunk)
+                    }
+                    // etcd's file ends with a SHA-256 of what precedes it, at a size of 32 more than
+                    // a multiple of 512 (etcdctl's save checks that size): zeros, then the digest.
+                    let padding = [UInt8](repeating: 0, count: (SnapshotFile.alignmentBytes - sentBytes % SnapshotFile.alignmentBytes) % SnapshotFile.alignmentBytes)
+                    digest.update(padding)
+                    try await send(padding + digest.finalize())
                 } catch {
                     await backup.close()
                     throw ErrorMapping.rpcError(error)
