@@ -67,6 +67,27 @@ enum DataDirectory {
         try storage.log.append([], hardState: boot.hardState)
     }
 
+    /// Starts a new cluster from a backup (`kvctl snapshot save`): the state the file holds, at the
+    /// applied index and term it was taken at, with `voters` as the membership. Every member of the
+    /// new cluster restores the same file, so all begin with the same state at the same index, and
+    /// the log begins after it, like a node that installed a snapshot.
+    static func restore(_ storage: NodeStorage, from path: String, voters: [NodeID]) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StorageError(.io, "cannot read the backup \(path)")
+        }
+        let receiver = SnapshotReceiver()
+        for chunk in try SnapshotFile.chunks(in: [UInt8](data)) { try receiver.receive(chunk) }
+        guard receiver.isComplete, let header = receiver.header else {
+            throw StorageError(.snapshotInvalid, "the backup \(path) ends before its trailer")
+        }
+        try storage.stateMachine.restore(from: receiver)
+        let confState = ConfState(voters: Set(voters))
+        try storage.stateMachine.replaceMembership(confState)
+        let snapshot = SnapshotMetadata(index: header.appliedIndex, term: header.appliedTerm, confState: confState)
+        try storage.log.installSnapshot(snapshot)
+        try storage.log.append([], hardState: HardState(term: header.appliedTerm, vote: .none, commit: header.appliedIndex))
+    }
+
     /// The database files' total size, best effort.
     static func sizeBytes(_ directory: String) -> Int64 {
         let path = directory + "/" + databaseFolder

@@ -1,3 +1,4 @@
+import KeelStorage
 import Raft
 
 /// A failure, with etcd's text where etcd has one. The server maps `code` to a gRPC status.
@@ -53,6 +54,14 @@ public struct KeelError: Error, Sendable, Hashable, CustomStringConvertible {
     static let requestTooLarge = KeelError(.invalidArgument, "etcdserver: request is too large")
     static let tooManyOps = KeelError(.invalidArgument, "etcdserver: too many operations in txn request")
     static let compacted = KeelError(.outOfRange, "etcdserver: mvcc: required revision has been compacted")
+    /// etcd's ErrGRPCNoSpace: a write that grows the store while NOSPACE is raised.
+    static let noSpace = KeelError(.resourceExhausted, "etcdserver: mvcc: database space exceeded")
+    /// etcd's ErrGRPCNotLeader: MoveLeader sent to a member that does not lead.
+    static let notLeader = KeelError(.failedPrecondition, "etcdserver: not leader")
+    /// etcd's ErrGRPCBadLeaderTransferee: the target is not a voting member.
+    static let badLeaderTransferee = KeelError(.failedPrecondition, "etcdserver: bad leader transferee")
+    /// etcd's ErrGRPCTimeoutLeaderTransfer.
+    static let leaderTransferTimedOut = KeelError(.deadlineExceeded, "etcdserver: request timed out, leader transfer took too long")
     static let futureRevision = KeelError(.outOfRange, "etcdserver: mvcc: required revision is a future revision")
 }
 
@@ -96,6 +105,8 @@ public struct NodeStatus: Sendable, Hashable {
     public var isLearner: Bool
     /// etcd's StatusResponse.errors, for example ["etcdserver: no leader"].
     public var errors: [String]
+    /// The alarms raised in the cluster, as this member applied them (etcd lists them in errors).
+    public var alarms: [AlarmMember]
     /// The server's version.
     public var version: String
 }

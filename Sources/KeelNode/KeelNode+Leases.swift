@@ -13,6 +13,7 @@ extension KeelNode {
     ) {
         try checkServing(deadline: deadline)
         let command = try machine.admitLeaseGrant(id: id, ttlSeconds: ttlSeconds)
+        try await checkQuota(command, deadline: deadline)
         let response = try await submit(command, deadline: deadline)
         guard case .leaseGrant(let granted, let ttl) = response else { throw KeelError(.internal, "etcdserver: lease grant answered with \(response)") }
         return (granted, ttl, header(revision: revision))

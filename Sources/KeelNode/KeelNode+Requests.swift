@@ -47,6 +47,7 @@ extension KeelNode {
 
     /// etcd's Put, through the log (forwarded to the leader from a follower).
     public func put(_ request: PutRequest, deadline: ContinuousClock.Instant) async throws(KeelError) -> (PutResponse, ResponseHeader) {
+        try await checkQuota(.put(request), deadline: deadline)
         let response = try await submit(.put(request), deadline: deadline)
         guard case .put(let put) = response else { throw KeelError(.internal, "etcdserver: put answered with \(response)") }
         return (put, header(revision: put.revision))
@@ -75,6 +76,7 @@ extension KeelNode {
             let command = KVCommand.txn(request)
             response = serializable ? try await serializableRead(command) : try await linearizableRead(command, deadline: deadline)
         } else {
+            try await checkQuota(.txn(request), deadline: deadline)
             response = try await submit(.txn(request), deadline: deadline)
         }
         guard case .txn(let txn) = response else { throw KeelError(.internal, "etcdserver: txn answered with \(response)") }

@@ -39,6 +39,8 @@ public actor KeelNode {
     var leaseWaiters: [UInt64: CheckedContinuation<Result<LeaseTimes, KeelError>, Never>] = [:]
     /// Serializable reads queued on the storage thread. Bounded by `pendingProposalsMax`.
     var serializableReadsInFlight = 0
+    /// The quota sample and the maintenance calls in flight (``KeelNode/checkQuota(_:deadline:)``).
+    var maintenance = MaintenanceState()
     /// What peers told us about themselves; only members of the configured cluster are kept.
     var peerAttributes: [NodeID: MemberAttributes] = [:]
 
@@ -107,7 +109,12 @@ public actor KeelNode {
         do {
             storage = try NodeStorage(directory: path, options: options)
             if DataDirectory.isFresh(storage) && config.isNewCluster {
-                try DataDirectory.bootstrap(storage, voters: config.members.filter { !$0.isLearner }.map(\.id))
+                let voters = config.members.filter { !$0.isLearner }.map(\.id)
+                if let backup = config.restoreFrom {
+                    try DataDirectory.restore(storage, from: backup, voters: voters)
+                } else {
+                    try DataDirectory.bootstrap(storage, voters: voters)
+                }
             }
             (restored, imageMissing) = try NodeMachine.restore(from: storage)
             leases = try storage.leases()
@@ -159,6 +166,9 @@ public actor KeelNode {
         tasks.append(Task { await self.runTicker(interval: interval, origin: origin) })
         let events = network.events
         tasks.append(Task { await self.consume(events) })
+        maintenance.autoCompactor = config.autoCompaction.map { AutoCompactor(policy: $0) }
+        tasks.append(Task { await self.runStorageSampler() })
+        if maintenance.autoCompactor != nil { tasks.append(Task { await self.runAutoCompactor() }) }
     }
 
     /// Hands leadership to another voter if this node leads (bounded by one election timeout),
@@ -242,7 +252,7 @@ public actor KeelNode {
             header: header(revision: revision), leader: status.leader, raftIndex: status.lastIndex.rawValue,
             raftTerm: status.term.rawValue, raftAppliedIndex: appliedIndex.rawValue, commitIndex: status.commit.rawValue,
             dbSizeBytes: DataDirectory.sizeBytes(config.dataDirectory), isLearner: status.confState.learners.contains(id),
-            errors: errors, version: Self.version)
+            errors: errors, alarms: maintenance.alarms, version: Self.version)
     }
 
     /// The core needs room for its lease drift bound (2 ticks) plus one tick of granularity.

@@ -34,6 +34,13 @@ public struct NodeConfig: Sendable {
     public var requestTimeout: Duration = .seconds(5)
     /// The largest request accepted (etcd's `--max-request-bytes`, 1.5 MiB).
     public var maxRequestBytes: Int = 1_572_864
+    /// etcd's `--quota-backend-bytes`: a write that would take the key-value state to this size
+    /// raises NOSPACE and is refused; 0 turns the quota off.
+    public var quotaBytes: Int64 = 2 << 30
+    /// A backup (`kvctl snapshot save`) a new cluster starts from, on a fresh data directory.
+    public var restoreFrom: String?
+    /// etcd's `--auto-compaction-mode` and `--auto-compaction-retention`; nil: no auto-compaction.
+    public var autoCompaction: AutoCompactor.Policy?
     /// The client URLs this node serves, reported to clients in the member list.
     public var clientURLs: [String] = []
     /// How long a lease may go without a renewal before the leader records its remaining time

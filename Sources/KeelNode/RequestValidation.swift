@@ -20,7 +20,7 @@ enum RequestValidation {
         case .txn(let request):
             try check(request)
             do { try KVStateMachine.checkDuplicateKeys(in: request) } catch { throw map(error) }
-        case .compact, .leaseGrant, .leaseRevoke, .leaseCheckpoint: break
+        case .compact, .leaseGrant, .leaseRevoke, .leaseCheckpoint, .alarm: break
         }
     }
 
@@ -55,6 +55,7 @@ enum RequestValidation {
         case .leaseNotFound: return KeelError.leaseNotFound
         case .leaseExists: return KeelError(.failedPrecondition, error.message)
         case .limitExceeded: return KeelError(.resourceExhausted, error.message)
+        case .noSpace: return KeelError.noSpace
         case .invalidArgument:
             return KeelError(.invalidArgument, error.message.hasPrefix("etcdserver: ") ? error.message : "etcdserver: " + error.message)
         default: return KeelError(.internal, "etcdserver: \(error)")

@@ -49,6 +49,8 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let limitExceeded = Code("limitExceeded")
         /// A snapshot stream is torn, out of order or fails its checksums.
         public static let snapshotInvalid = Code("snapshotInvalid")
+        /// A write that would grow the store while a NOSPACE alarm is raised (etcd's quota).
+        public static let noSpace = Code("noSpace")
         /// A command or record uses a format version this build does not understand.
         public static let unsupportedVersion = Code("unsupportedVersion")
     }

@@ -137,6 +137,8 @@ struct MemoryKV: Hashable, Sendable {
                 applied.append(LeaseCheckpoint(id: checkpoint.id, remainingMilliseconds: record.checkpointedMilliseconds))
             }
             return .success(.leaseCheckpoint(applied))
+        case .alarm:
+            return .failure(StorageError(.invalidArgument, "memory kv: alarms are not simulated"))
         }
     }
 

@@ -26,7 +26,7 @@ struct MemberListCommand: AsyncParsableCommand {
 struct EndpointCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "endpoint", abstract: "Endpoint commands.",
-        subcommands: [EndpointStatusCommand.self, EndpointHealthCommand.self])
+        subcommands: [EndpointStatusCommand.self, EndpointHealthCommand.self, EndpointHashKVCommand.self])
 }
 
 /// `endpoint status`: asks each endpoint for its own status; like etcdctl, reports the ones that

@@ -25,7 +25,7 @@ struct GlobalOptions: ParsableArguments {
     /// Flags of this group that take a value as the next word when written without "=".
     static let valueFlags: Set<String> = ["--endpoints", "-w", "--write-out", "--dial-timeout", "--command-timeout"]
     /// Commands that take a second word (`member list`).
-    static let twoWordCommands: Set<String> = ["member", "endpoint", "lease"]
+    static let twoWordCommands: Set<String> = ["member", "endpoint", "lease", "alarm", "snapshot"]
 
     /// The endpoint list as given (what status and health print), from the flag, the environment or the default.
     func endpointTexts() throws -> [String] {

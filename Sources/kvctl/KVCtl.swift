@@ -11,7 +11,7 @@ struct KVCtl: AsyncParsableCommand {
         subcommands: [
             PutCommand.self, GetCommand.self, DelCommand.self, TxnCommand.self, CompactionCommand.self,
             MemberCommand.self, EndpointCommand.self, LeaseCommand.self, WatchCommand.self, LockCommand.self,
-            ElectCommand.self,
+            ElectCommand.self, AlarmCommand.self, DefragCommand.self, MoveLeaderCommand.self, SnapshotCommand.self,
         ]
     )
 

@@ -58,6 +58,14 @@ struct KvdCommand: ParsableCommand {
         name: .customLong("watch-progress-notify-interval"),
         help: "Milliseconds between progress notifications to idle watchers that asked for them (default: 600000).")
     var watchProgressNotifyInterval: String?
+    @Option(name: .customLong("quota-backend-bytes"), help: "The key-value store's quota in bytes; over it NOSPACE is raised and writes refused (default: 0, etcd's 2 GiB; negative: none).")
+    var quotaBackendBytes: String?
+    @Option(name: .customLong("auto-compaction-mode"), help: "periodic (keep a retention in time) or revision (keep a number of revisions) (default: periodic).")
+    var autoCompactionMode: String?
+    @Option(name: .customLong("auto-compaction-retention"), help: "periodic: a duration (30m, 1h) or hours; revision: revisions; 0: no auto-compaction (default: 0).")
+    var autoCompactionRetention: String?
+    @Option(name: .customLong("restore-from"), help: "A backup from `kvctl snapshot save` that a new cluster starts from (each member, on an empty data directory).")
+    var restoreFrom: String?
 
     /// The flags given, keyed by setting.
     var flags: [ConfigSetting: String] {
@@ -68,7 +76,9 @@ struct KvdCommand: ParsableCommand {
             (.heartbeatInterval, heartbeatInterval), (.electionTimeout, electionTimeout), (.snapshotCount, snapshotCount),
             (.maxRequestBytes, maxRequestBytes), (.listenMetricsURLs, listenMetricsURLs), (.logLevel, logLevel),
             (.leaseCheckpointInterval, leaseCheckpointInterval), (.readMode, readMode), (.leaseReadClockDrift, leaseReadClockDrift),
-            (.watchProgressNotifyInterval, watchProgressNotifyInterval),
+            (.watchProgressNotifyInterval, watchProgressNotifyInterval), (.quotaBackendBytes, quotaBackendBytes),
+            (.autoCompactionMode, autoCompactionMode), (.autoCompactionRetention, autoCompactionRetention),
+            (.restoreFrom, restoreFrom),
         ]
         var flags: [ConfigSetting: String] = [:]
         for (setting, value) in pairs {

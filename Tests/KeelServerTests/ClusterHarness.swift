@@ -62,6 +62,8 @@ final class ClusterHarness {
     /// Whether each server gets `--listen-metrics-urls` on its own port; without it a server
     /// has only etcd's cluster flags and serves `/metrics` on its client URL.
     var separateMetricsListener = true
+    /// Flags for one node only (after the common ones), by node name.
+    var nodeArguments: [String: [String]] = [:]
 
     init(nodesCount: Int, binaries: ClusterBinaries, testName: String) throws {
         precondition(nodesCount >= 1)
@@ -111,6 +113,7 @@ final class ClusterHarness {
             "--initial-cluster-state", "new",
             "--initial-cluster-token", clusterToken,
         ] + (separateMetricsListener ? ["--listen-metrics-urls", "http://127.0.0.1:\(node.metricsPort)"] : []) + extraArguments
+            + (nodeArguments[node.name] ?? [])
         if !FileManager.default.fileExists(atPath: node.logURL.path) {
             FileManager.default.createFile(atPath: node.logURL.path, contents: nil)
         }

@@ -1,3 +1,4 @@
+import KeelNode
 import KeelServer
 import Logging
 import XCTest
@@ -166,5 +167,32 @@ final class ConfigResolveTests: XCTestCase {
         XCTAssertEqual(try ServerURL.parse("http://[::1]:2379", what: "x"), ServerURL(host: "::1", port: 2379))
         XCTAssertEqual(ServerURL(host: "::1", port: 2379).description, "http://[::1]:2379")
         XCTAssertEqual(try ServerURL.parse(" http://localhost:2379/ ", what: "x"), ServerURL(host: "localhost", port: 2379))
+    }
+}
+
+/// etcd's storage and compaction flags.
+final class MaintenanceConfigTests: XCTestCase {
+    private func node(_ flags: [ConfigSetting: String]) throws -> NodeConfig {
+        try ServerConfig.resolve(ConfigValues(flags: flags)).nodeConfig
+    }
+
+    func testQuotaIsEtcdsTwoGibibytesByDefaultAndNegativeTurnsItOff() throws {
+        XCTAssertEqual(try node([:]).quotaBytes, 2 << 30)
+        XCTAssertEqual(try node([.quotaBackendBytes: "0"]).quotaBytes, 2 << 30)
+        XCTAssertEqual(try node([.quotaBackendBytes: "1000000"]).quotaBytes, 1_000_000)
+        XCTAssertEqual(try node([.quotaBackendBytes: "-1"]).quotaBytes, 0)
+    }
+
+    func testAutoCompactionReadsRetentionAsEtcdDoes() throws {
+        XCTAssertNil(try node([:]).autoCompaction)
+        XCTAssertNil(try node([.autoCompactionRetention: "0"]).autoCompaction)
+        XCTAssertEqual(try node([.autoCompactionRetention: "1"]).autoCompaction, .periodic(retention: .seconds(3600)))
+        XCTAssertEqual(try node([.autoCompactionRetention: "30m"]).autoCompaction, .periodic(retention: .seconds(1800)))
+        XCTAssertEqual(try node([.autoCompactionRetention: "1h30m"]).autoCompaction, .periodic(retention: .seconds(5400)))
+        XCTAssertEqual(
+            try node([.autoCompactionMode: "revision", .autoCompactionRetention: "1000"]).autoCompaction, .revisions(retention: 1000))
+        XCTAssertThrowsError(try node([.autoCompactionMode: "revision", .autoCompactionRetention: "1h"]))
+        XCTAssertThrowsError(try node([.autoCompactionMode: "hourly", .autoCompactionRetention: "1"]))
+        XCTAssertThrowsError(try node([.autoCompactionRetention: "soon"]))
     }
 }

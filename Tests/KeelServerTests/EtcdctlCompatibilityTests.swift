@@ -69,11 +69,21 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         _ = try runSection("watch")
     }
 
+    /// Hash, HashKV (at a revision, compacted, future), alarm list and disarm, defrag and move-leader.
+    func testMaintenanceCommandsPrintWhatTheyPrintAgainstEtcd() throws {
+        let (outputs, _) = try runSection("maintenance")
+        // Beyond the golden comparison: the last move-leader ("... from A to B") left B leading.
+        let cluster = try XCTUnwrap(harness)
+        let last = try XCTUnwrap(outputs["move-leader"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let target = try XCTUnwrap(last.split(separator: " ").last.map(String.init), last)
+        XCTAssertEqual(try Self.memberID(leader: true, cluster), target, "move-leader did not leave its target leading")
+    }
+
     /// Every command of commands.txt has its recorded answer, so a new command cannot go unchecked.
     func testEveryCommandHasARecordedAnswer() throws {
         let fixtures = try EtcdctlFixtures.load()
         XCTAssertEqual(
-            Set(fixtures.sections), ["kv", "cluster", "errors", "lease", "watch"], "a new section needs its own test method here")
+            Set(fixtures.sections), ["kv", "cluster", "errors", "lease", "watch", "maintenance"], "a new section needs its own test method here")
         for command in fixtures.commands {
             XCTAssertNoThrow(try fixtures.golden(command), "\(command.section)/\(command.name) has no golden output")
         }
@@ -107,7 +117,8 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         // The leases this run's grants got, by command name, for `{lease:NAME}`.
         var leases: [String: String] = [:]
         for command in commands {
-            let (arguments, stdin) = try command.expanded(baseRevision: base, leases: leases, fixtures: EtcdctlFixtures.directory)
+            let (arguments, stdin) = try command.expanded(
+                baseRevision: base, leases: leases, fixtures: EtcdctlFixtures.directory, memberID: { try Self.memberID(leader: $0, cluster) })
             let targets = command.usesAllEndpoints ? cluster.nodes : [cluster.nodes[0]]
             let result = try cluster.etcdctl(
                 ["--command-timeout=\(Self.commandTimeout)"] + arguments, on: targets, stdin: stdin,
@@ -124,6 +135,22 @@ final class EtcdctlCompatibilityTests: XCTestCase {
                     + "against kvd than against etcd.\n=== against kvd (normalized)\n\(actual)\n=== against etcd (normalized)\n\(expected)")
         }
         return (outputs, base)
+    }
+
+    /// The hex member id of the leader or of a follower, as `{leader-id}` and `{follower-id}` name them.
+    static func memberID(leader: Bool, _ cluster: ClusterHarness) throws -> String {
+        let result = try cluster.etcdctl(["endpoint", "status", "-w", "json"], on: cluster.nodes)
+        guard result.succeeded, let entries = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] else {
+            throw ClusterTestError("cannot read the members' status: \(result.transcript)")
+        }
+        for entry in entries {
+            guard let status = entry["Status"] as? [String: Any], let header = status["header"] as? [String: Any],
+                let member = (header["member_id"] as? NSNumber)?.uint64Value
+            else { continue }
+            let leads = (status["leader"] as? NSNumber)?.uint64Value == member
+            if leads == leader { return String(member, radix: 16) }
+        }
+        throw ClusterTestError("no \(leader ? "leader" : "follower") among the members: \(result.stdout)")
     }
 
     /// The revision of the fresh cluster: the base of `{rev+N}`. Go's JSON leaves out a zero.

@@ -23,9 +23,10 @@ struct EtcdctlFixtureCommand {
 
     /// The arguments and standard input for a run whose section started at `baseRevision`, where
     /// `leases` holds the hex ID each earlier `lease grant` of the section printed, by command name.
-    func expanded(baseRevision: Int64, leases: [String: String] = [:], fixtures: URL) throws
-        -> (arguments: [String], stdin: Data?)
-    {
+    func expanded(
+        baseRevision: Int64, leases: [String: String] = [:], fixtures: URL,
+        memberID: (_ leader: Bool) throws -> String = { _ in throw ClusterTestError("no cluster to ask for member ids") }
+    ) throws -> (arguments: [String], stdin: Data?) {
         var arguments: [String] = []
         var stdin: Data?
         for rawToken in tokens {
@@ -34,6 +35,8 @@ struct EtcdctlFixtureCommand {
                 arguments.append("")
             } else if token == "{all-endpoints}" {
                 continue  // the runner passes every endpoint
+            } else if token == "{leader-id}" || token == "{follower-id}" {
+                arguments.append(try memberID(token == "{leader-id}"))
             } else if token.hasPrefix("{stop-after:") {
                 continue  // the runner stops the command (stopAfterSeconds)
             } else if token.hasPrefix("{rev+"), token.hasSuffix("}"), let offset = Int64(token.dropFirst(5).dropLast()) {

@@ -17,7 +17,11 @@ import Foundation
 /// must show up where etcd's did, the same lease each time. A lease's remaining TTL (`timetolive`)
 /// counts down in wall-clock time, so it becomes `<remaining>` when it lies within
 /// ``EtcdctlNormalizer/remainingWindowSeconds`` below the granted TTL (see there); the granted TTL,
-/// the TTL a renewal answers and an expired lease's -1 stay as printed. Everything else — keys,
+/// the TTL a renewal answers and an expired lease's -1 stay as printed. HashKV hashes, which
+/// differ between the two stores' layouts, become `<hash1>`, `<hash2>`… in order of first
+/// appearance over the section, so hashes that were equal (members at one revision) must be
+/// equal and different ones different. Member ids in `move-leader` and alarm lines become
+/// `<id>`. Everything else — keys,
 /// values, counts, versions of keys, booleans, error codes and messages, exit status — must match
 /// as printed.
 struct EtcdctlNormalized: Equatable, CustomStringConvertible {
@@ -35,6 +39,8 @@ struct EtcdctlNormalizer {
     var baseRevision: Int64
     /// Lease IDs seen so far in the section, in order of first appearance: `<lease1>` is the first.
     private(set) var leases: [Int64] = []
+    /// HashKV hashes seen so far in the section, in order of first appearance.
+    private(set) var hashes: [UInt64] = []
 
     init(addresses: [String: String], baseRevision: Int64) {
         self.addresses = addresses
@@ -49,7 +55,7 @@ struct EtcdctlNormalizer {
     /// counts down at all, the lease test checks on its own.
     static let remainingWindowSeconds: Int64 = 10
 
-    static let idKeys: Set<String> = ["cluster_id", "member_id", "ID", "leader"]
+    static let idKeys: Set<String> = ["cluster_id", "member_id", "ID", "leader", "memberID"]
     static let raftKeys: Set<String> = ["raft_term", "raftTerm", "raftIndex", "raftAppliedIndex"]
     static let sizeKeys: Set<String> = ["dbSize", "dbSizeInUse"]
     static let revisionKeys: Set<String> = ["revision", "create_revision", "mod_revision", "compact_revision"]
@@ -73,8 +79,12 @@ struct EtcdctlNormalizer {
         case ("member list", "table"): out = normalizeTable(out, fields: [0: "<id>"], sortRows: true)
         case ("endpoint status", "simple"): out = replacingFields(out, separator: ", ", fields: Self.statusFields)
         case ("endpoint status", "table"): out = normalizeTable(out, fields: Self.statusFields, sortRows: false)
+        case ("endpoint hashkv", "simple"): out = replacingHashes(out, pattern: #"(?<=, )[0-9]+$"#)
+        case ("endpoint hashkv", "table"): out = replacingHashes(normalizeTable(out, fields: [:], sortRows: false), pattern: #"(?<= \| )[0-9]+$"#)
         default: break
         }
+        out = Self.replacingMatches(of: #"transferred from [0-9a-f]+ to [0-9a-f]+"#, in: out) { _ in "transferred from <id> to <id>" }
+        out = Self.replacingMatches(of: #"memberID:[0-9]+"#, in: out) { _ in "memberID:<id>" }
         if command.tokens.first == "compaction" { out = replacingCompactedRevision(out) }
         err = normalizeLogLines(err)
         if command.verb == "endpoint health" {
@@ -120,6 +130,22 @@ struct EtcdctlNormalizer {
             cursor = match.range.location + match.range.length
         }
         return result + source.substring(from: cursor)
+    }
+
+    // MARK: hashes
+
+    /// The placeholder of a hash, numbering it if it is new.
+    mutating func hashPlaceholder(_ hash: UInt64) -> String {
+        if let index = hashes.firstIndex(of: hash) { return "<hash\(index + 1)>" }
+        hashes.append(hash)
+        return "<hash\(hashes.count)>"
+    }
+
+    /// Each line's hash (matched by `pattern`, anchored per line) becomes its placeholder.
+    mutating func replacingHashes(_ text: String, pattern: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            Self.replacingMatches(of: pattern, in: String(line)) { match in UInt64(match).map { hashPlaceholder($0) } ?? match }
+        }.joined(separator: "\n")
     }
 
     // MARK: leases
@@ -265,6 +291,7 @@ struct EtcdctlNormalizer {
         }
         guard let number = value as? NSNumber else { return value }
         if key == "lease" || (leaseCommand && (key == "ID" || key == "id")) { return leasePlaceholder(number.int64Value) }
+        if key == "hash" { return hashPlaceholder(number.uint64Value) }
         if Self.idKeys.contains(key) { return "<id>" }
         if Self.raftKeys.contains(key) { return "<raft>" }
         if Self.sizeKeys.contains(key) { return "<size>" }

@@ -237,7 +237,7 @@ final class ServerInProcessTests: XCTestCase {
     func testUnservedMethodsAreUnimplementedAndAWatchEndsWithItsClientsSide() async throws {
         try await withServer { _, _, client in
             await assertRPCError(.unimplemented, nil) {
-                _ = try await Etcdserverpb_Maintenance.Client(wrapping: client).defragment(Etcdserverpb_DefragmentRequest())
+                _ = try await Etcdserverpb_Cluster.Client(wrapping: client).memberRemove(.with { $0.id = 1 })
             }
             await assertRPCError(.unimplemented, nil) {
                 _ = try await Etcdserverpb_Cluster.Client(wrapping: client).memberAdd(.with { $0.peerUrls = ["http://127.0.0.1:9"] })

@@ -108,7 +108,8 @@ enum StorageToProto {
         proto.raftIndex = status.raftIndex
         proto.raftTerm = status.raftTerm
         proto.raftAppliedIndex = status.raftAppliedIndex
-        proto.errors = status.errors
+        // etcd lists the raised alarms among a member's errors.
+        proto.errors = status.errors + status.alarms.map(alarmText)
         proto.dbSizeInUse = status.dbSizeBytes
         proto.isLearner = status.isLearner
         return proto

@@ -44,6 +44,15 @@ public enum ConfigSetting: String, CaseIterable, Sendable, Hashable {
     /// How often a watcher that asked for progress notifications and saw no change is told the
     /// current revision, milliseconds (etcd's `--experimental-watch-progress-notify-interval`).
     case watchProgressNotifyInterval = "watch-progress-notify-interval"
+    /// etcd's storage quota in bytes: 0 for etcd's default (2 GiB), negative for none.
+    case quotaBackendBytes = "quota-backend-bytes"
+    /// etcd's auto-compaction mode: `periodic` (a retention in time) or `revision`.
+    case autoCompactionMode = "auto-compaction-mode"
+    /// etcd's auto-compaction retention: a duration or hours (periodic), revisions (revision); 0: off.
+    case autoCompactionRetention = "auto-compaction-retention"
+    /// Not etcd's (etcdctl restores offline): a backup from `kvctl snapshot save` that a new
+    /// member starts from, on an empty data directory with `--initial-cluster-state new`.
+    case restoreFrom = "restore-from"
 
     /// The command-line flag, `--name`.
     public var flag: String { "--" + rawValue }

@@ -31,6 +31,10 @@ extension ServerConfig {
         config.electionTimeoutTicks = electionTimeoutMilliseconds / heartbeatIntervalMilliseconds
         config.snapshotEntries = snapshotCount
         config.maxRequestBytes = maxRequestBytes
+        // etcd's reading: 0 means the default quota, a negative number none.
+        config.autoCompaction = autoCompaction
+        config.restoreFrom = restoreFrom
+        config.quotaBytes = quotaBackendBytes == 0 ? ServerConfig.Defaults.quotaBackendBytes : max(0, Int64(quotaBackendBytes))
         config.clientURLs = advertiseClientURLs.map(\.description)
         config.leaseCheckpointInterval = .milliseconds(leaseCheckpointIntervalMilliseconds)
         config.readMode = readMode

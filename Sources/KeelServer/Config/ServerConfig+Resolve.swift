@@ -60,6 +60,12 @@ private struct Resolver {
             listenMetricsURLs: metrics, logLevel: logLevel
         )
         config.leaseCheckpointIntervalMilliseconds = checkpointInterval
+        config.quotaBackendBytes = try number(.quotaBackendBytes, default: 0, range: Int.min...Int.max)
+        config.autoCompaction = try values.resolveAutoCompaction()
+        config.restoreFrom = text(.restoreFrom)
+        if config.restoreFrom != nil, state != .new {
+            throw ConfigError("\(what(.restoreFrom)): a backup starts a new cluster; give --initial-cluster-state new")
+        }
         config.readMode = try resolveReadMode()
         config.watchProgressNotifyIntervalMilliseconds = try number(
             .watchProgressNotifyInterval, default: ServerConfig.Defaults.watchProgressNotifyIntervalMilliseconds, range: 100...86_400_000)

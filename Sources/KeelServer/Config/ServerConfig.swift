@@ -64,6 +64,12 @@ public struct ServerConfig: Sendable, Hashable {
     public var watchProgressNotifyIntervalMilliseconds: Int = Defaults.watchProgressNotifyIntervalMilliseconds
     /// `--lease-checkpoint-interval`, milliseconds.
     public var leaseCheckpointIntervalMilliseconds: Int = Defaults.leaseCheckpointIntervalMilliseconds
+    /// `--quota-backend-bytes` as given: 0 for etcd's default, negative for no quota.
+    public var quotaBackendBytes: Int = 0
+    /// `--auto-compaction-mode` and `--auto-compaction-retention`; nil: off.
+    public var autoCompaction: AutoCompactor.Policy?
+    /// `--restore-from`: the backup a new cluster starts from.
+    public var restoreFrom: String?
 
     /// The defaults, chosen like etcd's (its `<name>.etcd` data directory becomes `<name>.kvd`).
     public enum Defaults {
@@ -97,6 +103,8 @@ public struct ServerConfig: Sendable, Hashable {
         public static let maxRequestBytes = 1_572_864
         /// `--log-level`.
         public static let logLevel = "info"
+        /// The quota when `--quota-backend-bytes` is 0: etcd's 2 GiB.
+        public static let quotaBackendBytes: Int64 = 2 << 30
 
         /// `--data-dir` for a member name.
         public static func dataDirectory(name: String) -> String { "\(name).kvd" }

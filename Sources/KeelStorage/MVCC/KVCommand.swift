@@ -21,6 +21,8 @@ public indirect enum KVCommand: Hashable, Sendable {
     /// Record leases' remaining time-to-live (the leader's, so a new leader neither resets nor
     /// shortens them). Checkpoints of leases that are gone are ignored.
     case leaseCheckpoint([LeaseCheckpoint])
+    /// Read, raise or clear an alarm (etcd's Alarm call; replicated so every member agrees).
+    case alarm(AlarmRequest)
 
     /// The command's bytes.
     public func encoded() -> [UInt8] {
@@ -40,7 +42,7 @@ public indirect enum KVCommand: Hashable, Sendable {
 /// The binary layout of ``KVCommand`` and its requests.
 enum KVCommandCoding {
     private enum Tag: UInt8 {
-        case range = 1, put, deleteRange, txn, compact, leaseGrant, leaseRevoke, leaseCheckpoint
+        case range = 1, put, deleteRange, txn, compact, leaseGrant, leaseRevoke, leaseCheckpoint, alarm
     }
 
     static func write(_ command: KVCommand, into writer: inout ByteWriter) {
@@ -75,6 +77,11 @@ enum KVCommandCoding {
                 // 0 stands for "renewed": a real checkpoint records at least 1 ms.
                 writer.i64(checkpoint.remainingMilliseconds ?? 0)
             }
+        case .alarm(let request):
+            writer.u8(Tag.alarm.rawValue)
+            writer.u8(request.action.rawValue)
+            writer.u64(request.memberID)
+            writer.u8(request.kind.rawValue)
         }
     }
 
@@ -102,6 +109,15 @@ enum KVCommandCoding {
                 checkpoints.append(LeaseCheckpoint(id: id, remainingMilliseconds: remaining > 0 ? remaining : nil))
             }
             return .leaseCheckpoint(checkpoints)
+        case .alarm:
+            let actionRaw = try reader.u8()
+            let memberID = try reader.u64()
+            let kindRaw = try reader.u8()
+            // An action or kind this build does not know is a newer format, not a bad command.
+            guard let action = AlarmRequest.Action(rawValue: actionRaw), let kind = AlarmKind(rawValue: kindRaw) else {
+                throw StorageError(.unsupportedVersion, "kv command: unknown alarm action \(actionRaw) or kind \(kindRaw)")
+            }
+            return .alarm(AlarmRequest(action: action, memberID: memberID, kind: kind))
         }
     }
 

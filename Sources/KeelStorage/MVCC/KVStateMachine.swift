@@ -18,6 +18,8 @@ public enum KVResponse: Hashable, Sendable {
     case leaseRevoke(id: Int64, revision: Int64)
     /// Leases' remaining TTLs were recorded: those of the checkpoints whose lease exists.
     case leaseCheckpoint([LeaseCheckpoint])
+    /// An Alarm call's result: the alarms it listed, raised or cleared (etcd's `AlarmResponse.alarms`).
+    case alarm([AlarmMember])
     /// An entry without a command (a leader's no-op) or a configuration change.
     case none
 }
@@ -39,6 +41,7 @@ public final class KVStateMachine {
     static let revisionBaseKey = Array("revision_base".utf8)
     static let compactedKey = Array("compacted".utf8)
     static let membershipKey = Array("membership".utf8)
+    static let alarmsKey = Array("alarms".utf8)
 
     let database: RocksDatabase
     let valueBytesMax: Int
@@ -60,6 +63,8 @@ public final class KVStateMachine {
     public private(set) var compactedRevision: Int64
     /// The membership as of the applied index.
     public private(set) var membership: ConfState
+    /// The alarms raised as of the applied index, in the order they were raised.
+    public internal(set) var alarms: [AlarmMember] = []
     /// Told of every change right after it is written (the watch hub); set before the first
     /// apply and only on the applying thread.
     public weak var observer: (any KVChangeObserver)?
@@ -102,6 +107,7 @@ public final class KVStateMachine {
         revision = storedRevision ?? Self.initialRevision
         compactedRevision = try Self.readInt(database, Self.compactedKey, what: "compacted revision") ?? 0
         membership = try database.get(Self.metaFamily, Self.membershipKey).map(RaftCoding.decodeConfState) ?? ConfState()
+        alarms = try database.get(Self.metaFamily, Self.alarmsKey).map(Self.decodeAlarms) ?? []
         let base = try Self.readInt(database, Self.revisionBaseKey, what: "revision base")
         if let base, base != Self.initialRevision {
             throw StorageError(.unsupportedVersion, "key-value store: revisions start at \(base), this build numbers from \(Self.initialRevision)")
@@ -170,6 +176,7 @@ public final class KVStateMachine {
         let changed = revision != transaction.finalRevision || compactedRevision != transaction.compactedRevision
         revision = transaction.finalRevision
         compactedRevision = transaction.compactedRevision
+        if let changedAlarms = transaction.alarms { alarms = changedAlarms }
         if changed { observer?.applied(transaction.events, revision: revision, compactedRevision: compactedRevision) }
         return .success(response)
     }
@@ -183,6 +190,13 @@ public final class KVStateMachine {
         try database.write(batch, sync: syncApplies)
         appliedIndex = index
         appliedTerm = term
+        membership = confState
+    }
+
+    /// Records `confState` as the membership without applying an entry: a cluster restored from a
+    /// backup keeps the backup's state and applied index under its own membership.
+    public func replaceMembership(_ confState: ConfState) throws {
+        try database.put(Self.metaFamily, Self.membershipKey, RaftCoding.encode(confState), sync: true)
         membership = confState
     }
 
@@ -235,7 +249,7 @@ public final class KVStateMachine {
         case .txn(let request): try validate(request)
         case .range(let request): try Self.requireKey(request.key)
         case .deleteRange(let request): try Self.requireKey(request.key)
-        case .compact, .leaseGrant, .leaseRevoke, .leaseCheckpoint: break
+        case .compact, .leaseGrant, .leaseRevoke, .leaseCheckpoint, .alarm: break
         }
     }
 

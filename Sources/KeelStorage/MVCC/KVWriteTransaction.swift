@@ -12,6 +12,8 @@ final class KVWriteTransaction {
     let committedRevision: Int64
     private var nextSub: Int64 = 0
     var compactedRevision: Int64
+    /// The alarms as this transaction left them; nil when it did not touch them.
+    var alarms: [AlarmMember]?
     /// Leases as this transaction changed them (nil: revoked), read through by ``leaseRecord(_:)``.
     var leaseRecords: [Int64: LeaseRecord?] = [:]
     /// Every key this transaction wrote, in write order, for watchers (collected only when some
@@ -33,6 +35,9 @@ final class KVWriteTransaction {
     var finalRevision: Int64 { changed ? writeRevision : committedRevision }
 
     func execute(_ command: KVCommand) throws -> KVResponse {
+        // etcd's capped applier: every replica refuses the same writes while NOSPACE is raised,
+        // whichever member's quota check let them into the log.
+        if machine.alarms.contains(where: { $0.kind == .noSpace }), Self.growsStore(command) { throw StorageError.noSpace }
         let response: KVResponse
         switch command {
         case .range(let request): response = .range(try range(request))
@@ -48,6 +53,7 @@ final class KVWriteTransaction {
         case .leaseGrant(let id, let ttl): response = try grant(id: id, ttl: ttl)
         case .leaseRevoke(let id): response = .leaseRevoke(id: id, revision: try revoke(id: id))
         case .leaseCheckpoint(let checkpoints): response = .leaseCheckpoint(try checkpoint(checkpoints))
+        case .alarm(let request): response = .alarm(try alarm(request))
         }
         if changed {
             batch.put(family: database.family(KVStateMachine.metaFamily), KVStateMachine.revisionKey, KVStateMachine.encodeInt(writeRevision))

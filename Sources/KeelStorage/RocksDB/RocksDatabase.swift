@@ -23,6 +23,9 @@ final class RocksDatabase {
         rocksdb_options_set_create_missing_column_families(options, 1)
         rocksdb_options_set_paranoid_checks(options, 1)
         rocksdb_options_set_write_buffer_size(options, storageOptions.writeBufferBytes)
+        // The storage quota counts memtable bytes; RocksDB's default arena block (an eighth of
+        // the write buffer) would count up to 2 MiB per column family before anything is in it.
+        rocksdb_options_set_arena_block_size(options, Self.arenaBlockBytes)
         rocksdb_options_set_max_background_jobs(options, 2)
         // An incomplete record at the tail of the WAL is what a crash during a write leaves behind;
         // that write was never acknowledged, so it is dropped. A damaged record anywhere else fails
@@ -84,6 +87,9 @@ final class RocksDatabase {
         rocksdb_cache_destroy(cache)
     }
 
+    /// The memtables' allocation unit: the granularity of their measured size.
+    static let arenaBlockBytes = 64 << 10
+
     /// The handle of a column family named at open; asking for another is a programmer error.
     func family(_ name: String) -> OpaquePointer {
         guard let family = families[name] else { preconditionFailure("unknown column family \(name)") }
@@ -137,6 +143,28 @@ final class RocksDatabase {
         let checkpoint = try rocksCall { error in rocksdb_checkpoint_object_create(handle, error) }
         defer { rocksdb_checkpoint_object_destroy(checkpoint) }
         try rocksCall { error in rocksdb_checkpoint_create(checkpoint, directory, 0, error) }
+    }
+
+    /// A numeric RocksDB property of a column family (`rocksdb.total-sst-files-size`...); 0 when
+    /// RocksDB does not know it.
+    func intProperty(_ family: String, _ name: String) -> Int64 {
+        var value: UInt64 = 0
+        guard rocksdb_property_int_cf(handle, self.family(family), name, &value) == 0 else { return 0 }
+        return Int64(clamping: value)
+    }
+
+    /// Flushes a column family's memtable, then compacts its whole key range down to the last level,
+    /// dropping deleted and overwritten data.
+    func compactAll(_ family: String) throws {
+        let flushOptions = rocksdb_flushoptions_create()!
+        defer { rocksdb_flushoptions_destroy(flushOptions) }
+        rocksdb_flushoptions_set_wait(flushOptions, 1)
+        try rocksCall { error in rocksdb_flush_cf(handle, flushOptions, self.family(family), error) }
+        let options = rocksdb_compactoptions_create()!
+        defer { rocksdb_compactoptions_destroy(options) }
+        // Rewrites the bottom level too, so tombstones that reached it are dropped as well.
+        rocksdb_compactoptions_set_bottommost_level_compaction(options, 2)  // kForce
+        rocksdb_compact_range_cf_opt(handle, self.family(family), options, nil, 0, nil, 0)
     }
 
     /// Flushes every memtable to SST files, so tests can corrupt those files.
