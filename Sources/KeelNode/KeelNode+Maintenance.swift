@@ -26,6 +26,10 @@ struct MaintenanceState {
 }
 
 extension KeelNode {
+    /// The alarms raised in the cluster, as this member applied them at the last sample (every
+    /// 100 ms): `/health` reports the member unhealthy while there is one, as etcd does.
+    public var raisedAlarms: [AlarmMember] { maintenance.alarms }
+
     /// Hash and HashKV computed at once: each scans the whole store off the storage thread.
     static let hashesInFlightMax = 2
     /// Defragment calls queued at once: each holds the storage thread while RocksDB rewrites.

@@ -84,6 +84,9 @@ final class MaintenanceProcessTests: ClusterTestCase {
             XCTAssertEqual(listed.stdout, "memberID:\(node1ID) alarm:NOSPACE \n", "alarm list on \(node.name)")
             let status = try ctlSucceeds(cluster, ["endpoint", "status"], on: [node])
             XCTAssertTrue(status.stdout.contains("alarm:NOSPACE"), "\(node.name)'s status: \(status.stdout)")
+            // etcd 3.4 reports a member with a raised alarm unhealthy, with no reason.
+            let health = try Self.health(of: node, becomes: 503)
+            XCTAssertEqual(health.body, #"{"health":"false"}"#, "\(node.name)'s /health under NOSPACE")
         }
 
         // Writes that grow the store are refused through every member, on every path.
@@ -112,10 +115,22 @@ final class MaintenanceProcessTests: ClusterTestCase {
             defragmented.stdout, cluster.nodes.map { "Finished defragmenting etcd member[\($0.clientAddress)]\n" }.joined())
         XCTAssertEqual(try ctlSucceeds(cluster, ["alarm", "disarm"], on: [node1]).stdout, "memberID:\(node1ID) alarm:NOSPACE \n")
         XCTAssertEqual(try ctlSucceeds(cluster, ["alarm", "list"], on: [node3]).stdout, "")
+        for node in cluster.nodes { XCTAssertEqual(try Self.health(of: node, becomes: 200).body, #"{"health":"true"}"#, node.name) }
         for node in cluster.nodes { XCTAssertEqual(try ctlSucceeds(cluster, ["put", "small", node.name], on: [node]).stdout, "OK\n") }
         // The space the old versions took is back: the write that raised the alarm fits again.
         XCTAssertEqual(try ctlSucceeds(cluster, ["put", "big"], on: [node1], stdin: Self.bigValue).stdout, "OK\n")
         XCTAssertEqual(try ctlSucceeds(cluster, ["get", "keep"], on: [node3]).stdout, "keep\nme\n")
+    }
+
+    /// `/health` on `node`'s client URL once it answers `status` (members sample their alarms
+    /// every 100 ms), or its last answer after two seconds.
+    static func health(of node: ClusterNode, becomes status: Int) throws -> LoopbackHTTP.Answer {
+        let giveUp = Date().addingTimeInterval(2)
+        while true {
+            let answer = try LoopbackHTTP.get(port: node.clientPort, path: "/health")
+            if answer.status == status || Date() > giveUp { return answer }
+            usleep(50_000)
+        }
     }
 
     func testNoSpaceAlarmSurvivesARestartOfEveryMember() throws {

@@ -1,7 +1,7 @@
 /// A setting that was given but that kvd does not implement: an etcd config-file key or an
 /// `ETCD_*` variable. kvd starts without it and names every one in a single warning.
 public struct IgnoredSetting: Sendable, Hashable {
-    /// The setting's name as a flag would spell it, without `--` (`auto-compaction-mode`).
+    /// The setting's name as a flag would spell it, without `--` (`enable-v2`).
     public var name: String
     /// Where it was given.
     public var origin: ConfigOrigin

@@ -14,7 +14,9 @@ public struct HealthReport: Sendable, Hashable {
 
     /// The JSON body etcd sends.
     public var json: String {
-        healthy ? #"{"health":"true"}"# : #"{"health":"false","reason":"\#(Self.escaped(reason))"}"#
+        if healthy { return #"{"health":"true"}"# }
+        // etcd 3.4.23 answers an alarm with no reason at all.
+        return reason.isEmpty ? #"{"health":"false"}"# : #"{"health":"false","reason":"\#(Self.escaped(reason))"}"#
     }
 
     /// The HTTP status code.

@@ -128,7 +128,9 @@ public final class KvdServer: Sendable {
         return MetricsRoutes(registry: MetricsBootstrap.registry, refresh: { [node] in
             databaseSize.record(await node.status().dbSizeBytes)
         }) { [node] in
-            await node.knownLeader == .none ? HealthReport(healthy: false, reason: "RAFT NO LEADER") : HealthReport(healthy: true)
+            // As etcd 3.4: a raised alarm (NOSPACE) makes the member unhealthy, with no reason given.
+            if await node.knownLeader == .none { return HealthReport(healthy: false, reason: "RAFT NO LEADER") }
+            return await node.raisedAlarms.isEmpty ? HealthReport(healthy: true) : HealthReport(healthy: false)
         }
     }
 
