@@ -76,31 +76,9 @@ public struct KeelClientError: Error, CustomStringConvertible, Sendable {
         if message.hasPrefix("etcdserver: ") || [.deadlineExceeded, .cancelled, .unavailable].contains(code) {
             return message
         }
-        return "rpc error: code = \(Self.goName(code)) desc = \(message)"
+        return "rpc error: code = \(code.goName) desc = \(message)"
     }
 
-    /// grpc-go's name of a status code (`codes.Code.String()`).
-    static func goName(_ code: RPCError.Code) -> String {
-        switch code {
-        case .cancelled: "Canceled"
-        case .unknown: "Unknown"
-        case .invalidArgument: "InvalidArgument"
-        case .deadlineExceeded: "DeadlineExceeded"
-        case .notFound: "NotFound"
-        case .alreadyExists: "AlreadyExists"
-        case .permissionDenied: "PermissionDenied"
-        case .resourceExhausted: "ResourceExhausted"
-        case .failedPrecondition: "FailedPrecondition"
-        case .aborted: "Aborted"
-        case .outOfRange: "OutOfRange"
-        case .unimplemented: "Unimplemented"
-        case .internalError: "Internal"
-        case .unavailable: "Unavailable"
-        case .dataLoss: "DataLoss"
-        case .unauthenticated: "Unauthenticated"
-        default: "Code(\(code.rawValue))"
-        }
-    }
 }
 
 extension KeelClientError {

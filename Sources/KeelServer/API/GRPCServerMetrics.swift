@@ -1,4 +1,5 @@
 import GRPCCore
+import KeelProto
 import Metrics
 import Synchronization
 
@@ -82,25 +83,5 @@ final class GRPCServerMetrics: ServerInterceptor {
     }
 
     /// grpc-go's names, which etcd's label values use.
-    static func codeName(_ code: RPCError.Code) -> String {
-        switch code {
-        case .cancelled: "Canceled"
-        case .unknown: "Unknown"
-        case .invalidArgument: "InvalidArgument"
-        case .deadlineExceeded: "DeadlineExceeded"
-        case .notFound: "NotFound"
-        case .alreadyExists: "AlreadyExists"
-        case .permissionDenied: "PermissionDenied"
-        case .resourceExhausted: "ResourceExhausted"
-        case .failedPrecondition: "FailedPrecondition"
-        case .aborted: "Aborted"
-        case .outOfRange: "OutOfRange"
-        case .unimplemented: "Unimplemented"
-        case .internalError: "Internal"
-        case .unavailable: "Unavailable"
-        case .dataLoss: "DataLoss"
-        case .unauthenticated: "Unauthenticated"
-        default: "Unknown"
-        }
-    }
+    static func codeName(_ code: RPCError.Code) -> String { code.goName }
 }
