@@ -176,6 +176,10 @@ final class ServerInProcessTests: XCTestCase {
         try await withServer { _, ports, client in
             let leases = Etcdserverpb_Lease.Client(wrapping: client)
             let kv = Etcdserverpb_KV.Client(wrapping: client)
+            // The metrics registry is the process's: every in-process node of the test run (the
+            // node simulation's too) counts into it, so this test counts what it adds.
+            let metricsPort = ports.metrics[0]
+            let countersBefore = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/metrics") }.value
             let granted = try await leases.leaseGrant(.with { $0.ttl = 30 })
             XCTAssertGreaterThan(granted.id, 0)
             XCTAssertEqual(granted.ttl, 30)
@@ -226,12 +230,21 @@ final class ServerInProcessTests: XCTestCase {
                 _ = try await kv.put(.with { $0.key = Data("k".utf8); $0.value = Data("v".utf8); $0.lease = granted.id })
             }
 
-            let metricsPort = ports.metrics[0]
             let metrics = try await Task.detached { try LoopbackHTTP.get(port: metricsPort, path: "/metrics") }.value
-            for name in ["keel_lease_granted_total 2", "keel_lease_revoked_total 1", "keel_lease_renewed_total 2", "keel_lease_checkpoint_lag_seconds"] {
-                XCTAssertTrue(metrics.body.contains(name), "/metrics lacks \(name)")
+            for (name, added) in [("keel_lease_granted_total", 2.0), ("keel_lease_revoked_total", 1), ("keel_lease_renewed_total", 2)] {
+                let before = Self.sample(name, in: countersBefore.body) ?? 0
+                XCTAssertEqual(Self.sample(name, in: metrics.body).map { $0 - before }, added, "\(name) in /metrics")
             }
+            XCTAssertNotNil(Self.sample("keel_lease_checkpoint_lag_seconds", in: metrics.body), "/metrics lacks the checkpoint lag")
         }
+    }
+
+    /// The value of the unlabelled sample `name` in Prometheus text, nil when absent.
+    static func sample(_ name: String, in text: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.dropFirst(name.count + 1))
+        }
+        return nil
     }
 
     func testUnservedMethodsAreUnimplementedAndAWatchEndsWithItsClientsSide() async throws {
