@@ -49,6 +49,9 @@ final class LockHolderPauseTests: ClusterTestCase {
         XCTAssertEqual(try String(contentsOf: secondOutput, encoding: .utf8), "SUCCESS\n\nOK\n")
         for pid in paused { kill(pid, SIGCONT) }
         try Self.wait(for: first, seconds: 30, what: "the first holder after it continued")
+        // Its shell may outlive it by a moment (CI once read the file before the shell wrote it).
+        let written = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: firstOutput.path), Date() < written { Thread.sleep(forTimeInterval: 0.05) }
         XCTAssertEqual(try String(contentsOf: firstOutput, encoding: .utf8), "FAILURE\n", "the stale holder's fenced write went through")
         XCTAssertEqual(try cluster.etcdctl(["get", "protected", "--print-value-only"]).stdout, "second\n")
     }
