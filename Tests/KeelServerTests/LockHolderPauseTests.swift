@@ -9,32 +9,36 @@ import XCTest
 /// only when nobody held the lock, so with KEEL_E2E_CTL=etcdctl the waiting holder's own fenced
 /// write fails here.
 final class LockHolderPauseTests: ClusterTestCase {
-    /// A holder's command: wait, then write `value` to `protected` only while holding the lock.
-    func fencedWrite(_ value: String, after seconds: Int, etcdctl: URL, endpoints: String, output: URL) -> String {
+    /// A holder's command: say it runs (by creating `started`), wait, then write `value` to
+    /// `protected` only while holding the lock.
+    func fencedWrite(_ value: String, after seconds: Int, etcdctl: URL, endpoints: String, started: URL, output: URL) -> String {
         let format = #"'create("%s") = "%s"\n\nput protected "# + value + #"\n\n\n'"#
-        return "sleep \(seconds); printf \(format) \"$ETCD_LOCK_KEY\" \"$ETCD_LOCK_REV\" | ETCDCTL_API=3 \(etcdctl.path) --endpoints=\(endpoints) txn > \(output.path) 2>&1"
+        return ": > \(started.path); sleep \(seconds); printf \(format) \"$ETCD_LOCK_KEY\" \"$ETCD_LOCK_REV\" | ETCDCTL_API=3 \(etcdctl.path) --endpoints=\(endpoints) txn > \(output.path) 2>&1"
     }
 
     func testAHolderStoppedPastItsLeaseHasItsFencedWriteRefusedAfterTheNextHolderWrote() throws {
         let (cluster, _) = try startCluster()
         let endpoints = cluster.endpoints()
         let binaries = cluster.binaries
+        let firstStarted = cluster.directory.appendingPathComponent("first-started")
         let firstOutput = cluster.directory.appendingPathComponent("first-txn.txt")
         let secondOutput = cluster.directory.appendingPathComponent("second-txn.txt")
         let first = try Self.spawn(
             binaries.ctl,
             ["lock", "door", "--ttl", "2", "--endpoints=\(endpoints)", "--", "sh", "-c",
-             fencedWrite("first", after: 4, etcdctl: binaries.etcdctl, endpoints: endpoints, output: firstOutput)])
+             fencedWrite("first", after: 4, etcdctl: binaries.etcdctl, endpoints: endpoints, started: firstStarted, output: firstOutput)])
         var processes = [first]
         defer {
             for process in processes where process.isRunning {
                 for pid in Self.tree(of: process.processIdentifier) { kill(pid, SIGCONT); kill(pid, SIGKILL) }
             }
         }
-        // The first holder has the lock once its key exists.
+        // The first holder runs its command once it knows it holds the lock. Its key existing is
+        // not enough: paused between writing the key and hearing it holds the lock, kvctl learns on
+        // continuing that its session expired and never runs the command (CI saw exactly that).
         let giveUp = Date().addingTimeInterval(20)
-        while try cluster.etcdctl(["get", "door", "--prefix", "--keys-only"]).stdout.isEmpty {
-            guard Date() < giveUp else { return XCTFail("the first holder never took the lock\n" + cluster.logTails()) }
+        while !FileManager.default.fileExists(atPath: firstStarted.path) {
+            guard first.isRunning, Date() < giveUp else { return XCTFail("the first holder never ran its command\n" + cluster.logTails()) }
             Thread.sleep(forTimeInterval: 0.05)
         }
         // Pause it (the lock command, its shell and the shell's sleep) past its 2 s lease.
@@ -43,15 +47,13 @@ final class LockHolderPauseTests: ClusterTestCase {
         let second = try Self.spawn(
             binaries.ctl,
             ["lock", "door", "--endpoints=\(endpoints)", "--", "sh", "-c",
-             fencedWrite("second", after: 0, etcdctl: binaries.etcdctl, endpoints: endpoints, output: secondOutput)])
+             fencedWrite("second", after: 0, etcdctl: binaries.etcdctl, endpoints: endpoints,
+                started: cluster.directory.appendingPathComponent("second-started"), output: secondOutput)])
         processes.append(second)
         try Self.wait(for: second, seconds: 30, what: "the second holder")
         XCTAssertEqual(try String(contentsOf: secondOutput, encoding: .utf8), "SUCCESS\n\nOK\n")
         for pid in paused { kill(pid, SIGCONT) }
         try Self.wait(for: first, seconds: 30, what: "the first holder after it continued")
-        // Its shell may outlive it by a moment (CI once read the file before the shell wrote it).
-        let written = Date().addingTimeInterval(10)
-        while !FileManager.default.fileExists(atPath: firstOutput.path), Date() < written { Thread.sleep(forTimeInterval: 0.05) }
         XCTAssertEqual(try String(contentsOf: firstOutput, encoding: .utf8), "FAILURE\n", "the stale holder's fenced write went through")
         XCTAssertEqual(try cluster.etcdctl(["get", "protected", "--print-value-only"]).stdout, "second\n")
     }
