@@ -43,6 +43,21 @@ enum DataDirectory {
         try sync(directory)
     }
 
+    /// The identity `directory` was claimed with, if any.
+    static func storedIdentity(_ directory: String) -> (clusterID: UInt64, memberID: NodeID)? {
+        guard let stored = FileManager.default.contents(atPath: directory + "/" + identityFile) else { return nil }
+        var clusterID: UInt64?
+        var memberID: UInt64?
+        for line in String(decoding: stored, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            if parts[0] == "cluster-id:" { clusterID = UInt64(parts[1], radix: 16) }
+            if parts[0] == "member-id:" { memberID = UInt64(parts[1], radix: 16) }
+        }
+        guard let clusterID, let memberID else { return nil }
+        return (clusterID, NodeID(memberID))
+    }
+
     /// fsync(2) of a file or a directory (a directory's entry for a renamed file).
     static func sync(_ path: String) throws(KeelError) {
         let descriptor = open(path, O_RDONLY)

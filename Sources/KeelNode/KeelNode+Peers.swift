@@ -40,8 +40,8 @@ extension KeelNode {
     func handle(_ event: PeerEvent) {
         guard running, halted == nil else { return }
         if case .peerAttributes(let peer, let attributes) = event {
-            // Only configured members: a stranger cannot grow this map.
-            if config.members.contains(where: { $0.id == peer }) { peerAttributes[peer] = attributes }
+            // Only members: a stranger cannot grow this map.
+            if machine.members.member(peer) != nil { peerAttributes[peer] = attributes }
             return
         }
         var out = NodeOutput()

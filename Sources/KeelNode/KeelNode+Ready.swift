@@ -59,6 +59,10 @@ extension KeelNode {
         for (waiterID, found) in out.leaderWaits {
             leaderWaiters.removeValue(forKey: waiterID)?.resume(returning: found)
         }
+        for (waiterID, result) in out.memberReplies {
+            memberWaiters.removeValue(forKey: waiterID)?.resume(returning: result)
+        }
+        if let members = out.membersChanged { membersChanged(members) }
         if let source = out.imageToBuild { buildImage(source) }
         #if DEBUG
             // O(requests): checked on every step in debug builds (all tests), not in release.

@@ -128,6 +128,7 @@ extension KeelNode {
 
     func checkServing(deadline: ContinuousClock.Instant) throws(KeelError) {
         if let halted { throw halted }
+        if removed { throw KeelError.memberRemoved }
         guard running, !stopped else { throw KeelError.stopped }
         guard deadline > clock.now else { throw KeelError(.deadlineExceeded, "etcdserver: request timed out before it was sent") }
     }

@@ -41,8 +41,15 @@ public actor KeelNode {
     var serializableReadsInFlight = 0
     /// The quota sample and the maintenance calls in flight (``KeelNode/checkQuota(_:deadline:)``).
     var maintenance = MaintenanceState()
-    /// What peers told us about themselves; only members of the configured cluster are kept.
+    /// What peers told us about themselves; only members are kept.
     var peerAttributes: [NodeID: MemberAttributes] = [:]
+    /// Callers waiting for a membership change to apply here, by the machine's request id.
+    var memberWaiters: [UInt64: CheckedContinuation<Result<Void, KeelError>, Never>] = [:]
+    /// Set once an applied change removed this member: it refuses everything from then on.
+    var removed = false
+    /// Waiting for ``removed`` (the server exits then).
+    var removalWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    var removalWaitCount: UInt64 = 0
 
     var running = false
     var stopped = false
@@ -116,6 +123,11 @@ public actor KeelNode {
                     try DataDirectory.bootstrap(storage, voters: voters)
                 }
             }
+            if try storage.stateMachine.members() == nil {
+                // Founding members (or data written before members were recorded): from the
+                // configuration every member started with; a joining member's come from the cluster.
+                try storage.stateMachine.recordMembers(MemberRegistry(configured: config.members).encoded())
+            }
             (restored, imageMissing) = try NodeMachine.restore(from: storage)
             leases = try storage.leases()
         } catch {
@@ -129,6 +141,9 @@ public actor KeelNode {
             firstRequestID: UInt64.random(in: 1...(UInt64.max >> 1)), random: SystemRandomNumberGenerator(), logger: logger,
             metrics: metrics)
         machine.loadLeases(leases, now: .zero)
+        guard machine.members.member(config.selfID) != nil else {
+            throw KeelError.memberRemoved
+        }
         watchHub = WatchHub(
             revision: storage.stateMachine.revision, compactedRevision: storage.stateMachine.compactedRevision,
             limits: config.watchLimits)
@@ -159,6 +174,8 @@ public actor KeelNode {
     public func start() {
         guard !running, !stopped else { return }
         running = true
+        // The members as applied, not as first configured: some may have joined, left or moved.
+        sendToPeers(of: machine.members)
         if machine.needsRestartImage { readRestartImage() }
         readyTask = Task { await self.runReadyLoop() }
         let interval = config.tickInterval
@@ -261,18 +278,17 @@ public actor KeelNode {
     /// The server version reported in status.
     public static let version = "3.4.0-keel"
 
-    /// The members of the cluster with what each told us about itself.
+    /// The members of the cluster (as applied here) with what each told us about itself.
     public func members() -> (members: [MemberInfo], header: ResponseHeader) {
-        let learners = raft.status.confState.learners
-        let members = config.members.map { configured -> MemberInfo in
-            var member = configured
+        let members = machine.members.members.map { registered -> MemberInfo in
+            var member = MemberInfo(id: registered.id, name: registered.name, peerURLs: registered.peerURLs, isLearner: registered.isLearner)
             if member.id == id {
+                member.name = config.name
                 if !config.clientURLs.isEmpty { member.clientURLs = config.clientURLs }
             } else if let attributes = peerAttributes[member.id] {
                 member.clientURLs = attributes.clientURLs
                 if member.name.isEmpty { member.name = attributes.name }
             }
-            member.isLearner = member.isLearner || learners.contains(member.id)
             return member
         }
         return (members, header(revision: revision))

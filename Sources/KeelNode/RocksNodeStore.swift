@@ -42,10 +42,13 @@ extension NodeStorage: NodeStore {
         try stateMachine.apply(index: index, term: term, entryData: entryData)
     }
 
-    /// Records a configuration entry's outcome.
-    public func applyConfChange(index: LogIndex, term: Term, confState: ConfState) throws {
-        try stateMachine.applyConfChange(index: index, term: term, confState: confState)
+    /// Records a configuration entry's outcome and the members' descriptions.
+    public func applyConfChange(index: LogIndex, term: Term, confState: ConfState, members: [UInt8]?) throws {
+        try stateMachine.applyConfChange(index: index, term: term, confState: confState, members: members)
     }
+
+    /// The members' descriptions as applied.
+    public func members() throws -> [UInt8]? { try stateMachine.members() }
 
     /// Every lease as applied.
     public func leases() throws -> [LeaseRecord] { try stateMachine.leases() }

@@ -63,6 +63,7 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         let frame = received.frame
         guard !refused else { return }
         guard let peer else {
+            if frame.kind == .membershipQuery { return answerMembershipQuery(context: context) }
             guard frame.kind == .handshake else {
                 throw TransportError(.protocolViolation, "first frame is \(frame.kind), not a handshake")
             }
@@ -93,7 +94,7 @@ final class InboundConnectionHandler: ChannelInboundHandler {
             let sentAt = try PingPayload.decode(frame.payload)
             context.writeAndFlush(wrapOutboundOut(FrameCodec.encode(kind: .pong, payload: PingPayload.encode(sentAt))),
                                   promise: nil)
-        case .handshake, .pong, .refusal:
+        case .handshake, .pong, .refusal, .membershipQuery, .membershipAnswer:
             throw TransportError(.protocolViolation, "unexpected \(frame.kind) frame after the handshake")
         }
     }
@@ -122,6 +123,29 @@ final class InboundConnectionHandler: ChannelInboundHandler {
         logger.debug("accepted a connection from peer \(handshake.sender) (\(handshake.attributes.name))")
         transport.recordReceived(from: handshake.sender, bytes: wireBytes, messages: 0)
         transport.emit(.peerAttributes(handshake.sender, handshake.attributes))
+    }
+
+    /// A member about to join asks who the members are: one answer, then the connection closes.
+    private func answerMembershipQuery(context: ChannelHandlerContext) {
+        handshakeTimeout?.cancel()
+        handshakeTimeout = nil
+        refused = true
+        let channel = context.channel
+        guard let answer = transport.membershipAnswer else {
+            let refusal = FrameCodec.encode(kind: .refusal, payload: ByteBuffer(string: "this member does not answer membership queries"))
+            context.writeAndFlush(wrapOutboundOut(refusal)).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        let promise = channel.eventLoop.makePromise(of: [UInt8].self)
+        promise.completeWithTask { await answer() }
+        promise.futureResult.whenComplete { result in
+            guard case .success(let bytes) = result, bytes.count <= WireFormat.frameBytesMax - WireFormat.headerBytes else {
+                channel.close(promise: nil)
+                return
+            }
+            let frame = FrameCodec.encode(kind: .membershipAnswer, payload: ByteBuffer(bytes: bytes))
+            channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 
     private func refusalReason(_ handshake: Handshake) -> String? {

@@ -11,6 +11,22 @@ public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
+    /// The address in a peer URL such as `http://10.0.0.1:2380` or `https://[::1]:2380`; nil when
+    /// it names no port.
+    public init?(url: String) {
+        let parts = url.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        var rest = parts[1]
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
+            return nil
+        }
+        var host = rest[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard !host.isEmpty else { return nil }
+        self.init(host: String(host), port: port)
+    }
+
     /// `host:port`.
     public var description: String { "\(host):\(port)" }
 }

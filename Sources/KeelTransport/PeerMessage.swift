@@ -206,4 +206,11 @@ public protocol PeerNetwork: Sendable {
     func send(_ messages: [PeerMessage])
     /// Everything the network reports, in arrival order. Consumed by one task.
     var events: AsyncStream<PeerEvent> { get }
+    /// Replaces who the peers are and where they listen (after a membership change).
+    func setPeers(_ peers: [NodeID: PeerAddress])
+}
+
+extension PeerNetwork {
+    /// A network that routes by id alone (a test's, the simulation's) has nothing to update.
+    public func setPeers(_ peers: [NodeID: PeerAddress]) {}
 }

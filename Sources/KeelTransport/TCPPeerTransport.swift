@@ -23,7 +23,7 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
     /// This member's id.
     public var selfID: NodeID { context.selfID }
 
-    private let context: TransportContext
+    let context: TransportContext
     private let listenHost: String
     private let listenPort: Int
     private let group: any EventLoopGroup

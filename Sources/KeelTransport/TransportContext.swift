@@ -25,6 +25,8 @@ final class TransportContext: Sendable {
         /// When each peer was last reported unreachable (``reportUnreachable(_:)``).
         var unreachableReported: [NodeID: NIODeadline] = [:]
         var stopped = false
+        /// Answers a joining member's ``WireFormat/Kind/membershipQuery``; nil: refused.
+        var membershipAnswer: (@Sendable () async -> [UInt8])?
     }
 
     /// Metrics of one peer, created once so the backend sees one series per label set.
@@ -117,6 +119,12 @@ final class TransportContext: Sendable {
             defer { state.inbound = [:] }
             return Array(state.inbound.values)
         }
+    }
+
+    /// The host's answer to a joining member's question (see ``TCPPeerTransport/answerMembershipQueries(with:)``).
+    var membershipAnswer: (@Sendable () async -> [UInt8])? {
+        get { state.withLock { $0.membershipAnswer } }
+        set { state.withLock { $0.membershipAnswer = newValue } }
     }
 
     func setKnownPeers(_ peers: Set<NodeID>) {

@@ -38,6 +38,11 @@ public enum WireFormat {
         case pong = 6
         /// The receiver refused the handshake; the payload is the reason (UTF-8).
         case refusal = 7
+        /// Sent instead of a handshake by a member about to join: who are the members? Answered
+        /// with one ``membershipAnswer`` and the connection is closed.
+        case membershipQuery = 8
+        /// The host's description of the cluster and its members (opaque to the transport).
+        case membershipAnswer = 9
     }
 }
 

@@ -20,6 +20,9 @@ public final class MemoryStore: NodeStore {
         var applied: LogIndex = .zero
         var appliedTerm: Term = .zero
         var membership = ConfState()
+        /// The host's member descriptions. Images do not carry them: the simulation changes no
+        /// membership, so no node ever needs them from a leader.
+        var members: [UInt8]?
 
         var lastIndex: LogIndex { entries.last?.index ?? snapshot.index }
 
@@ -223,11 +226,12 @@ public final class MemoryStore: NodeStore {
     }
 
     /// Records a configuration entry's outcome, unsynced.
-    public func applyConfChange(index: LogIndex, term: Term, confState: ConfState) throws {
+    public func applyConfChange(index: LogIndex, term: Term, confState: ConfState, members: [UInt8]?) throws {
         guard index > current.applied else { return }
         current.applied = index
         current.appliedTerm = term
         current.membership = confState
+        if let members { current.members = members }
         appliedDigests.append((index, current.kv.hashValue))
     }
 
@@ -236,6 +240,9 @@ public final class MemoryStore: NodeStore {
 
     /// Every lease as applied, in id order.
     public func leases() throws -> [LeaseRecord] { current.kv.leaseRecords }
+
+    /// The member descriptions as applied.
+    public func members() throws -> [UInt8]? { current.members }
 
     /// A copy of the current state as an image (value semantics: later applies do not reach it).
     public func openImage() -> ImageSource {

@@ -77,6 +77,9 @@ enum ConfChanger {
             conf.voters.remove(step.node)
             conf.learners.remove(step.node)
             conf.learnersNext.remove(step.node)
+        case .updateNode:
+            let members = conf.voters.union(conf.votersOutgoing).union(conf.learners).union(conf.learnersNext)
+            guard members.contains(step.node) else { throw RaftError(.invalidConfChange, "node \(step.node) is not a member to update") }
         }
     }
 

@@ -168,6 +168,10 @@ public final class RaftNode {
         appendAsLeader(entry)
     }
 
+    /// Whether the last configuration change this leader proposed is applied (a new one may be
+    /// proposed).
+    public var pendingConfChangeApplied: Bool { pendingConfIndex <= raftLog.applied }
+
     /// Asks for a linearizable read (thesis §6.4). The answer arrives in `Ready.readStates` with
     /// this context; serve it once the host has applied up to its index. A follower forwards the
     /// request to its leader.
@@ -246,6 +250,19 @@ public final class RaftNode {
             applied: raftLog.applied, lastIndex: raftLog.lastIndex, confState: tracker.confState,
             leadTransferee: leadTransferee
         )
+    }
+
+    /// The leader's view of every member's replication, itself included; empty on other nodes.
+    public var replication: [NodeID: ReplicationStatus] {
+        guard role == .leader else { return [:] }
+        var result: [NodeID: ReplicationStatus] = [:]
+        for (slot, member) in tracker.ids.enumerated() {
+            let progress = tracker.progress[slot]
+            let match = member == id ? raftLog.lastIndex : progress.match
+            result[member] = ReplicationStatus(
+                match: match, recentlyActive: member == id || progress.recentActive, isLearner: progress.isLearner)
+        }
+        return result
     }
 
     /// A read-only copy of the in-memory log.

@@ -75,3 +75,23 @@ public struct RaftLogView: Sendable {
         held.startIndex + Int(index.rawValue - snapshot.index.rawValue - 1)
     }
 }
+
+/// What a leader knows of one member's replication (thesis §3.5), for a host's guard rails on
+/// membership changes: whether a learner caught up, whether removing a voter leaves a quorum of
+/// members that answer.
+public struct ReplicationStatus: Sendable, Hashable {
+    /// The highest index known to be on the member.
+    public var match: LogIndex
+    /// Whether the member answered since the last check-quorum round (thesis §6.2); a member just
+    /// added counts as active until its first round.
+    public var recentlyActive: Bool
+    /// Whether it is a learner.
+    public var isLearner: Bool
+
+    /// A member's replication as a leader sees it.
+    public init(match: LogIndex, recentlyActive: Bool, isLearner: Bool) {
+        self.match = match
+        self.recentlyActive = recentlyActive
+        self.isLearner = isLearner
+    }
+}

@@ -64,6 +64,11 @@ final class ClusterHarness {
     var separateMetricsListener = true
     /// Flags for one node only (after the common ones), by node name.
     var nodeArguments: [String: [String]] = [:]
+    /// The members the cluster is created with (`--initial-cluster-state new`); the others join it
+    /// later, once added (`existing`, with the founders and themselves as `--initial-cluster`).
+    lazy var founders: [ClusterNode] = nodes
+    /// Founders that rejoin as new members (removed, then added again on a new data directory).
+    var rejoining: Set<String> = []
 
     init(nodesCount: Int, binaries: ClusterBinaries, testName: String) throws {
         precondition(nodesCount >= 1)
@@ -99,7 +104,9 @@ final class ClusterHarness {
     /// Starts (or restarts) a node with the same flags and data directory as before.
     func start(_ node: ClusterNode) throws {
         precondition(!node.isRunning, "\(node.name) is already running")
-        let initialCluster = nodes.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
+        let joins = rejoining.contains(node.name) || !founders.contains { $0 === node }
+        let members = founders.contains { $0 === node } ? founders : founders + [node]
+        let initialCluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
         let process = Process()
         process.executableURL = binaries.server
         process.arguments = [
@@ -110,7 +117,7 @@ final class ClusterHarness {
             "--listen-peer-urls", node.peerURL,
             "--initial-advertise-peer-urls", node.peerURL,
             "--initial-cluster", initialCluster,
-            "--initial-cluster-state", "new",
+            "--initial-cluster-state", joins ? "existing" : "new",
             "--initial-cluster-token", clusterToken,
         ] + (separateMetricsListener ? ["--listen-metrics-urls", "http://127.0.0.1:\(node.metricsPort)"] : []) + extraArguments
             + (nodeArguments[node.name] ?? [])

@@ -203,6 +203,47 @@ final class MembershipTests: XCTestCase {
         bad[5] = 9
         XCTAssertThrowsError(try ConfChange(decoding: bad))
     }
+
+    /// A host's context travels with the change; a change without one encodes as before contexts
+    /// existed; a context whose length disagrees with the bytes is refused.
+    func testConfChangeContextRoundTrip() throws {
+        var withContext = change([(.updateNode, 7)])
+        withContext.context = Array("who asked".utf8)
+        XCTAssertEqual(try ConfChange(decoding: withContext.encoded()), withContext)
+        let plain = change([(.addVoter, 7)])
+        XCTAssertEqual(plain.encoded().count, 5 + 9, "no context, no extra bytes")
+        var truncated = withContext.encoded()
+        truncated.removeLast()
+        XCTAssertThrowsError(try ConfChange(decoding: truncated)) { error in
+            XCTAssertEqual((error as? RaftError)?.code, .malformed)
+        }
+    }
+
+    /// etcd's ConfChangeUpdateNode: a member's description changes, the configuration does not;
+    /// a node that is not a member cannot be updated.
+    func testUpdateNodeChangesNoConfiguration() throws {
+        let old = ConfState(voters: ids([1, 2, 3]), learners: ids([4]))
+        XCTAssertEqual(try ConfChanger.apply(change([(.updateNode, 2)]), to: old), old)
+        XCTAssertEqual(try ConfChanger.apply(change([(.updateNode, 4)]), to: old), old)
+        XCTAssertThrowsError(try ConfChanger.apply(change([(.updateNode, 9)]), to: old)) { error in
+            XCTAssertEqual((error as? RaftError)?.code, .invalidConfChange)
+        }
+    }
+
+    /// The leader reports each member's match and activity for the host's guard rails; others report nothing.
+    func testLeaderReportsReplication() throws {
+        let net = TestNetwork(ids: [1, 2, 3])
+        net.elect(1)
+        try net.propose(1, [1])
+        net.stabilize()
+        let replication = net[1].replication
+        XCTAssertEqual(Set(replication.keys), ids([1, 2, 3]))
+        for id in [2, 3] as [UInt64] {
+            XCTAssertEqual(replication[NodeID(id)]?.match, net[1].status.lastIndex, "node \(id)")
+            XCTAssertEqual(replication[NodeID(id)]?.recentlyActive, true)
+        }
+        XCTAssertEqual(net[2].replication, [:])
+    }
 }
 
 extension MembershipTests {

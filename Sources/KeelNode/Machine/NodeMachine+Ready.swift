@@ -39,13 +39,19 @@ extension NodeMachine {
         var commands = 0
         for entry in rd.committedEntries {
             var confState: ConfState?
+            var membership: MembershipChange?
             if entry.kind == .confChange {
-                // Decided here, on the core's owner, in log order; the store records it.
-                confState = (try? ConfChange(decoding: entry.data)).map { raft.applyConfChange($0) }
+                // Decided here, on the core's owner, in log order; the store records it. Only a change
+                // the core accepts changes the members (every replica decides alike).
+                let change = try? ConfChange(decoding: entry.data)
+                if let change, (try? change.applied(to: raft.status.confState)) != nil {
+                    membership = MembershipChange(decoding: change.context)
+                }
+                confState = change.map { raft.applyConfChange($0) }
             } else if !entry.data.isEmpty {
                 commands += 1
             }
-            committed.append(ReadyWork.Committed(entry: entry, confState: confState))
+            committed.append(ReadyWork.Committed(entry: entry, confState: confState, membership: membership))
         }
         if commands > 0 { metrics.proposalsCommitted.increment(by: commands) }
         if let last = rd.committedEntries.last { metrics.etcd.proposalsCommitted.record(last.index.rawValue) }
@@ -106,6 +112,7 @@ extension NodeMachine {
         }
         for readID in flight.reads { reads[readID]?.inFlight = false }
         leasesApplied(outcome.leaseEvents, reloaded: outcome.leasesReloaded, now: now, into: &out)
+        membershipApplied(outcome, into: &out)
         raft.advance(flight.ready)
         compactToImage(outcome, installed: flight.ready.snapshot?.metadata.index, into: &out)
         for peer in flight.heldBack { raft.reportSnapshot(peer, succeeded: false) }

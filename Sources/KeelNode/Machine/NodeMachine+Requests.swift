@@ -139,6 +139,7 @@ extension NodeMachine {
         for waiterID in leaderWaiters.keys.sorted() { out.leaderWaits.append((waiterID, false)) }
         leaderWaiters = [:]
         for requestID in leaseRequests.keys.sorted() { completeLeaseRequest(requestID, .failure(error), into: &out) }
+        failMembership(writeError, into: &out)
         lessor.demote()
     }
 

@@ -49,6 +49,11 @@ public final class NodeMachine {
     var lessor: Lessor
     /// Keepalives and time-to-live requests waiting. Bounded by `pendingProposalsMax`.
     var leaseRequests: [UInt64: PendingLeaseRequest] = [:]
+    /// The members as applied (names and addresses beside the Raft configuration).
+    var registry: MemberRegistry
+    /// Membership changes proposed or forwarded, waiting to apply here. Bounded by
+    /// `membershipProposalsMax`.
+    var membershipProposals: [UInt64: PendingProposal] = [:]
     /// Set while leading: the index this node must have applied before it is the primary lessor
     /// (its first entry of the term, so every entry of earlier terms, grants and checkpoints
     /// included, is applied).
@@ -109,6 +114,7 @@ public final class NodeMachine {
         images = ImageLifecycle(coreImageMissing: coreImageMissing)
         lessor = Lessor(checkpointInterval: config.leaseCheckpointInterval, grace: config.electionTimeout)
         lastRequestID = firstRequestID
+        registry = ((try? store.members()) ?? nil).flatMap(MemberRegistry.init(decoding:)) ?? MemberRegistry(configured: config.members)
     }
 
     /// What the core resumes from. If nothing was applied past the stored snapshot, its image is
@@ -172,6 +178,7 @@ public final class NodeMachine {
         observeLeader(into: &out)
         retryReadIndexes()
         expireRequests(now: now, into: &out)
+        expireMembership(now: now, into: &out)
         expireLeaseRequests(now: now, into: &out)
         runLessor(now: now, into: &out)
     }
@@ -202,8 +209,11 @@ public final class NodeMachine {
             guard message.to == id else { return }
             switch message {
             case .raft(let raftMessage): raft.step(raftMessage)
+            case .proposal(let proposal) where proposal.data.first == Self.forwardedMembershipMarker:
+                acceptForwardedMembership(proposal, into: &out)
             case .proposal(let proposal): acceptForwarded(proposal, into: &out)
-            case .proposalRejected(let rejection): rejected(rejection, into: &out)
+            case .proposalRejected(let rejection):
+                if !membershipRejected(rejection, into: &out) { rejected(rejection, into: &out) }
             case .leaseRequest(let request): acceptLeaseRequest(request, now: now, into: &out)
             case .leaseAnswer(let answer): leaseAnswered(answer, into: &out)
             }
@@ -280,6 +290,7 @@ public final class NodeMachine {
         precondition(reads.count <= config.pendingProposalsMax, "node: \(reads.count) reads pending")
         precondition(leaderWaiters.count <= config.pendingProposalsMax, "node: \(leaderWaiters.count) leader waiters")
         precondition(leaseRequests.count <= config.pendingProposalsMax, "node: \(leaseRequests.count) lease requests")
+        precondition(membershipProposals.count <= Self.membershipProposalsMax, "node: \(membershipProposals.count) membership changes")
         lessor.check()
         precondition(!lessor.isPrimary || (raft.status.role == .leader && primaryFrom.map { appliedIndex >= $0 } == true), "node: primary lessor while not a caught-up leader")
         // A read marked in flight was handed to the Ready being written (it may have been answered
@@ -292,7 +303,7 @@ public final class NodeMachine {
         precondition(appliedIndex <= raft.status.commit || raft.status.commit == .zero, "node: applied \(appliedIndex) beyond commit \(raft.status.commit)")
         if halted != nil {
             precondition(
-                proposals.isEmpty && reads.isEmpty && leaderWaiters.isEmpty && leaseRequests.isEmpty, "node: requests left waiting on a halted node")
+                proposals.isEmpty && reads.isEmpty && leaderWaiters.isEmpty && leaseRequests.isEmpty && membershipProposals.isEmpty, "node: requests left waiting on a halted node")
         }
     }
 }

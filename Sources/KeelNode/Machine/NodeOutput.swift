@@ -13,6 +13,10 @@ public struct NodeOutput {
     public var leaderWaits: [(id: UInt64, found: Bool)] = []
     /// Keepalives and time-to-live requests that have their outcome.
     public var leaseReplies: [LeaseReply] = []
+    /// Membership changes that have their outcome (applied on this member, or refused).
+    public var memberReplies: [(id: UInt64, result: Result<Void, KeelError>)] = []
+    /// The members, when they changed: the driver updates where it sends peer messages.
+    public var membersChanged: MemberRegistry?
     /// An image to read off the storage thread; its result goes to ``NodeMachine/imageBuilt(_:into:)``.
     public var imageToBuild: ImageSource?
 

@@ -10,7 +10,7 @@ import Raft
 /// ``appendLog(_:hardState:)``, ``installSnapshot(_:)``, ``installFoundingSnapshot(_:)`` and
 /// ``compactLog(through:)`` are synced before they return, and a synced write also makes every
 /// earlier write durable; applies (``apply(index:term:entryData:)``,
-/// ``applyConfChange(index:term:confState:)``) may be lost by a crash until the next synced write.
+/// ``applyConfChange(index:term:confState:members:)``) may be lost by a crash until the next synced write.
 /// A write the log cannot take (below the snapshot, leaving a hole, cutting off committed entries)
 /// throws and changes nothing: the node halts rather than continue on a damaged log.
 public protocol NodeStore: AnyObject {
@@ -40,8 +40,11 @@ public protocol NodeStore: AnyObject {
     var membership: ConfState { get }
     /// Applies one normal entry's command; nil if the entry was already applied.
     func apply(index: LogIndex, term: Term, entryData: [UInt8]) throws -> Result<KVResponse, StorageError>?
-    /// Records a configuration entry's outcome at its index.
-    func applyConfChange(index: LogIndex, term: Term, confState: ConfState) throws
+    /// Records a configuration entry's outcome at its index, with the members' descriptions
+    /// (``MemberRegistry``'s encoding) when they changed.
+    func applyConfChange(index: LogIndex, term: Term, confState: ConfState, members: [UInt8]?) throws
+    /// The members' descriptions as applied (nil before any was recorded).
+    func members() throws -> [UInt8]?
     /// Serves a Range or a read-only Txn from the applied state.
     func read(_ command: KVCommand) throws -> KVResponse
     /// A point-in-time view of the applied state, to be encoded into an image elsewhere.

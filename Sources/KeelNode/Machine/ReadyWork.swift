@@ -11,6 +11,8 @@ public struct ReadyWork: Sendable {
         public var entry: Entry
         /// For a configuration entry: the configuration after it (decided on the core's owner).
         public var confState: ConfState?
+        /// For a configuration entry the core accepted: what it changes in the member registry.
+        public var membership: MembershipChange?
     }
 
     /// A linearizable read whose read index is known.
@@ -77,6 +79,10 @@ public struct ReadyOutcome: Sendable {
     public var leaseEvents: [LeaseEvent] = []
     /// Every lease, after a leader's snapshot replaced the state machine.
     public var leasesReloaded: [LeaseRecord]?
+    /// The members, when a configuration entry or a leader's snapshot changed them.
+    public var members: MemberRegistry?
+    /// This node's membership changes that applied, by request id.
+    public var membershipResults: [UInt64] = []
 }
 
 /// A change to the set of leases, from an applied entry.
@@ -101,6 +107,7 @@ extension ReadyWork {
         if let snapshot {
             try Self.install(snapshot, on: store)
             outcome.leasesReloaded = try store.leases()
+            outcome.members = try store.members().flatMap(MemberRegistry.init(decoding:))
         }
         if !entries.isEmpty { beforeAppend?() }
         if writesLog { try store.appendLog(entries, hardState: hardState) }
@@ -119,9 +126,16 @@ extension ReadyWork {
         for item in committed {
             let entry = item.entry
             if entry.kind == .confChange {
-                if let confState = item.confState {
-                    try store.applyConfChange(index: entry.index, term: entry.term, confState: confState)
+                guard let confState = item.confState, entry.index > store.appliedIndex else { continue }
+                var members: MemberRegistry?
+                if let change = item.membership {
+                    // The members as applied so far (a snapshot installed above included).
+                    let current = try store.members().flatMap(MemberRegistry.init(decoding:)) ?? outcome.members ?? MemberRegistry([])
+                    members = current.applying(change)
+                    outcome.members = members
+                    if change.origin == node { outcome.membershipResults.append(change.requestID) }
                 }
+                try store.applyConfChange(index: entry.index, term: entry.term, confState: confState, members: members?.encoded())
                 continue
             }
             let envelope = EntryEnvelope(decoding: entry.data)

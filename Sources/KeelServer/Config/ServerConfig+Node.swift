@@ -17,13 +17,19 @@ extension ServerConfig {
 
     /// The node's configuration: ids, timers in ticks, limits.
     public var nodeConfig: NodeConfig {
-        let members = memberInfos
+        var members = memberInfos
         guard let me = members.first(where: { $0.name == name }) else {
             preconditionFailure("resolve() guarantees --name is in --initial-cluster")
         }
-        let clusterID = MemberIdentity.clusterID(memberIDs: members.map(\.id), clusterToken: initialClusterToken)
+        var selfID = me.id
+        var clusterID = MemberIdentity.clusterID(memberIDs: members.map(\.id), clusterToken: initialClusterToken)
+        if let existingIdentity {
+            selfID = existingIdentity.memberID
+            clusterID = existingIdentity.clusterID
+            members = existingIdentity.members
+        }
         var config = NodeConfig(
-            name: name, dataDirectory: dataDirectory, members: members, selfID: me.id, clusterID: clusterID,
+            name: name, dataDirectory: dataDirectory, members: members, selfID: selfID, clusterID: clusterID,
             clusterToken: initialClusterToken, isNewCluster: initialClusterState == .new
         )
         // One tick is one heartbeat (etcd's TickMs); the election timeout counts whole ticks.

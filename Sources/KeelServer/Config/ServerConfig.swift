@@ -42,6 +42,10 @@ public struct ServerConfig: Sendable, Hashable {
     public var initialCluster: [InitialMember]
     /// `--initial-cluster-state`.
     public var initialClusterState: InitialClusterState
+    /// For a member of an existing cluster: the ids the cluster knows it by and its members
+    /// (``JoinExisting``), which `--initial-cluster` cannot tell (a member added later has an id
+    /// the cluster chose). Nil: derived from `--initial-cluster`.
+    public var existingIdentity: ExistingIdentity?
     /// `--initial-cluster-token`.
     public var initialClusterToken: String
     /// `--heartbeat-interval`, milliseconds.

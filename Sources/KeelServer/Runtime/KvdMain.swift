@@ -21,7 +21,7 @@ public enum KvdMain {
     public static func run(
         flags: [ConfigSetting: String], configFilePath: String?, environment: [String: String] = ProcessInfo.processInfo.environment
     ) async -> Int32 {
-        let config: ServerConfig
+        var config: ServerConfig
         let values: ConfigValues
         do {
             values = try ConfigValues.gather(flags: flags, configFilePath: configFilePath, environment: environment)
@@ -37,7 +37,13 @@ public enum KvdMain {
             logger.warning("\(warning)")
         }
         do {
-            let server = try KvdServer(config: config, network: makeTransport(config: config, logger: logger), logger: logger)
+            if config.initialClusterState == .existing {
+                config.existingIdentity = try await JoinExisting.identity(for: config, logger: logger)
+            }
+            let transport = makeTransport(config: config, logger: logger)
+            let server = try KvdServer(config: config, network: transport, logger: logger)
+            let node = server.node
+            transport.answerMembershipQueries { await node.membershipAnswer() }
             logger.info(
                 "kvd starting",
                 metadata: [
@@ -63,9 +69,16 @@ public enum KvdMain {
     public static func makeTransport(config: ServerConfig, logger: Logger) -> TCPPeerTransport {
         let nodeConfig = config.nodeConfig
         var peers: [NodeID: PeerAddress] = [:]
-        for (member, info) in zip(config.initialCluster, nodeConfig.members) where info.id != nodeConfig.selfID {
-            guard let url = member.peerURLs.first else { continue }
-            peers[info.id] = PeerAddress(host: url.host, port: url.port)
+        if config.existingIdentity != nil {
+            // The node points the transport at the members as applied once it starts.
+            for info in nodeConfig.members where info.id != nodeConfig.selfID {
+                if let address = info.peerURLs.lazy.compactMap(PeerAddress.init(url:)).first { peers[info.id] = address }
+            }
+        } else {
+            for (member, info) in zip(config.initialCluster, nodeConfig.members) where info.id != nodeConfig.selfID {
+                guard let url = member.peerURLs.first else { continue }
+                peers[info.id] = PeerAddress(host: url.host, port: url.port)
+            }
         }
         return TCPPeerTransport(
             selfID: nodeConfig.selfID, clusterID: nodeConfig.clusterID,

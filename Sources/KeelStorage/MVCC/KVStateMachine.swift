@@ -41,6 +41,9 @@ public final class KVStateMachine {
     static let revisionBaseKey = Array("revision_base".utf8)
     static let compactedKey = Array("compacted".utf8)
     static let membershipKey = Array("membership".utf8)
+    /// The host's description of the members (names and addresses), opaque here; written with the
+    /// membership so both move together, and carried by snapshots like every meta key.
+    static let membersKey = Array("members".utf8)
     static let alarmsKey = Array("alarms".utf8)
 
     let database: RocksDatabase
@@ -181,11 +184,23 @@ public final class KVStateMachine {
         return .success(response)
     }
 
-    /// Records a configuration change entry: the new membership and the applied index, atomically.
-    public func applyConfChange(index: LogIndex, term: Term = .zero, confState: ConfState) throws {
+    /// The host's member descriptions as last recorded (``applyConfChange(index:term:confState:members:)``),
+    /// read from disk: a leader's snapshot may have replaced them.
+    public func members() throws -> [UInt8]? { try database.get(Self.metaFamily, Self.membersKey) }
+
+    /// Records the members' descriptions outside any entry, synced: the founding members of a
+    /// cluster (or of one whose data predates the descriptions).
+    public func recordMembers(_ members: [UInt8]) throws {
+        try database.put(Self.metaFamily, Self.membersKey, members, sync: true)
+    }
+
+    /// Records a configuration change entry: the new membership, the host's description of the
+    /// members when given, and the applied index, atomically.
+    public func applyConfChange(index: LogIndex, term: Term = .zero, confState: ConfState, members: [UInt8]? = nil) throws {
         guard index > appliedIndex else { return }
         let batch = RocksWriteBatch()
         batch.put(family: database.family(Self.metaFamily), Self.membershipKey, RaftCoding.encode(confState))
+        if let members { batch.put(family: database.family(Self.metaFamily), Self.membersKey, members) }
         batch.put(family: database.family(Self.metaFamily), Self.appliedKey, Self.encodeApplied(index, term))
         try database.write(batch, sync: syncApplies)
         appliedIndex = index
