@@ -35,6 +35,14 @@ public typealias StatusResponse = Etcdserverpb_StatusResponse
 public typealias MemberListResponse = Etcdserverpb_MemberListResponse
 /// etcd's `Member`.
 public typealias Member = Etcdserverpb_Member
+/// etcd's `MemberAddResponse`.
+public typealias MemberAddResponse = Etcdserverpb_MemberAddResponse
+/// etcd's `MemberRemoveResponse`.
+public typealias MemberRemoveResponse = Etcdserverpb_MemberRemoveResponse
+/// etcd's `MemberUpdateResponse`.
+public typealias MemberUpdateResponse = Etcdserverpb_MemberUpdateResponse
+/// etcd's `MemberPromoteResponse`.
+public typealias MemberPromoteResponse = Etcdserverpb_MemberPromoteResponse
 /// etcd's `ResponseHeader`.
 public typealias ResponseHeader = Etcdserverpb_ResponseHeader
 /// etcd's `mvccpb.KeyValue`.

@@ -2,26 +2,6 @@ import ArgumentParser
 import Foundation
 import KeelClient
 
-/// `member ...`.
-struct MemberCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "member", abstract: "Membership commands.", subcommands: [MemberListCommand.self])
-}
-
-/// `member list`.
-struct MemberListCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "Lists all members in the cluster.")
-
-    @OptionGroup var global: GlobalOptions
-
-    func run() async throws {
-        let printer = EtcdctlPrinter(format: global.writeOut)
-        try await global.withClient { client in
-            emit(printer.memberList(try await client.memberList()))
-        }
-    }
-}
-
 /// `endpoint ...`.
 struct EndpointCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

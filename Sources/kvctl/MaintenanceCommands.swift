@@ -118,12 +118,10 @@ struct MoveLeaderCommand: AsyncParsableCommand {
 
     /// Go's `strconv.ParseUint(text, 16, 64)`, with its error texts.
     static func parseHex(_ text: String) throws -> UInt64 {
-        let isHex = !text.isEmpty && text.allSatisfy(\.isHexDigit)
-        guard isHex, let value = UInt64(text, radix: 16) else {
-            let reason = isHex ? "value out of range" : "invalid syntax"
-            throw CommandFailure(
-                message: "strconv.ParseUint: parsing \("\"" + text + "\""): \(reason)", exitCode: EtcdctlUsageError.badArgumentsExitCode)
+        do {
+            return try GoInteger.parseUnsigned(text, base: 16)
+        } catch {
+            throw CommandFailure(message: error.description, exitCode: EtcdctlUsageError.badArgumentsExitCode)
         }
-        return value
     }
 }

@@ -79,11 +79,33 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         XCTAssertEqual(try Self.memberID(leader: true, cluster), target, "move-leader did not leave its target leading")
     }
 
+    /// Member add (as a learner, as a voter), list, promote (refused: the learner's peer URL is
+    /// dead, so it never catches up; a voter), update, remove, and etcd's refusals: unknown ids,
+    /// peer URLs in use, a second learner, bad arguments. Run on its own with
+    /// `swift test --skip-build --filter EtcdctlCompatibilityTests/testMemberCommandsPrintWhatTheyPrintAgainstEtcd`.
+    func testMemberCommandsPrintWhatTheyPrintAgainstEtcd() throws {
+        let (outputs, _) = try runSection("member")
+        // Beyond the golden comparison: what the section added, it removed, except the learner
+        // that `add-table` added before refusing to print (etcdctl makes the change first).
+        let cluster = try XCTUnwrap(harness)
+        let list = try cluster.etcdctl(["member", "list"], on: [cluster.nodes[0]])
+        XCTAssertTrue(list.succeeded, list.transcript)
+        let lines = list.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 4, list.stdout)
+        XCTAssertEqual(lines.filter { $0.hasSuffix(", true") && $0.contains("http://127.0.0.1:19007") }.count, 1, list.stdout)
+        for name in ["add-learner", "add-learner-json", "add-voter"] {
+            let command = try XCTUnwrap(try EtcdctlFixtures.load().commands.first { $0.section == "member" && $0.name == name })
+            let id = try XCTUnwrap(command.addedMember(stdout: try XCTUnwrap(outputs[name]).stdout), "\(name) added no member")
+            XCTAssertFalse(list.stdout.contains(id), "\(name)'s member \(id) is still listed:\n\(list.stdout)")
+        }
+    }
+
     /// Every command of commands.txt has its recorded answer, so a new command cannot go unchecked.
     func testEveryCommandHasARecordedAnswer() throws {
         let fixtures = try EtcdctlFixtures.load()
         XCTAssertEqual(
-            Set(fixtures.sections), ["kv", "cluster", "errors", "lease", "watch", "maintenance"], "a new section needs its own test method here")
+            Set(fixtures.sections), ["kv", "cluster", "errors", "lease", "watch", "maintenance", "member"],
+            "a new section needs its own test method here")
         for command in fixtures.commands {
             XCTAssertNoThrow(try fixtures.golden(command), "\(command.section)/\(command.name) has no golden output")
         }
@@ -102,6 +124,8 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         try cluster.startAll()
         _ = try cluster.waitForLeader(timeLimitSeconds: Self.electionTimeLimitSeconds)
         let base = try baseRevision(cluster)
+        // `{not-before:…}` counts from here, as the recorder counts from the cluster's first answer.
+        let answeredAt = ContinuousClock.now
         let goldenBase = try XCTUnwrap(fixtures.goldenBaseRevisions[section], "golden/recording.txt: no base revision for [\(section)]")
         XCTAssertEqual(base, goldenBase, "\(section): a fresh kvd cluster is not at the revision a fresh etcd cluster was at")
 
@@ -114,11 +138,27 @@ final class EtcdctlCompatibilityTests: XCTestCase {
         var theirs = EtcdctlNormalizer(addresses: fixtures.goldenAddresses, baseRevision: goldenBase)
 
         var outputs: [String: ClusterCommandResult] = [:]
-        // The leases this run's grants got, by command name, for `{lease:NAME}`.
+        // The leases this run's grants got and the members its adds added, by command name, for
+        // `{lease:NAME}` and `{member:NAME}`.
         var leases: [String: String] = [:]
+        var members: [String: String] = [:]
         for command in commands {
-            let (arguments, stdin) = try command.expanded(
-                baseRevision: base, leases: leases, fixtures: EtcdctlFixtures.directory, memberID: { try Self.memberID(leader: $0, cluster) })
+            if let seconds = command.notBeforeSeconds {
+                let wait = ContinuousClock.now.duration(to: answeredAt.advanced(by: .seconds(seconds)))
+                if wait > .zero { Thread.sleep(forTimeInterval: Double(wait / .milliseconds(1)) / 1000) }
+            }
+            let arguments: [String]
+            let stdin: Data?
+            do {
+                (arguments, stdin) = try command.expanded(
+                    baseRevision: base, leases: leases, members: members, fixtures: EtcdctlFixtures.directory,
+                    memberID: { try Self.memberID(leader: $0, cluster) })
+            } catch {
+                // An earlier command that should have granted a lease or added a member did not
+                // (its own comparison failed): this one fails too, and the rest of the section still runs.
+                XCTFail("\(section)/\(command.name): \(error)")
+                continue
+            }
             let targets = command.usesAllEndpoints ? cluster.nodes : [cluster.nodes[0]]
             let result = try cluster.etcdctl(
                 ["--command-timeout=\(Self.commandTimeout)"] + arguments, on: targets, stdin: stdin,
@@ -126,6 +166,7 @@ final class EtcdctlCompatibilityTests: XCTestCase {
                 interruptAtLimit: command.stopAfterSeconds != nil)
             outputs[command.name] = result
             if let lease = command.grantedLease(stdout: result.stdout) { leases[command.name] = lease }
+            if let member = command.addedMember(stdout: result.stdout) { members[command.name] = member }
             let golden = try fixtures.golden(command)
             let expected = theirs.normalize(command, stdout: golden.stdout, stderr: golden.stderr, status: golden.status)
             let actual = ours.normalize(command, stdout: result.stdout, stderr: result.stderr, status: result.status ?? -1)

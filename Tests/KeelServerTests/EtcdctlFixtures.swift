@@ -14,6 +14,13 @@ struct EtcdctlFixtureCommand {
         guard let token = tokens.first(where: { $0.hasPrefix("{stop-after:") && $0.hasSuffix("s}") }) else { return nil }
         return Double(token.dropFirst("{stop-after:".count).dropLast(2))
     }
+    /// `{not-before:6s}`: the command runs no sooner than this long after the section's cluster
+    /// first answered (etcd refuses membership changes until its members have been connected for
+    /// 5 s). Whole seconds only.
+    var notBeforeSeconds: Double? {
+        guard let token = tokens.first(where: { $0.hasPrefix("{not-before:") && $0.hasSuffix("s}") }) else { return nil }
+        return Double(token.dropFirst("{not-before:".count).dropLast(2))
+    }
     var writeOut: String {
         if let i = tokens.firstIndex(where: { $0 == "-w" || $0 == "--write-out" }), i + 1 < tokens.count { return tokens[i + 1] }
         if let token = tokens.first(where: { $0.hasPrefix("--write-out=") }) { return String(token.dropFirst("--write-out=".count)) }
@@ -22,15 +29,16 @@ struct EtcdctlFixtureCommand {
     var verb: String { tokens.prefix(2).joined(separator: " ") }
 
     /// The arguments and standard input for a run whose section started at `baseRevision`, where
-    /// `leases` holds the hex ID each earlier `lease grant` of the section printed, by command name.
+    /// `leases` holds the hex ID each earlier `lease grant` of the section printed, and `members`
+    /// the hex id of the member each earlier `member add` added, by command name.
     func expanded(
-        baseRevision: Int64, leases: [String: String] = [:], fixtures: URL,
+        baseRevision: Int64, leases: [String: String] = [:], members: [String: String] = [:], fixtures: URL,
         memberID: (_ leader: Bool) throws -> String = { _ in throw ClusterTestError("no cluster to ask for member ids") }
     ) throws -> (arguments: [String], stdin: Data?) {
         var arguments: [String] = []
         var stdin: Data?
         for rawToken in tokens {
-            let token = try Self.expandingLeases(rawToken, leases: leases)
+            let token = try Self.expanding("member", in: try Self.expandingLeases(rawToken, leases: leases), members)
             if token == "''" {
                 arguments.append("")
             } else if token == "{all-endpoints}" {
@@ -39,6 +47,8 @@ struct EtcdctlFixtureCommand {
                 arguments.append(try memberID(token == "{leader-id}"))
             } else if token.hasPrefix("{stop-after:") {
                 continue  // the runner stops the command (stopAfterSeconds)
+            } else if token.hasPrefix("{not-before:") {
+                continue  // the runner waits (notBeforeSeconds)
             } else if token.hasPrefix("{rev+"), token.hasSuffix("}"), let offset = Int64(token.dropFirst(5).dropLast()) {
                 arguments.append(String(baseRevision + offset))
             } else if token.hasPrefix("<input/") {
@@ -55,15 +65,38 @@ struct EtcdctlFixtureCommand {
     /// Replaces each `{lease:NAME}` in a token (`--lease={lease:grant-a}`) with the lease that
     /// command NAME granted.
     static func expandingLeases(_ token: String, leases: [String: String]) throws -> String {
+        try expanding("lease", in: token, leases)
+    }
+
+    /// Replaces each `{KIND:NAME}` in a token with `ids[NAME]`, what command NAME granted or added.
+    static func expanding(_ kind: String, in token: String, _ ids: [String: String]) throws -> String {
         var result = token
-        while let open = result.range(of: "{lease:"), let close = result[open.upperBound...].firstIndex(of: "}") {
+        while let open = result.range(of: "{\(kind):"), let close = result[open.upperBound...].firstIndex(of: "}") {
             let name = String(result[open.upperBound..<close])
-            guard let id = leases[name] else {
-                throw ClusterTestError("'\(token)' names the lease of \(name), but no earlier command of the section called \(name) granted one")
+            guard let id = ids[name] else {
+                throw ClusterTestError("'\(token)' names the \(kind) of \(name), but no earlier command of the section called \(name) made one")
             }
             result.replaceSubrange(open.lowerBound...close, with: id)
         }
         return result
+    }
+
+    /// The member a `member add` added, in hex as etcdctl takes it: from "Member ID added to cluster
+    /// …" (the id right-aligned in 16 columns) or from the JSON's "member" "ID" (decimal). Nil for
+    /// any other command or a failed add.
+    func addedMember(stdout: String) -> String? {
+        guard verb == "member add" else { return nil }
+        if writeOut == "json" {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any],
+                let member = object["member"] as? [String: Any], let id = (member["ID"] as? NSNumber)?.uint64Value, id != 0
+            else { return nil }
+            return String(id, radix: 16)
+        }
+        let words = stdout.prefix(while: { $0 != "\n" }).split(separator: " ")
+        guard words.count >= 3, words[0] == "Member", words[2] == "added", words[1].allSatisfy(\.isHexDigit),
+            UInt64(words[1], radix: 16) != nil
+        else { return nil }
+        return String(words[1])
     }
 
     /// The lease a `lease grant` printed, in hex as etcdctl takes it: from "lease ID granted with

@@ -21,7 +21,12 @@ import Foundation
 /// differ between the two stores' layouts, become `<hash1>`, `<hash2>`… in order of first
 /// appearance over the section, so hashes that were equal (members at one revision) must be
 /// equal and different ones different. Member ids in `move-leader` and alarm lines become
-/// `<id>`. Everything else — keys,
+/// `<id>`. A member that a `member add` of the section added (its id is the server's choice: etcd
+/// hashes the peer URLs, the cluster and the time) becomes `<member:NAME>`, NAME being the adding command, wherever its id shows later (the
+/// "Member ID removed from cluster ID" lines, member lists, JSON "ID"s), so a command must name
+/// the member etcd's named; other member ids stay `<id>`. The `name=url` pairs of `member add`'s
+/// ETCD_INITIAL_CLUSTER are sorted, since they follow the member list's order of ids.
+/// Everything else — keys,
 /// values, counts, versions of keys, booleans, error codes and messages, exit status — must match
 /// as printed.
 struct EtcdctlNormalized: Equatable, CustomStringConvertible {
@@ -41,6 +46,8 @@ struct EtcdctlNormalizer {
     private(set) var leases: [Int64] = []
     /// HashKV hashes seen so far in the section, in order of first appearance.
     private(set) var hashes: [UInt64] = []
+    /// Members added by the section's `member add` commands: id to the command's name.
+    private(set) var addedMembers: [UInt64: String] = [:]
 
     init(addresses: [String: String], baseRevision: Int64) {
         self.addresses = addresses
@@ -65,6 +72,9 @@ struct EtcdctlNormalizer {
     mutating func normalize(_ command: EtcdctlFixtureCommand, stdout: String, stderr: String, status: Int32)
         -> EtcdctlNormalized
     {
+        if command.verb == "member add", status == 0 {
+            rememberAddedMember(command, stdout: stdout)
+        }
         var out = replacingAddresses(stdout)
         var err = replacingAddresses(stderr)
         let isLeaseCommand = command.tokens.first == "lease"
@@ -75,8 +85,8 @@ struct EtcdctlNormalizer {
         case ("lease list", "simple"): out = sortedLeaseList(replacingHexLeases(out))
         case (_, "simple") where isLeaseCommand: out = sortingAttachedKeys(replacingRemaining(replacingHexLeases(out)))
         case (_, "simple") where printsLeaseKeys: out = replacingHexLeases(out)
-        case ("member list", "simple"): out = sortedLines(replacingFields(out, separator: ", ", fields: [0: "<id>"]))
-        case ("member list", "table"): out = normalizeTable(out, fields: [0: "<id>"], sortRows: true)
+        case ("member list", "simple"): out = sortedLines(replacingListedMemberIDs(out))
+        case ("member list", "table"): out = normalizeTable(out, fields: [:], sortRows: true, memberIDColumn: 0)
         case ("endpoint status", "simple"): out = replacingFields(out, separator: ", ", fields: Self.statusFields)
         case ("endpoint status", "table"): out = normalizeTable(out, fields: Self.statusFields, sortRows: false)
         case ("endpoint hashkv", "simple"): out = replacingHashes(out, pattern: #"(?<=, )[0-9]+$"#)
@@ -86,6 +96,7 @@ struct EtcdctlNormalizer {
         out = Self.replacingMatches(of: #"transferred from [0-9a-f]+ to [0-9a-f]+"#, in: out) { _ in "transferred from <id> to <id>" }
         out = Self.replacingMatches(of: #"memberID:[0-9]+"#, in: out) { _ in "memberID:<id>" }
         if command.tokens.first == "compaction" { out = replacingCompactedRevision(out) }
+        if command.tokens.first == "member" { out = sortingInitialCluster(replacingMemberLines(out)) }
         err = normalizeLogLines(err)
         if command.verb == "endpoint health" {
             out = sortedLines(replacingDurations(out))
@@ -130,6 +141,45 @@ struct EtcdctlNormalizer {
             cursor = match.range.location + match.range.length
         }
         return result + source.substring(from: cursor)
+    }
+
+    // MARK: members
+
+    /// Notes the member a successful `member add` added, from its line or its JSON.
+    mutating func rememberAddedMember(_ command: EtcdctlFixtureCommand, stdout: String) {
+        guard let hex = command.addedMember(stdout: stdout), let id = UInt64(hex, radix: 16) else { return }
+        addedMembers[id] = command.name
+    }
+
+    /// `<member:NAME>` for a member the section added, `<id>` for any other.
+    func memberPlaceholder(_ id: UInt64?) -> String {
+        id.flatMap { addedMembers[$0] }.map { "<member:\($0)>" } ?? "<id>"
+    }
+
+    /// "Member ID added to cluster ID" (and removed from, updated in, promoted in), ids in `%16x`.
+    func replacingMemberLines(_ text: String) -> String {
+        let pattern = #"Member +[0-9a-f]+ (added to|removed from|updated in|promoted in) cluster +[0-9a-f]+"#
+        return Self.replacingMatches(of: pattern, in: text) { match in
+            let words = match.split(separator: " ")
+            let verb = words[2...3].joined(separator: " ")
+            return "Member \(memberPlaceholder(UInt64(words[1], radix: 16))) \(verb) cluster <id>"
+        }
+    }
+
+    /// `member list`'s first column, the id in hex.
+    func replacingListedMemberIDs(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            guard let comma = line.range(of: ", ") else { return String(line) }
+            return memberPlaceholder(UInt64(line[..<comma.lowerBound], radix: 16)) + line[comma.lowerBound...]
+        }.joined(separator: "\n")
+    }
+
+    /// ETCD_INITIAL_CLUSTER="a=u1,b=u2": the pairs sorted.
+    func sortingInitialCluster(_ text: String) -> String {
+        Self.replacingMatches(of: #"ETCD_INITIAL_CLUSTER="[^"]*""#, in: text) { match in
+            let inside = match.dropFirst("ETCD_INITIAL_CLUSTER=\"".count).dropLast()
+            return "ETCD_INITIAL_CLUSTER=\"" + inside.split(separator: ",").sorted().joined(separator: ",") + "\""
+        }
     }
 
     // MARK: hashes
@@ -210,8 +260,9 @@ struct EtcdctlNormalizer {
     }
 
     /// Tables pad their columns to the widest cell, which depends on the ids: borders collapse to
-    /// one dash per column and cells are trimmed. The first row is the column names.
-    func normalizeTable(_ text: String, fields: [Int: String], sortRows: Bool) -> String {
+    /// one dash per column and cells are trimmed. The first row is the column names. A
+    /// `memberIDColumn` holds member ids in hex (see ``memberPlaceholder(_:)``).
+    func normalizeTable(_ text: String, fields: [Int: String], sortRows: Bool, memberIDColumn: Int? = nil) -> String {
         var header: [String] = []
         var rows: [String] = []
         for line in text.split(separator: "\n") {
@@ -226,6 +277,7 @@ struct EtcdctlNormalizer {
                 continue
             }
             for (index, placeholder) in fields where index < cells.count { cells[index] = placeholder }
+            if let column = memberIDColumn, column < cells.count { cells[column] = memberPlaceholder(UInt64(cells[column], radix: 16)) }
             rows.append(cells.joined(separator: " | "))
         }
         if sortRows { rows.sort() }
@@ -283,7 +335,11 @@ struct EtcdctlNormalizer {
                 return items.sorted { "\(($0 as? [String: Any])?["id"] ?? "")" < "\(($1 as? [String: Any])?["id"] ?? "")" }
             }
             guard key == "members" else { return items }
-            return items.sorted { (($0 as? [String: Any])?["name"] as? String ?? "") < (($1 as? [String: Any])?["name"] as? String ?? "") }
+            // By name; members not started yet have none, so then by everything else.
+            func sortKey(_ item: Any) -> (String, String) {
+                ((item as? [String: Any])?["name"] as? String ?? "", Self.serialize(item) ?? "")
+            }
+            return items.sorted { sortKey($0) < sortKey($1) }
         }
         guard let key else { return value }
         if value is String {
@@ -292,6 +348,7 @@ struct EtcdctlNormalizer {
         guard let number = value as? NSNumber else { return value }
         if key == "lease" || (leaseCommand && (key == "ID" || key == "id")) { return leasePlaceholder(number.int64Value) }
         if key == "hash" { return hashPlaceholder(number.uint64Value) }
+        if key == "ID" { return memberPlaceholder(number.uint64Value) }
         if Self.idKeys.contains(key) { return "<id>" }
         if Self.raftKeys.contains(key) { return "<raft>" }
         if Self.sizeKeys.contains(key) { return "<size>" }

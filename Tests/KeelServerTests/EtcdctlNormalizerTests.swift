@@ -172,4 +172,75 @@ final class EtcdctlNormalizerTests: XCTestCase {
         XCTAssertNotEqual(try list([leases.a]), golden["list"])
         XCTAssertNotEqual(try list([leases.a, "0000000000001234"]), golden["list"], "a lease the section never granted is a new placeholder")
     }
+
+    // MARK: members
+
+    /// The golden outputs of the member section up to and including `last`, normalized in order by
+    /// one normalizer, with `edit` applied to the raw stdout of the command it names.
+    private func memberSection(
+        through last: String, editing name: String? = nil, _ edit: (String) -> String = { $0 }
+    ) throws -> [String: EtcdctlNormalized] {
+        let fixtures = try EtcdctlFixtures.load()
+        var normalizer = EtcdctlNormalizer(addresses: fixtures.goldenAddresses, baseRevision: 1)
+        var result: [String: EtcdctlNormalized] = [:]
+        for command in fixtures.commands where command.section == "member" {
+            let golden = try fixtures.golden(command)
+            let stdout = command.name == name ? edit(golden.stdout) : golden.stdout
+            result[command.name] = normalizer.normalize(command, stdout: stdout, stderr: golden.stderr, status: golden.status)
+            if command.name == last { return result }
+        }
+        XCTFail("no command \(last) in [member]")
+        return result
+    }
+
+    /// The id (hex) of the member the recording's command `name` added.
+    private func recordedMember(_ name: String) throws -> String {
+        let fixtures = try EtcdctlFixtures.load()
+        let command = try XCTUnwrap(fixtures.commands.first { $0.section == "member" && $0.name == name })
+        return try XCTUnwrap(command.addedMember(stdout: try fixtures.golden(command).stdout), "\(name) added no member")
+    }
+
+    func testAnAddedMemberIsNamedAfterItsAddWhereverItsIdShows() throws {
+        let normalized = try memberSection(through: "remove-json")
+        let add = try XCTUnwrap(normalized["add-learner"]).stdout
+        XCTAssertTrue(add.hasPrefix("Member <member:add-learner> added to cluster <id>\n"), add)
+        XCTAssertTrue(add.contains(#"ETCD_INITIAL_CLUSTER="learner1=http://{unknown-address 127.0.0.1:19001},node1="#), add)
+        XCTAssertTrue(try XCTUnwrap(normalized["list"]).stdout.contains("<member:add-learner>, unstarted, , "), "\(normalized["list"]!)")
+        XCTAssertTrue(try XCTUnwrap(normalized["list-table"]).stdout.contains("<member:add-learner> | unstarted"), "\(normalized["list-table"]!)")
+        XCTAssertTrue(try XCTUnwrap(normalized["list-json"]).stdout.contains(#""ID":"<member:add-learner>""#), "\(normalized["list-json"]!)")
+        XCTAssertEqual(try XCTUnwrap(normalized["remove-learner"]).stdout, "Member <member:add-learner> removed from cluster <id>\n")
+        XCTAssertTrue(try XCTUnwrap(normalized["add-learner-json"]).stdout.contains(#""member":{"ID":"<member:add-learner-json>""#))
+    }
+
+    func testRemovingAnotherMemberThanTheOneAddedStillDiffers() throws {
+        let added = try recordedMember("add-learner")
+        let golden = try memberSection(through: "remove-learner")
+        // Another member (one of the three started ones, or one the section never added) removed instead.
+        for other in ["1118554b72780e52", "abc"] {
+            let wrong = try memberSection(through: "remove-learner", editing: "remove-learner") {
+                $0.replacingOccurrences(of: "Member \(added)", with: "Member \(String(repeating: " ", count: 16 - other.count))\(other)")
+            }
+            XCTAssertNotEqual(try XCTUnwrap(wrong["remove-learner"]).stdout, try XCTUnwrap(golden["remove-learner"]).stdout, other)
+        }
+    }
+
+    func testTheInitialClusterComparesEqualInAnyOrderButNotWithOtherPairs() throws {
+        let golden = try XCTUnwrap(try memberSection(through: "add-learner")["add-learner"])
+        func edited(_ replacement: String) throws -> EtcdctlNormalized {
+            try XCTUnwrap(
+                try memberSection(through: "add-learner", editing: "add-learner") {
+                    $0.replacingOccurrences(
+                        of: #"ETCD_INITIAL_CLUSTER="[^"]*""#, with: "ETCD_INITIAL_CLUSTER=\"\(replacement)\"", options: .regularExpression)
+                }["add-learner"])
+        }
+        let pairs = [
+            "node1=http://127.0.0.1:41012", "learner1=http://127.0.0.1:19001", "node2=http://127.0.0.1:41022", "node3=http://127.0.0.1:41032",
+        ]
+        XCTAssertEqual(try edited(pairs.joined(separator: ",")), golden)
+        XCTAssertEqual(try edited(pairs.reversed().joined(separator: ",")), golden)
+        XCTAssertNotEqual(try edited(pairs.dropLast().joined(separator: ",")), golden, "a member left out")
+        XCTAssertNotEqual(
+            try edited(pairs.map { $0.replacingOccurrences(of: "learner1=", with: "=") }.joined(separator: ",")), golden,
+            "the new member not under the name given")
+    }
 }
