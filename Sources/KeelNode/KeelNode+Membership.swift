@@ -10,6 +10,8 @@ extension KeelNode {
     /// never reuses the id, and so the vote record, of a removed member). Returns it and the members
     /// after the change, once applied on this member.
     public func addMember(peerURLs: [String], isLearner: Bool, deadline: ContinuousClock.Instant) async throws(KeelError) -> (added: MemberInfo, members: [MemberInfo]) {
+        // Sorted, as etcd stores an added member's URLs (an update keeps the order given).
+        let peerURLs = peerURLs.sorted()
         for url in peerURLs where PeerAddress(url: url) == nil {
             throw KeelError(.invalidArgument, "etcdserver: given member URLs are invalid: '\(url)' has no host and port")
         }
