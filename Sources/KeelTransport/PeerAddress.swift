@@ -4,13 +4,17 @@ public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     /// TCP port.
     public var port: Int
+    /// Whether the peer listens with TLS (its URL is `https`): then we dial it with
+    /// ``PeerTLS/client``.
+    public var usesTLS: Bool
 
     /// Creates an address.
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, usesTLS: Bool = false) {
         self.host = host
         self.port = port
+        self.usesTLS = usesTLS
     }
 
-    /// `host:port`.
-    public var description: String { "\(host):\(port)" }
+    /// `host:port`, with `(tls)` after it when dialled over TLS.
+    public var description: String { usesTLS ? "\(host):\(port) (tls)" : "\(host):\(port)" }
 }

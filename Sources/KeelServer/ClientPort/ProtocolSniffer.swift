@@ -102,13 +102,16 @@ final class ProtocolSniffer: ChannelDuplexHandler, RemovableChannelHandler {
         let writes = heldWrites
         heldWrites = []
         for (_, promise) in writes { promise?.fail(ChannelError.ioOnClosedChannel) }
+        let encoder = HTTPResponseEncoder()
         do {
+            // Just in front of this handler rather than first: on a TLS port the TLS handler
+            // stays first, and the HTTP/1 handlers see decrypted bytes.
             try context.pipeline.syncOperations.addHandlers(
                 [
-                    HTTPResponseEncoder(), ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
+                    encoder, ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
                     HTTPServerProtocolErrorHandler(), HTTPAnswerHandler(routes: http.routes, logger: http.logger),
                 ],
-                position: .first)
+                position: .before(self))
         } catch {
             context.close(promise: nil)
             return
@@ -116,10 +119,11 @@ final class ProtocolSniffer: ChannelDuplexHandler, RemovableChannelHandler {
         // One answer per connection, and a client that sends half a request is not kept forever.
         let channel = context.channel
         context.eventLoop.scheduleTask(in: http.connectionLifetime) { channel.close(promise: nil) }
-        if let bytes = received.take() {
-            // From the head, so that the HTTP/1 handlers now in front of this one see the bytes.
-            context.pipeline.syncOperations.fireChannelRead(NIOAny(bytes))
-            context.pipeline.syncOperations.fireChannelReadComplete()
+        if let bytes = received.take(), let encoderContext = try? context.pipeline.syncOperations.context(handler: encoder) {
+            // From the encoder (outbound only), so that the request decoder right after it is the
+            // first to see the bytes, and no handler before it (TLS) sees them twice.
+            encoderContext.fireChannelRead(NIOAny(bytes))
+            encoderContext.fireChannelReadComplete()
         }
     }
 }
