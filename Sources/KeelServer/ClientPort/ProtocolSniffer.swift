@@ -1,9 +1,10 @@
 import NIOCore
 import NIOHTTP1
 
-/// The first handler of every connection on a client port: it tells gRPC's HTTP/2 from an
-/// HTTP/1 request (`/metrics`, `/health`, `/version`, as etcd answers on its client URLs) by the
-/// connection's first bytes, then gets out of the way.
+/// The first handler of every connection on a client port (after TLS's on an `https` one, so it
+/// reads decrypted bytes): it tells gRPC's HTTP/2 from an HTTP/1 request (`/metrics`, `/health`,
+/// `/version`, as etcd answers on its client URLs) by the connection's first bytes, then gets out
+/// of the way.
 ///
 /// gRPC's handlers are already behind it (grpc-swift's listener API configures every accepted
 /// connection before it reads a byte), so until it knows, it holds what they write (HTTP/2's
