@@ -73,7 +73,7 @@ struct KvdCommand: ParsableCommand {
     var keyFile: String?
     @Option(name: .customLong("trusted-ca-file"), help: "The CA (PEM) that client certificates must be signed by.")
     var trustedCAFile: String?
-    @Option(name: .customLong("client-cert-auth"), help: "Refuse clients of https URLs without a certificate from --trusted-ca-file (alone or =true).")
+    @Option(name: .customLong("client-cert-auth"), help: ArgumentHelp("Refuse clients of https URLs without a certificate from --trusted-ca-file (alone, or =true/=false).", valueName: "bool"))
     var clientCertAuth: String?
     @Option(name: .customLong("peer-cert-file"), help: "The TLS certificate (PEM) of the https peer URLs, also presented when dialling peers.")
     var peerCertFile: String?
@@ -81,7 +81,7 @@ struct KvdCommand: ParsableCommand {
     var peerKeyFile: String?
     @Option(name: .customLong("peer-trusted-ca-file"), help: "The CA (PEM) that peers' certificates are checked against.")
     var peerTrustedCAFile: String?
-    @Option(name: .customLong("peer-client-cert-auth"), help: "Refuse peers without a certificate from --peer-trusted-ca-file (alone or =true).")
+    @Option(name: .customLong("peer-client-cert-auth"), help: ArgumentHelp("Refuse peers without a certificate from --peer-trusted-ca-file (alone, or =true/=false).", valueName: "bool"))
     var peerClientCertAuth: String?
 
     /// The flags given, keyed by setting.
