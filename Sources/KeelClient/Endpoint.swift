@@ -1,20 +1,23 @@
 /// One server address a client may talk to: a host (name or IP literal) and a TCP port.
 ///
 /// Parsed from the forms etcd's tools accept: `127.0.0.1:2379`, `localhost:2379`, `[::1]:2379`,
-/// `http://host:port`. TLS (`https://`) is not supported yet, so it is refused rather than sent in
-/// plaintext to a server that expects TLS.
+/// `http://host:port`, `https://host:port` (TLS, with ``KeelClientConfiguration/tls``).
 public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// The host name or IP literal, without brackets for IPv6.
     public var host: String
     /// The TCP port.
     public var port: Int
+    /// Whether the client speaks TLS to it: given as `https://`, or as bare `host:port` while
+    /// TLS options are set (etcdctl's rule).
+    public var usesTLS: Bool
 
     /// Creates an endpoint from its parts.
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, usesTLS: Bool = false) {
         precondition(!host.isEmpty, "an endpoint needs a host")
         precondition((1...65535).contains(port), "an endpoint port is 1...65535, got \(port)")
         self.host = host
         self.port = port
+        self.usesTLS = usesTLS
     }
 
     /// `host:port`, with brackets around an IPv6 host: the form etcdctl prints in `endpoint status`.
@@ -37,12 +40,13 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public init(parsing text: String) throws(EndpointParseError) {
         var rest = Substring(text.trimmingWhitespace())
         guard !rest.isEmpty else { throw EndpointParseError(text: text, reason: "it is empty") }
+        var usesTLS = false
         if let schemeEnd = rest.range(of: "://") {
             let scheme = rest[..<schemeEnd.lowerBound].lowercased()
             switch scheme {
             case "http": break
-            case "https": throw EndpointParseError(text: text, reason: "TLS (https) is not supported; use http://")
-            default: throw EndpointParseError(text: text, reason: "unknown scheme '\(scheme)'; use http:// or host:port")
+            case "https": usesTLS = true
+            default: throw EndpointParseError(text: text, reason: "unknown scheme '\(scheme)'; use http://, https:// or host:port")
             }
             rest = rest[schemeEnd.upperBound...]
             // A URL may carry a path ("http://h:2379/"); the client API has none, so it is ignored.
@@ -75,8 +79,11 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         else {
             throw EndpointParseError(text: text, reason: "the port '\(portPart)' is not a number in 1...65535")
         }
-        self.init(host: String(hostPart), port: port)
+        self.init(host: String(hostPart), port: port, usesTLS: usesTLS)
     }
+
+    /// Whether the text names its scheme (`http://`, `https://`) rather than only `host:port`.
+    public static func hasScheme(_ text: String) -> Bool { text.contains("://") }
 
     /// Parses a comma-separated list (`--endpoints a:1,b:2`), skipping empty items; at least one is needed.
     public static func parseList(_ text: String) throws(EndpointParseError) -> [Endpoint] {

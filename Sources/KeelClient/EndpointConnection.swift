@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import NIOSSL
 
 /// The gRPC client of one endpoint, and a count of the HTTP/2 streams it has opened.
 ///
@@ -11,9 +12,12 @@ final class EndpointConnection: Sendable {
     let endpoint: Endpoint
     let grpc: GRPCClient<HTTP2ClientTransport.Posix>
     let streamsOpened: StreamCounter
+    /// Why the latest TLS handshake failed, for endpoints that use TLS.
+    let tlsFailures = TLSFailureRecorder()
 
-    init(endpoint: Endpoint) throws {
+    init(endpoint: Endpoint, tls: KeelClientTLS?) throws {
         let counter = StreamCounter()
+        let recorder = tlsFailures
         let target: any ResolvableTarget =
             if endpoint.isIPv4 {
                 .ipv4(address: endpoint.host, port: endpoint.port)
@@ -30,11 +34,35 @@ final class EndpointConnection: Sendable {
             // After a refused connection the channel waits out this backoff before dialling again,
             // failing calls fast meanwhile; a short cap lets a restarted server be found quickly.
             config.backoff.max = Self.reconnectBackoffMax
+            if endpoint.usesTLS {
+                config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let ssl = try channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
+                        try channel.pipeline.syncOperations.addHandler(recorder.handler(), position: .after(ssl))
+                    }
+                }
+            }
         }
-        let transport = try HTTP2ClientTransport.Posix(target: target, transportSecurity: .plaintext, config: config)
+        let security: HTTP2ClientTransport.Posix.TransportSecurity =
+            endpoint.usesTLS ? .tls(Self.transportTLS(tls ?? KeelClientTLS())) : .plaintext
+        let transport = try HTTP2ClientTransport.Posix(target: target, transportSecurity: security, config: config)
         self.endpoint = endpoint
         self.grpc = GRPCClient(transport: transport)
         self.streamsOpened = counter
+    }
+
+    /// grpc-swift's TLS settings for etcdctl's flags.
+    static func transportTLS(_ tls: KeelClientTLS) -> HTTP2ClientTransport.Posix.TransportSecurity.TLS {
+        .defaults { config in
+            if let certificate = tls.certificateFile, let key = tls.keyFile {
+                config.certificateChain = [.file(path: certificate, format: .pem)]
+                config.privateKey = .file(path: key, format: .pem)
+            }
+            if let ca = tls.trustedCAFile {
+                config.trustRoots = .certificates([.file(path: ca, format: .pem)])
+            }
+            config.serverCertificateVerification = tls.skipServerVerification ? .noVerification : .fullVerification
+        }
     }
 
     /// The longest wait between two dials of a refusing endpoint.

@@ -37,7 +37,7 @@ public final class KeelClient: Sendable {
     /// Creates a client; no connection opens until ``run()`` runs and a call needs one.
     public init(configuration: KeelClientConfiguration) throws {
         self.configuration = configuration
-        self.connections = try configuration.endpoints.map { try EndpointConnection(endpoint: $0) }
+        self.connections = try configuration.endpoints.map { try EndpointConnection(endpoint: $0, tls: configuration.tls) }
         self.preferred = PreferredEndpoint()
         self.breakers = configuration.endpoints.map { _ in EndpointBreaker() }
     }
@@ -212,6 +212,9 @@ public final class KeelClient: Sendable {
             attempts: attempts, mayHaveReachedServer: reachedServer)
     }
 
+    /// What grpc-swift says when the server closed the connection before HTTP/2 began.
+    static let closedBeforePrefaceText = "closed the connection before completing the HTTP/2 connection preface"
+
     /// Why one attempt failed.
     struct AttemptFailure: Error {
         enum Kind {
@@ -260,11 +263,13 @@ public final class KeelClient: Sendable {
                                 // The command's deadline came before the dial timeout did.
                                 throw AttemptFailure(
                                     kind: .notConnected, code: .deadlineExceeded,
-                                    message: "context deadline exceeded: no connection within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))")
+                                    message: "context deadline exceeded: no connection within the command timeout of \(EtcdctlPrinter.goDuration(configuration.commandTimeout))"
+                                        + (connection.tlsFailures.latest.map { ": \($0)" } ?? ""))
                             }
                             throw AttemptFailure(
                                 kind: .notConnected, code: .unavailable,
-                                message: "no connection within the dial timeout of \(EtcdctlPrinter.goDuration(configuration.dialTimeout))")
+                                message: "no connection within the dial timeout of \(EtcdctlPrinter.goDuration(configuration.dialTimeout))"
+                                    + (connection.tlsFailures.latest.map { ": \($0)" } ?? ""))
                         }
                     }
                 }
@@ -285,8 +290,13 @@ public final class KeelClient: Sendable {
             let reachedServer = connection.streamsOpened.value != streamsBefore
             switch error.code {
             case .unavailable:
-                let message =
-                    reachedServer ? error.message : "unavailable: \(error.message)"
+                let tlsFailure = reachedServer ? nil : connection.tlsFailures.latest
+                var message =
+                    reachedServer ? error.message : "unavailable: \(tlsFailure ?? error.message)"
+                if !reachedServer, !connection.endpoint.usesTLS, error.message.contains(Self.closedBeforePrefaceText) {
+                    // A TLS port closes a plaintext client's connection in just this way.
+                    message += " (if the server uses TLS, give https:// or --cacert)"
+                }
                 return .failure(
                     AttemptFailure(
                         kind: .unavailable(reachedServer: reachedServer, message: error.message), code: .unavailable,
@@ -295,7 +305,8 @@ public final class KeelClient: Sendable {
                 return .failure(
                     AttemptFailure(
                         kind: .notConnected, code: .deadlineExceeded,
-                        message: "context deadline exceeded: no connection before the command timeout"))
+                        message: "context deadline exceeded: no connection before the command timeout"
+                            + (connection.tlsFailures.latest.map { ": \($0)" } ?? "")))
             case .deadlineExceeded:
                 return .failure(
                     AttemptFailure(

@@ -21,6 +21,9 @@ public struct KeelClientConfiguration: Sendable {
     /// Where the client says what it does (endpoints passed over, circuit breakers opening and
     /// closing, watches resuming), at `info` and below. Discards everything by default.
     public var logger: Logger
+    /// TLS for the endpoints that use it (``Endpoint/usesTLS``); nil: those use the system's
+    /// roots and present no certificate.
+    public var tls: KeelClientTLS?
 
     /// etcdctl's dial timeout.
     public static let dialTimeoutDefault: Duration = .seconds(2)
@@ -39,7 +42,8 @@ public struct KeelClientConfiguration: Sendable {
         commandTimeout: Duration = Self.commandTimeoutDefault,
         requestMessageBytesMax: Int = Self.requestMessageBytesMaxDefault,
         responseMessageBytesMax: Int = Self.responseMessageBytesMaxDefault,
-        logger: Logger = Logger(label: "keel.client", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "keel.client", factory: { _ in SwiftLogNoOpLogHandler() }),
+        tls: KeelClientTLS? = nil
     ) {
         precondition(!endpoints.isEmpty, "a client needs at least one endpoint")
         precondition(dialTimeout > .zero, "the dial timeout must be positive")
@@ -52,5 +56,6 @@ public struct KeelClientConfiguration: Sendable {
         self.requestMessageBytesMax = requestMessageBytesMax
         self.responseMessageBytesMax = responseMessageBytesMax
         self.logger = logger
+        self.tls = tls
     }
 }

@@ -169,7 +169,11 @@ final class InboundConnectionHandler: ChannelInboundHandler {
     }
 
     private func close(context: ChannelHandlerContext, error: any Error) {
-        logger.info("closing an inbound peer connection: \(error)")
+        if PeerTLS.isTLSFailure(error) {
+            logger.info("refused a peer connection: TLS handshake failed (no certificate, or one not signed by a trusted CA): \(error)")
+        } else {
+            logger.info("closing an inbound peer connection: \(error)")
+        }
         context.close(promise: nil)
     }
 

@@ -10,13 +10,18 @@ extension TCPPeerTransport {
     }
 
     /// Asks the member listening at `address` who the members are (its ``answerMembershipQueries(with:)``
-    /// bytes). Throws when it cannot be reached within `timeout`, refuses, or answers anything else.
-    public static func queryMembership(at address: PeerAddress, timeout: Duration) async throws -> [UInt8] {
+    /// bytes), over TLS when the address says so (with `tls`'s client context). Throws when it
+    /// cannot be reached within `timeout`, refuses, or answers anything else.
+    public static func queryMembership(at address: PeerAddress, tls: PeerTLS?, timeout: Duration) async throws -> [UInt8] {
+        if address.usesTLS && tls == nil {
+            throw TransportError(.protocolViolation, "\(address) is an https peer URL, but this member has no peer certificate to dial it with")
+        }
         let answer = MembershipAnswerHandler.Answer()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(TimeAmount(timeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if address.usesTLS, let tls { try channel.pipeline.syncOperations.addHandler(try tls.clientHandler(for: address)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(MembershipAnswerHandler(answer: answer.promise(on: channel.eventLoop)))
                 }

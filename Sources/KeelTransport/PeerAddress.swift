@@ -4,11 +4,15 @@ public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     /// TCP port.
     public var port: Int
+    /// Whether the peer listens with TLS (its URL is `https`): then we dial it with
+    /// ``PeerTLS/client``.
+    public var usesTLS: Bool
 
     /// Creates an address.
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, usesTLS: Bool = false) {
         self.host = host
         self.port = port
+        self.usesTLS = usesTLS
     }
 
     /// The address in a peer URL such as `http://10.0.0.1:2380` or `https://[::1]:2380`; nil when
@@ -24,9 +28,9 @@ public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
         var host = rest[..<colon]
         if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
         guard !host.isEmpty else { return nil }
-        self.init(host: String(host), port: port)
+        self.init(host: String(host), port: port, usesTLS: parts[0] == "https")
     }
 
-    /// `host:port`.
-    public var description: String { "\(host):\(port)" }
+    /// `host:port`, with `(tls)` after it when dialled over TLS.
+    public var description: String { usesTLS ? "\(host):\(port) (tls)" : "\(host):\(port)" }
 }

@@ -298,6 +298,11 @@ final class PeerSender: @unchecked Sendable {
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if address.usesTLS {
+                        // Checked at init and in setPeers: a TLS address comes with a PeerTLS.
+                        guard let tls = context.tls else { preconditionFailure("a TLS peer address without PeerTLS") }
+                        try channel.pipeline.syncOperations.addHandler(try tls.clientHandler(for: address))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(OutboundConnectionHandler(sender: self))
                 }
@@ -425,6 +430,10 @@ final class PeerSender: @unchecked Sendable {
 
     /// Something went wrong on the outbound connection; it is being closed.
     func connectionError(_ error: any Error) {
+        if PeerTLS.isTLSFailure(error) {
+            logger.info("outbound connection failed: TLS handshake with the peer failed (its certificate is not signed by a trusted CA, or it refused ours): \(error)")
+            return
+        }
         logger.info("outbound connection failed: \(error)")
     }
 }

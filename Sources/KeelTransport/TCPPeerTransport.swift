@@ -2,6 +2,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Raft
 import Synchronization
 
@@ -46,19 +47,24 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
     ///   - attributes: sent to each peer in the handshake (it emits ``PeerEvent/peerAttributes(_:_:)``).
     ///   - listenHost, listenPort: where peers connect to us; port 0 picks a free port (``boundPort``).
     ///   - peers: the other members and where they listen; our own id, if present, is ignored.
+    ///   - tls: when given, accepted connections are TLS if it has a ``PeerTLS/server`` and peers whose
+    ///     address ``PeerAddress/usesTLS`` are dialled with ``PeerTLS/client``. Without it, no
+    ///     address may use TLS.
     public convenience init(selfID: NodeID, clusterID: UInt64, attributes: MemberAttributes, listenHost: String,
                             listenPort: Int, peers: [NodeID: PeerAddress], config: TransportConfig = .init(),
-                            logger: Logger) {
+                            tls: PeerTLS? = nil, logger: Logger) {
         self.init(selfID: selfID, clusterID: clusterID, attributes: attributes, listenHost: listenHost,
-                  listenPort: listenPort, peers: peers, config: config, logger: logger,
+                  listenPort: listenPort, peers: peers, config: config, tls: tls, logger: logger,
                   metricsFactory: MetricsSystem.factory)
     }
 
     /// As the public initializer, with the metrics going to `metricsFactory` instead of the
     /// process-wide bootstrapped one (tests observe them without bootstrapping `MetricsSystem`).
     init(selfID: NodeID, clusterID: UInt64, attributes: MemberAttributes, listenHost: String, listenPort: Int,
-         peers: [NodeID: PeerAddress], config: TransportConfig, logger: Logger, metricsFactory: any MetricsFactory) {
+         peers: [NodeID: PeerAddress], config: TransportConfig, tls: PeerTLS? = nil, logger: Logger,
+         metricsFactory: any MetricsFactory) {
         precondition(selfID != .none, "a transport needs a non-zero member id")
+        precondition(tls != nil || !peers.values.contains(where: \.usesTLS), "a peer address uses TLS but no PeerTLS was given")
         config.validate()
         let (events, continuation) = AsyncStream.makeStream(
             of: PeerEvent.self, bufferingPolicy: .bufferingOldest(config.eventsBufferedMax))
@@ -66,7 +72,7 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
         logger[metadataKey: "member"] = "\(selfID)"
         self.events = events
         self.context = TransportContext(selfID: selfID, clusterID: clusterID, attributes: attributes, config: config,
-                                        logger: logger, metricsFactory: metricsFactory, continuation: continuation)
+                                        logger: logger, tls: tls, metricsFactory: metricsFactory, continuation: continuation)
         self.listenHost = listenHost
         self.listenPort = listenPort
         self.group = MultiThreadedEventLoopGroup.singleton
@@ -100,6 +106,9 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let server = context.tls?.server {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: server))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(InboundConnectionHandler(transport: context))
                 }
@@ -117,7 +126,7 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
             try? await server.close()
             return
         }
-        context.logger.info("peer transport listening on \(listenHost):\(port.map(String.init) ?? "?")")
+        context.logger.info("peer transport listening on \(listenHost):\(port.map(String.init) ?? "?")\(context.tls?.server == nil ? "" : " (tls)")")
         for sender in senders { sender.start() }
     }
 
@@ -150,6 +159,7 @@ public final class TCPPeerTransport: PeerNetwork, Sendable {
     /// Replaces the peer list: new peers are dialled, removed ones closed (their queues dropped),
     /// peers whose address changed are redialled at the new address.
     public func setPeers(_ peers: [NodeID: PeerAddress]) {
+        precondition(context.tls != nil || !peers.values.contains(where: \.usesTLS), "a peer address uses TLS but no PeerTLS was given")
         let peers = peers.filter { $0.key != context.selfID && $0.key != .none }
         context.setKnownPeers(Set(peers.keys))
         let (added, removed, changed, started) = state.withLock { state in

@@ -12,6 +12,8 @@ final class TransportContext: Sendable {
     let attributes: MemberAttributes
     let config: TransportConfig
     let logger: Logger
+    /// TLS for accepted connections and for dialling peers whose address uses it; nil: plaintext.
+    let tls: PeerTLS?
     private let continuation: AsyncStream<PeerEvent>.Continuation
     private let state = Mutex(State())
 
@@ -55,7 +57,8 @@ final class TransportContext: Sendable {
     private let eventsDroppedCounter: Counter
 
     init(selfID: NodeID, clusterID: UInt64, attributes: MemberAttributes, config: TransportConfig, logger: Logger,
-         metricsFactory: any MetricsFactory, continuation: AsyncStream<PeerEvent>.Continuation) {
+         tls: PeerTLS? = nil, metricsFactory: any MetricsFactory, continuation: AsyncStream<PeerEvent>.Continuation) {
+        self.tls = tls
         self.metricsFactory = metricsFactory
         self.eventsDroppedCounter = Counter(label: "keel_peer_events_dropped_total", factory: metricsFactory)
         self.selfID = selfID

@@ -18,12 +18,28 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "How long one command may take in all (Go syntax: 5s).")
     var commandTimeout: String = "5s"
 
+    @Option(help: "The CA (PEM) the servers' certificates must be signed by (default: $KVCTL_CACERT, else the system's roots).")
+    var cacert: String?
+
+    @Option(help: "The client certificate (PEM) for servers that require one (default: $KVCTL_CERT).")
+    var cert: String?
+
+    @Option(help: "The private key (PEM) of --cert (default: $KVCTL_KEY).")
+    var key: String?
+
+    @Flag(help: "Accept any server certificate: encryption without knowing who answers.")
+    var insecureSkipTLSVerify = false
+
     /// The environment variable that holds endpoints when `--endpoints` is not given.
     static let endpointsVariable = "KVCTL_ENDPOINTS"
     /// etcd's client port on this machine.
     static let endpointsDefault = "127.0.0.1:2379"
     /// Flags of this group that take a value as the next word when written without "=".
-    static let valueFlags: Set<String> = ["--endpoints", "-w", "--write-out", "--dial-timeout", "--command-timeout"]
+    static let valueFlags: Set<String> = [
+        "--endpoints", "-w", "--write-out", "--dial-timeout", "--command-timeout", "--cacert", "--cert", "--key",
+    ]
+    /// The environment variables of the TLS flags, read when the flag is absent.
+    static let tlsVariables = (cacert: "KVCTL_CACERT", cert: "KVCTL_CERT", key: "KVCTL_KEY")
     /// Commands that take a second word (`member list`).
     static let twoWordCommands: Set<String> = ["member", "endpoint", "lease", "alarm", "snapshot"]
 
@@ -53,7 +69,35 @@ struct GlobalOptions: ParsableArguments {
         guard dial > .zero, command > .zero else {
             throw CommandFailure(message: "--dial-timeout and --command-timeout must be positive", exitCode: 128)
         }
-        return KeelClientConfiguration(endpoints: endpoints, dialTimeout: dial, commandTimeout: command)
+        let tls = try tlsConfiguration()
+        var configured = endpoints
+        if tls != nil {
+            // etcdctl's rule: with TLS options, an endpoint written without a scheme uses TLS.
+            for (index, text) in try endpointTexts().enumerated() where !Endpoint.hasScheme(text) {
+                configured[index].usesTLS = true
+            }
+        }
+        return KeelClientConfiguration(endpoints: configured, dialTimeout: dial, commandTimeout: command, tls: tls)
+    }
+
+    /// The TLS options, nil when none is given. Files are checked here so that a wrong path is
+    /// named as such, not reported as a failed connection.
+    func tlsConfiguration() throws -> KeelClientTLS? {
+        let environment = ProcessInfo.processInfo.environment
+        let cacert = cacert ?? environment[Self.tlsVariables.cacert]
+        let cert = cert ?? environment[Self.tlsVariables.cert]
+        let key = key ?? environment[Self.tlsVariables.key]
+        guard cacert != nil || cert != nil || key != nil || insecureSkipTLSVerify else { return nil }
+        guard (cert == nil) == (key == nil) else {
+            throw CommandFailure(message: "--cert and --key go together: give both or neither", exitCode: 128)
+        }
+        for (flag, path) in [("--cacert", cacert), ("--cert", cert), ("--key", key)] {
+            guard let path else { continue }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw CommandFailure(message: "\(flag): cannot read \(path)", exitCode: 128)
+            }
+        }
+        return KeelClientTLS(trustedCAFile: cacert, certificateFile: cert, keyFile: key, skipServerVerification: insecureSkipTLSVerify)
     }
 
     /// Runs `body` with a client made from these flags, turning every failure into a ``CommandFailure``.
@@ -71,12 +115,21 @@ struct GlobalOptions: ParsableArguments {
     /// the value then drawn from `next`. Returns false for any other word.
     mutating func take(_ word: String, next: () -> String?) -> Bool {
         let (flag, inline) = word.split(separator: "=", maxSplits: 1).map(String.init).splitFlag
-        guard ["--endpoints", "--dial-timeout", "--command-timeout", "--write-out", "-w"].contains(flag) else { return false }
+        if flag == "--insecure-skip-tls-verify", inline == nil {
+            insecureSkipTLSVerify = true
+            return true
+        }
+        guard ["--endpoints", "--dial-timeout", "--command-timeout", "--write-out", "-w", "--cacert", "--cert", "--key"].contains(flag) else {
+            return false
+        }
         guard let value = inline ?? next() else { return false }
         switch flag {
         case "--endpoints": endpoints = value
         case "--dial-timeout": dialTimeout = value
         case "--command-timeout": commandTimeout = value
+        case "--cacert": cacert = value
+        case "--cert": cert = value
+        case "--key": key = value
         default: if let format = OutputFormat(rawValue: value) { writeOut = format }
         }
         return true

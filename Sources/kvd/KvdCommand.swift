@@ -9,7 +9,8 @@ struct KvdCommand: ParsableCommand {
         abstract: "A replicated key-value server that speaks etcd's v3 API.",
         discussion: """
             With no flags, kvd runs a one-member cluster: clients on http://127.0.0.1:2379, peers on \
-            http://127.0.0.1:2380, /metrics, /health and /version on the client URLs too, data in ./default.kvd.
+            http://127.0.0.1:2380, /metrics, /health and /version on the client URLs too, data in ./default.kvd. \
+            https URLs serve TLS with --cert-file/--key-file (clients) and --peer-cert-file/--peer-key-file (peers).
             """,
         version: KvdMain.version
     )
@@ -66,6 +67,22 @@ struct KvdCommand: ParsableCommand {
     var autoCompactionRetention: String?
     @Option(name: .customLong("restore-from"), help: "A backup from `kvctl snapshot save` that a new cluster starts from (each member, on an empty data directory).")
     var restoreFrom: String?
+    @Option(name: .customLong("cert-file"), help: "The TLS certificate (PEM) of the https client URLs.")
+    var certFile: String?
+    @Option(name: .customLong("key-file"), help: "The private key (PEM) of --cert-file.")
+    var keyFile: String?
+    @Option(name: .customLong("trusted-ca-file"), help: "The CA (PEM) that client certificates must be signed by.")
+    var trustedCAFile: String?
+    @Option(name: .customLong("client-cert-auth"), help: ArgumentHelp("Refuse clients of https URLs without a certificate from --trusted-ca-file (alone, or =true/=false).", valueName: "bool"))
+    var clientCertAuth: String?
+    @Option(name: .customLong("peer-cert-file"), help: "The TLS certificate (PEM) of the https peer URLs, also presented when dialling peers.")
+    var peerCertFile: String?
+    @Option(name: .customLong("peer-key-file"), help: "The private key (PEM) of --peer-cert-file.")
+    var peerKeyFile: String?
+    @Option(name: .customLong("peer-trusted-ca-file"), help: "The CA (PEM) that peers' certificates are checked against.")
+    var peerTrustedCAFile: String?
+    @Option(name: .customLong("peer-client-cert-auth"), help: ArgumentHelp("Refuse peers without a certificate from --peer-trusted-ca-file (alone, or =true/=false).", valueName: "bool"))
+    var peerClientCertAuth: String?
 
     /// The flags given, keyed by setting.
     var flags: [ConfigSetting: String] {
@@ -78,12 +95,26 @@ struct KvdCommand: ParsableCommand {
             (.leaseCheckpointInterval, leaseCheckpointInterval), (.readMode, readMode), (.leaseReadClockDrift, leaseReadClockDrift),
             (.watchProgressNotifyInterval, watchProgressNotifyInterval), (.quotaBackendBytes, quotaBackendBytes),
             (.autoCompactionMode, autoCompactionMode), (.autoCompactionRetention, autoCompactionRetention),
-            (.restoreFrom, restoreFrom),
+            (.restoreFrom, restoreFrom), (.certFile, certFile), (.keyFile, keyFile), (.trustedCAFile, trustedCAFile),
+            (.peerCertFile, peerCertFile), (.peerKeyFile, peerKeyFile), (.peerTrustedCAFile, peerTrustedCAFile),
+            (.clientCertAuth, clientCertAuth), (.peerClientCertAuth, peerClientCertAuth),
         ]
         var flags: [ConfigSetting: String] = [:]
         for (setting, value) in pairs {
             if let value { flags[setting] = value }
         }
         return flags
+    }
+}
+
+extension KvdCommand {
+    /// etcd's boolean flags, which Go's flag package takes alone (`--client-cert-auth`) or with a
+    /// value after `=` (`--client-cert-auth=false`, as Kubernetes manifests write them).
+    static let booleanFlags: Set<String> = ["--client-cert-auth", "--peer-client-cert-auth"]
+
+    /// The arguments with each boolean flag given alone spelled `--flag=true`, so that one option
+    /// takes both forms and the value is checked with the config file's and environment's.
+    static func spellingOutBooleans(_ arguments: [String]) -> [String] {
+        arguments.map { booleanFlags.contains($0) ? $0 + "=true" : $0 }
     }
 }

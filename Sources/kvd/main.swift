@@ -19,5 +19,5 @@ func startupArguments() -> [String] {
     return Array(fields.dropFirst())
 }
 
-let command = KvdCommand.parseOrExit(startupArguments())
+let command = KvdCommand.parseOrExit(KvdCommand.spellingOutBooleans(startupArguments()))
 exit(await KvdMain.run(flags: command.flags, configFilePath: command.configFile))

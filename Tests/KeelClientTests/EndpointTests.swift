@@ -11,6 +11,15 @@ final class EndpointTests: XCTestCase {
         XCTAssertEqual(try Endpoint(parsing: " localhost:2379 "), Endpoint(host: "localhost", port: 2379))
     }
 
+    func testHTTPSMeansTLSAndOnlyIt() throws {
+        XCTAssertEqual(try Endpoint(parsing: "https://127.0.0.1:2379"), Endpoint(host: "127.0.0.1", port: 2379, usesTLS: true))
+        XCTAssertTrue(try Endpoint(parsing: "HTTPS://h:1/").usesTLS)
+        XCTAssertFalse(try Endpoint(parsing: "http://h:1").usesTLS)
+        XCTAssertFalse(try Endpoint(parsing: "h:1").usesTLS, "a bare endpoint is plaintext unless TLS options say otherwise")
+        XCTAssertTrue(Endpoint.hasScheme("https://h:1"))
+        XCTAssertFalse(Endpoint.hasScheme("h:1"))
+    }
+
     func testDescriptionIsHostPortWithBracketsForIPv6() throws {
         XCTAssertEqual(try Endpoint(parsing: "http://127.0.0.1:2379").description, "127.0.0.1:2379")
         XCTAssertEqual(try Endpoint(parsing: "[::1]:2379").description, "[::1]:2379")
@@ -31,7 +40,7 @@ final class EndpointTests: XCTestCase {
             ("127.0.0.1:", "port ''"),
             ("127.0.0.1:70000", "not a number in 1...65535"),
             ("127.0.0.1:abc", "port 'abc'"),
-            ("https://127.0.0.1:2379", "TLS"),
+            ("https://127.0.0.1", "no port"),
             ("unix://sock:1", "unknown scheme 'unix'"),
             ("::1:2379", "brackets"),
             ("[::1:2379", "no ']'"),

@@ -10,11 +10,14 @@ final class ClusterNode {
     let dataDirectory: URL
     let logURL: URL
     fileprivate(set) var process: Process?
+    /// Whether its client and peer URLs are `https` (set by ``ClusterHarness/tls``).
+    fileprivate(set) var usesTLS = false
 
     var name: String { "node\(index)" }
     var clientAddress: String { "127.0.0.1:\(clientPort)" }
-    var clientURL: String { "http://\(clientAddress)" }
-    var peerURL: String { "http://127.0.0.1:\(peerPort)" }
+    var scheme: String { usesTLS ? "https" : "http" }
+    var clientURL: String { "\(scheme)://\(clientAddress)" }
+    var peerURL: String { "\(scheme)://127.0.0.1:\(peerPort)" }
     var isRunning: Bool { process?.isRunning ?? false }
 
     init(index: Int, ports: ArraySlice<Int>, directory: URL) {
@@ -69,6 +72,33 @@ final class ClusterHarness {
     lazy var founders: [ClusterNode] = nodes
     /// Founders that rejoin as new members (removed, then added again on a new data directory).
     var rejoining: Set<String> = []
+    /// With certificates, every URL is `https`, every server requires client and peer
+    /// certificates from ``TestCertificates/caFile``, and etcdctl and kvctl present the client
+    /// certificate.
+    var tls: TestCertificates? {
+        didSet { for node in nodes { node.usesTLS = tls != nil } }
+    }
+    /// Peer certificate and key for one node instead of ``TestCertificates/peer``, by node name.
+    var peerCertificateOverrides: [String: TestCertificates.Pair] = [:]
+
+    /// The TLS flags of one server.
+    func serverTLSArguments(_ node: ClusterNode) -> [String] {
+        guard let tls else { return [] }
+        let peer = peerCertificateOverrides[node.name] ?? tls.peer
+        return [
+            "--cert-file", tls.server.certificate, "--key-file", tls.server.key, "--trusted-ca-file", tls.caFile,
+            "--client-cert-auth",
+            "--peer-cert-file", peer.certificate, "--peer-key-file", peer.key, "--peer-trusted-ca-file", tls.caFile,
+            // Go's other spelling of a boolean flag, as Kubernetes manifests write it.
+            "--peer-client-cert-auth=true",
+        ]
+    }
+
+    /// etcdctl's (and kvctl's) TLS flags.
+    var clientTLSArguments: [String] {
+        guard let tls else { return [] }
+        return ["--cacert=\(tls.caFile)", "--cert=\(tls.client.certificate)", "--key=\(tls.client.key)"]
+    }
 
     init(nodesCount: Int, binaries: ClusterBinaries, testName: String) throws {
         precondition(nodesCount >= 1)
@@ -120,7 +150,7 @@ final class ClusterHarness {
             "--initial-cluster-state", joins ? "existing" : "new",
             "--initial-cluster-token", clusterToken,
         ] + (separateMetricsListener ? ["--listen-metrics-urls", "http://127.0.0.1:\(node.metricsPort)"] : []) + extraArguments
-            + (nodeArguments[node.name] ?? [])
+            + serverTLSArguments(node) + (nodeArguments[node.name] ?? [])
         if !FileManager.default.fileExists(atPath: node.logURL.path) {
             FileManager.default.createFile(atPath: node.logURL.path, contents: nil)
         }
@@ -176,7 +206,7 @@ final class ClusterHarness {
     ) throws -> ClusterCommandResult {
         // After the subcommand: kvctl's flags belong to its subcommands.
         try ClusterCommand.run(
-            binaries.ctl, arguments + ["--endpoints=\(endpoints(selected))"], stdin: stdin,
+            binaries.ctl, arguments + ["--endpoints=\(endpoints(selected))"] + clientTLSArguments, stdin: stdin,
             timeLimitSeconds: timeLimitSeconds, scratch: directory)
     }
 
@@ -186,7 +216,7 @@ final class ClusterHarness {
         timeLimitSeconds: Double = commandTimeLimitSeconds, interruptAtLimit: Bool = false
     ) throws -> ClusterCommandResult {
         try ClusterCommand.run(
-            binaries.etcdctl, ["--endpoints=\(endpoints(selected))"] + arguments, stdin: stdin,
+            binaries.etcdctl, ["--endpoints=\(endpoints(selected))"] + clientTLSArguments + arguments, stdin: stdin,
             environment: ["ETCDCTL_API": "3"], timeLimitSeconds: timeLimitSeconds,
             interruptAtLimit: interruptAtLimit, scratch: directory)
     }

@@ -67,19 +67,19 @@ final class ConfigFileTests: XCTestCase {
             max-wals: 5
             cors: "*"
             client-transport-security:
-              cert-file: /etc/etcd/server.crt
+              auto-tls: false
               client-cert-auth: false
             heartbeat-interval: 100
             """
         let values = try ConfigFile.parse(yaml: yaml, path: path)
         let config = try ServerConfig.resolve(values)
         XCTAssertEqual(config.name, "infra1")
-        XCTAssertEqual(values.ignored.map(\.name), ["enable-v2", "max-wals", "cors", "client-transport-security"])
+        XCTAssertEqual(values.ignored.map(\.name), ["enable-v2", "max-wals", "cors", "auto-tls"])
         let warning = try XCTUnwrap(IgnoredSetting.warning(for: values.ignored))
         XCTAssertEqual(
             warning,
             "ignoring 4 settings (etcd settings kvd does not implement: 'enable-v2' in /etc/kvd.yml, 'max-wals' in /etc/kvd.yml, "
-                + "'cors' in /etc/kvd.yml, 'client-transport-security' in /etc/kvd.yml)")
+                + "'cors' in /etc/kvd.yml, 'auto-tls' in /etc/kvd.yml)")
         XCTAssertNil(IgnoredSetting.warning(for: []), "no warning when every key is kvd's")
     }
 

@@ -93,7 +93,8 @@ final class ConfigResolveTests: XCTestCase {
 
     func testBadURLsNameTheFlag() {
         assertRefused([.listenClientURLs: "127.0.0.1:2379"], mentions: ["--listen-client-urls", "not a URL"])
-        assertRefused([.listenClientURLs: "https://127.0.0.1:2379"], mentions: ["--listen-client-urls", "only http"])
+        assertRefused([.listenClientURLs: "ftp://127.0.0.1:2379"], mentions: ["--listen-client-urls", "scheme 'ftp'", "http or https"])
+        assertRefused([.listenMetricsURLs: "https://127.0.0.1:2381"], mentions: ["--listen-metrics-urls", "only http"])
         assertRefused([.listenClientURLs: "http://127.0.0.1"], mentions: ["--listen-client-urls", "no port"])
         assertRefused([.listenClientURLs: "http://127.0.0.1:99999"], mentions: ["--listen-client-urls", "99999"])
         assertRefused([.listenClientURLs: "http://127.0.0.1:2379/v3"], mentions: ["--listen-client-urls", "without path"])

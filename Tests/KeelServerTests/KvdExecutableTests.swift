@@ -69,7 +69,7 @@ final class KvdExecutableTests: XCTestCase {
             max-wals: 5
             strict-reconfig-check: false
             client-transport-security:
-              client-cert-auth: false
+              auto-tls: false
             """.write(to: file, atomically: true, encoding: .utf8)
         let kvd = try KvdChild(
             arguments: ["--config-file", file.path, "--listen-peer-urls", "http://127.0.0.1:\(peer)"], directory: directory,
@@ -83,7 +83,7 @@ final class KvdExecutableTests: XCTestCase {
         XCTAssertTrue(kvd.output.contains("client-ports=[\(client)]"), kvd.output)
         let warnings = kvd.output.split(separator: "\n").filter { $0.contains("ignoring") }
         XCTAssertEqual(warnings.count, 1, kvd.output)
-        for name in ["'enable-v2'", "'max-wals'", "'strict-reconfig-check'", "'client-transport-security'", "ETCD_MAX_SNAPSHOTS"] {
+        for name in ["'enable-v2'", "'max-wals'", "'strict-reconfig-check'", "'auto-tls'", "ETCD_MAX_SNAPSHOTS"] {
             XCTAssertTrue(warnings.first?.contains(name) ?? false, "\(name) in \(warnings)")
         }
         kvd.signal(SIGTERM)

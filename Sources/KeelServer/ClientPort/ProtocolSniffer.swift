@@ -1,9 +1,10 @@
 import NIOCore
 import NIOHTTP1
 
-/// The first handler of every connection on a client port: it tells gRPC's HTTP/2 from an
-/// HTTP/1 request (`/metrics`, `/health`, `/version`, as etcd answers on its client URLs) by the
-/// connection's first bytes, then gets out of the way.
+/// The first handler of every connection on a client port (after TLS's on an `https` one, so it
+/// reads decrypted bytes): it tells gRPC's HTTP/2 from an HTTP/1 request (`/metrics`, `/health`,
+/// `/version`, as etcd answers on its client URLs) by the connection's first bytes, then gets out
+/// of the way.
 ///
 /// gRPC's handlers are already behind it (grpc-swift's listener API configures every accepted
 /// connection before it reads a byte), so until it knows, it holds what they write (HTTP/2's
@@ -102,13 +103,16 @@ final class ProtocolSniffer: ChannelDuplexHandler, RemovableChannelHandler {
         let writes = heldWrites
         heldWrites = []
         for (_, promise) in writes { promise?.fail(ChannelError.ioOnClosedChannel) }
+        let encoder = HTTPResponseEncoder()
         do {
+            // Just in front of this handler rather than first: on a TLS port the TLS handler
+            // stays first, and the HTTP/1 handlers see decrypted bytes.
             try context.pipeline.syncOperations.addHandlers(
                 [
-                    HTTPResponseEncoder(), ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
+                    encoder, ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
                     HTTPServerProtocolErrorHandler(), HTTPAnswerHandler(routes: http.routes, logger: http.logger),
                 ],
-                position: .first)
+                position: .before(self))
         } catch {
             context.close(promise: nil)
             return
@@ -116,10 +120,11 @@ final class ProtocolSniffer: ChannelDuplexHandler, RemovableChannelHandler {
         // One answer per connection, and a client that sends half a request is not kept forever.
         let channel = context.channel
         context.eventLoop.scheduleTask(in: http.connectionLifetime) { channel.close(promise: nil) }
-        if let bytes = received.take() {
-            // From the head, so that the HTTP/1 handlers now in front of this one see the bytes.
-            context.pipeline.syncOperations.fireChannelRead(NIOAny(bytes))
-            context.pipeline.syncOperations.fireChannelReadComplete()
+        if let bytes = received.take(), let encoderContext = try? context.pipeline.syncOperations.context(handler: encoder) {
+            // From the encoder (outbound only), so that the request decoder right after it is the
+            // first to see the bytes, and no handler before it (TLS) sees them twice.
+            encoderContext.fireChannelRead(NIOAny(bytes))
+            encoderContext.fireChannelReadComplete()
         }
     }
 }

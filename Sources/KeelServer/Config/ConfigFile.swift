@@ -46,6 +46,10 @@ public enum ConfigFile {
             let key = keyScalar.string
             // An empty value (`wal-dir:` in etcd's sample file) means "not set", whatever the key.
             if valueNode.null != nil { continue }
+            if let section = TransportSecuritySection(rawValue: key) {
+                try section.read(valueNode, into: &values, path: path)
+                continue
+            }
             let ignored = IgnoredSetting(name: key, origin: .file(path))
             if ConfigSetting(rawValue: key) == nil, ignored.isEtcdSetting {
                 values.ignore(ignored)
@@ -76,6 +80,50 @@ public enum ConfigFile {
             return items.joined(separator: ",")
         case .mapping, .alias:
             throw ConfigError("config key '\(key)' in \(path): expected a value or a list, not a mapping")
+        }
+    }
+}
+
+/// etcd's config file keeps TLS in two sections, `client-transport-security` and
+/// `peer-transport-security`, each with `cert-file`, `key-file`, `trusted-ca-file`,
+/// `client-cert-auth` and `auto-tls`; the flags spell the peer ones with `peer-`.
+enum TransportSecuritySection: String {
+    case client = "client-transport-security"
+    case peer = "peer-transport-security"
+
+    /// The setting a key of this section sets, nil for one kvd does not implement.
+    func setting(forKey key: String) -> ConfigSetting? {
+        switch (self, key) {
+        case (.client, "cert-file"): .certFile
+        case (.client, "key-file"): .keyFile
+        case (.client, "trusted-ca-file"): .trustedCAFile
+        case (.client, "client-cert-auth"): .clientCertAuth
+        case (.peer, "cert-file"): .peerCertFile
+        case (.peer, "key-file"): .peerKeyFile
+        case (.peer, "trusted-ca-file"): .peerTrustedCAFile
+        case (.peer, "client-cert-auth"): .peerClientCertAuth
+        default: nil
+        }
+    }
+
+    /// Reads the section's mapping; keys kvd does not implement (`auto-tls`) are recorded as
+    /// ignored under their flag's name.
+    func read(_ node: Node, into values: inout ConfigValues, path: String) throws(ConfigError) {
+        guard case .mapping(let mapping) = node else {
+            throw ConfigError("config key '\(rawValue)' in \(path): expected a mapping (cert-file, key-file, trusted-ca-file, client-cert-auth)")
+        }
+        for (keyNode, valueNode) in mapping {
+            guard case .scalar(let keyScalar) = keyNode else {
+                throw ConfigError("config key '\(rawValue)' in \(path): a key is not a plain string")
+            }
+            let key = keyScalar.string
+            if valueNode.null != nil { continue }
+            guard let setting = setting(forKey: key) else {
+                values.ignore(IgnoredSetting(name: self == .peer ? "peer-" + key : key, origin: .file(path)))
+                continue
+            }
+            let text = try ConfigFile.scalarText(valueNode, key: "\(rawValue): \(key)", path: path)
+            values[setting] = ConfigValue(text: text, origin: .file(path))
         }
     }
 }

@@ -53,6 +53,22 @@ public enum ConfigSetting: String, CaseIterable, Sendable, Hashable {
     /// Not etcd's (etcdctl restores offline): a backup from `kvctl snapshot save` that a new
     /// member starts from, on an empty data directory with `--initial-cluster-state new`.
     case restoreFrom = "restore-from"
+    /// The client URLs' TLS certificate (PEM); with `--key-file`, needed by `https` client URLs.
+    case certFile = "cert-file"
+    /// The private key (PEM) of `--cert-file`.
+    case keyFile = "key-file"
+    /// The CA certificates (PEM) that client certificates must be signed by.
+    case trustedCAFile = "trusted-ca-file"
+    /// `true`: an `https` client URL refuses clients without a certificate from `--trusted-ca-file`.
+    case clientCertAuth = "client-cert-auth"
+    /// The peer URLs' TLS certificate (PEM), presented both when accepting and when dialling.
+    case peerCertFile = "peer-cert-file"
+    /// The private key (PEM) of `--peer-cert-file`.
+    case peerKeyFile = "peer-key-file"
+    /// The CA certificates (PEM) that peers' certificates are checked against, both ways.
+    case peerTrustedCAFile = "peer-trusted-ca-file"
+    /// `true`: an `https` peer URL refuses peers without a certificate from `--peer-trusted-ca-file`.
+    case peerClientCertAuth = "peer-client-cert-auth"
 
     /// The command-line flag, `--name`.
     public var flag: String { "--" + rawValue }

@@ -47,7 +47,8 @@ private struct Resolver {
             .maxRequestBytes, default: ServerConfig.Defaults.maxRequestBytes, range: 1...ServerConfig.Limits.maxRequestBytesMax
         )
         let metrics = try ServerURL.parseList(
-            text(.listenMetricsURLs) ?? ServerConfig.Defaults.metricsURLs, what: what(.listenMetricsURLs), allowEmpty: true
+            text(.listenMetricsURLs) ?? ServerConfig.Defaults.metricsURLs, what: what(.listenMetricsURLs), allowEmpty: true,
+            allowTLS: false
         )
         let logLevel = try resolveLogLevel()
         let checkpointInterval = try number(
@@ -66,6 +67,8 @@ private struct Resolver {
         if config.restoreFrom != nil, state != .new {
             throw ConfigError("\(what(.restoreFrom)): a backup starts a new cluster; give --initial-cluster-state new")
         }
+        config.clientTLS = try values.resolveClientTLS(listenURLs: listenClient)
+        config.peerTLS = try values.resolvePeerTLS(listenURL: listenPeers[0], advertised: advertisePeers, cluster: cluster)
         config.readMode = try resolveReadMode()
         config.watchProgressNotifyIntervalMilliseconds = try number(
             .watchProgressNotifyInterval, default: ServerConfig.Defaults.watchProgressNotifyIntervalMilliseconds, range: 100...86_400_000)

@@ -74,6 +74,12 @@ public struct ServerConfig: Sendable, Hashable {
     public var autoCompaction: AutoCompactor.Policy?
     /// `--restore-from`: the backup a new cluster starts from.
     public var restoreFrom: String?
+    /// `--cert-file`, `--key-file`, `--trusted-ca-file`, `--client-cert-auth`: used by `https`
+    /// client URLs.
+    public var clientTLS = TLSFiles()
+    /// `--peer-cert-file`, `--peer-key-file`, `--peer-trusted-ca-file`, `--peer-client-cert-auth`:
+    /// used by an `https` peer URL and to dial `https` peers.
+    public var peerTLS = TLSFiles()
 
     /// The defaults, chosen like etcd's (its `<name>.etcd` data directory becomes `<name>.kvd`).
     public enum Defaults {

@@ -1,22 +1,28 @@
-/// An `http://host:port` URL of a listener or an advertised endpoint.
-///
-/// Only plaintext `http` is accepted: kvd has no TLS yet, and accepting `https` would silently
-/// serve plaintext where the operator asked for encryption.
+/// An `http://host:port` or `https://host:port` URL of a listener or an advertised endpoint.
+/// `https` means TLS with the certificates of `--cert-file` (client URLs) or `--peer-cert-file`
+/// (peer URLs); resolving the configuration refuses an `https` URL without them.
 public struct ServerURL: Sendable, Hashable, CustomStringConvertible {
     /// The host name or IP address (IPv6 without brackets).
     public var host: String
     /// The TCP port.
     public var port: Int
+    /// Whether the scheme is `https`.
+    public var usesTLS: Bool
 
     /// Creates a URL.
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, usesTLS: Bool = false) {
         self.host = host
         self.port = port
+        self.usesTLS = usesTLS
     }
 
-    /// `http://host:port`, IPv6 hosts in brackets: the canonical form member ids are derived from.
+    /// `http` or `https`.
+    public var scheme: String { usesTLS ? "https" : "http" }
+
+    /// `http://host:port`, IPv6 hosts in brackets: the canonical form member ids are derived from
+    /// (so, as in etcd, the scheme is part of a member's identity).
     public var description: String {
-        host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
+        host.contains(":") ? "\(scheme)://[\(host)]:\(port)" : "\(scheme)://\(host):\(port)"
     }
 
     /// Whether the host is a wildcard address, which can be listened on but not advertised.
@@ -40,17 +46,18 @@ public struct ServerURL: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Parses `http://host:port` (an optional trailing `/` is accepted); `what` names the flag
-    /// or key in the error.
-    public static func parse(_ text: String, what: String) throws(ConfigError) -> ServerURL {
+    /// Parses `http://host:port` or `https://host:port` (an optional trailing `/` is accepted);
+    /// `what` names the flag or key in the error. Without `allowTLS`, `https` is refused.
+    public static func parse(_ text: String, what: String, allowTLS: Bool = true) throws(ConfigError) -> ServerURL {
         let trimmed = text.trimmingWhitespace()
         let schemeSeparator = "://"
         guard let schemeEnd = trimmed.firstRange(of: schemeSeparator) else {
             throw ConfigError("\(what): '\(text)' is not a URL (expected http://host:port)")
         }
         let scheme = trimmed[..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "http" else {
-            throw ConfigError("\(what): '\(text)' uses scheme '\(scheme)'; only http is supported (no TLS yet)")
+        guard scheme == "http" || (scheme == "https" && allowTLS) else {
+            let supported = allowTLS ? "http or https" : "only http (https is served on the client URLs)"
+            throw ConfigError("\(what): '\(text)' uses scheme '\(scheme)'; use \(supported)")
         }
         var rest = trimmed[schemeEnd.upperBound...]
         if rest.hasSuffix("/") { rest = rest.dropLast() }
@@ -82,11 +89,13 @@ public struct ServerURL: Sendable, Hashable, CustomStringConvertible {
         guard let port = Int(portText), (0...65_535).contains(port) else {
             throw ConfigError("\(what): '\(text)' has port '\(portText)', which is not a number from 0 to 65535")
         }
-        return ServerURL(host: String(host), port: port)
+        return ServerURL(host: String(host), port: port, usesTLS: scheme == "https")
     }
 
     /// Parses a comma-separated list of URLs; an empty list is an error unless `allowEmpty`.
-    public static func parseList(_ text: String, what: String, allowEmpty: Bool = false) throws(ConfigError) -> [ServerURL] {
+    public static func parseList(
+        _ text: String, what: String, allowEmpty: Bool = false, allowTLS: Bool = true
+    ) throws(ConfigError) -> [ServerURL] {
         let parts = text.split(separator: ",", omittingEmptySubsequences: true)
             .map { String($0).trimmingWhitespace() }
             .filter { !$0.isEmpty }
@@ -95,7 +104,7 @@ public struct ServerURL: Sendable, Hashable, CustomStringConvertible {
         }
         var urls: [ServerURL] = []
         for part in parts {
-            urls.append(try parse(part, what: what))
+            urls.append(try parse(part, what: what, allowTLS: allowTLS))
         }
         return urls
     }

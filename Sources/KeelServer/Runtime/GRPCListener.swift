@@ -2,10 +2,11 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
-/// One listener of `--listen-client-urls`: gRPC (plaintext HTTP/2) serving the etcd services, and
+/// One listener of `--listen-client-urls`: gRPC (HTTP/2, over TLS for an `https` URL) serving the etcd services, and
 /// on the same port etcd's HTTP/1 endpoints (`/metrics`, `/health`, `/version`).
 final class GRPCListener: Service, Sendable {
     /// etcd's allowance over `--max-request-bytes` for gRPC framing and the other fields of a
@@ -27,15 +28,17 @@ final class GRPCListener: Service, Sendable {
 
     init(
         url: ServerURL, services: [any RegistrableRPCService], interceptors: [any ServerInterceptor] = [],
-        maxRequestBytes: Int, http: ClientPortHTTP
+        maxRequestBytes: Int, http: ClientPortHTTP, tls: NIOSSLContext? = nil
     ) {
+        precondition(url.usesTLS == (tls != nil), "an https client URL needs a TLS context, an http one none")
         self.url = url
         var config = HTTP2ServerTransport.Custom<ClientPortListenerFactory>.Config.defaults
         config.rpc.maxRequestPayloadSize = maxRequestBytes + Self.grpcOverheadBytes
         config.http2.maxConcurrentStreams = Self.streamsPerConnectionMax
         config.connection.keepalive.clientBehavior.minPingIntervalWithoutCalls = Self.clientPingIntervalMin
         let transport = HTTP2ServerTransport.Custom(
-            listenerFactory: ClientPortListenerFactory(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, url: url, http: http),
+            listenerFactory: ClientPortListenerFactory(
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton, url: url, http: http, tls: tls),
             config: config
         )
         server = GRPCServer(transport: transport, services: services, interceptors: interceptors)

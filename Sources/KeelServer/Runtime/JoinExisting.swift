@@ -24,7 +24,7 @@ public enum JoinExisting {
     static let attemptTimeout: Duration = .seconds(2)
 
     /// The identity for `config` (which says `existing`).
-    public static func identity(for config: ServerConfig, logger: Logger) async throws(StartupError) -> ExistingIdentity {
+    public static func identity(for config: ServerConfig, tls: PeerTLS?, logger: Logger) async throws(StartupError) -> ExistingIdentity {
         let ownURLs = Set(config.initialAdvertisePeerURLs.map(\.description))
         if let stored = KeelNode.storedIdentity(dataDirectory: config.dataDirectory) {
             let me = MemberInfo(id: stored.memberID, name: config.name, peerURLs: ownURLs.sorted())
@@ -41,7 +41,7 @@ public enum JoinExisting {
             for url in others {
                 guard let address = PeerAddress(url: url) else { continue }
                 do {
-                    let bytes = try await TCPPeerTransport.queryMembership(at: address, timeout: attemptTimeout)
+                    let bytes = try await TCPPeerTransport.queryMembership(at: address, tls: tls, timeout: attemptTimeout)
                     guard let (clusterID, registry) = KeelNode.decodeMembershipAnswer(bytes) else {
                         lastError = "\(url) answered something that is not a member list"
                         continue

@@ -23,9 +23,12 @@ public enum KvdMain {
     ) async -> Int32 {
         var config: ServerConfig
         let values: ConfigValues
+        let tls: ServerTLSContexts
         do {
             values = try ConfigValues.gather(flags: flags, configFilePath: configFilePath, environment: environment)
             config = try ServerConfig.resolve(values)
+            // Certificate files are read before anything else starts, so a bad one is a bad configuration.
+            tls = try ServerTLSContexts(config: config)
         } catch {
             printError("kvd: \(error.message)")
             return exitCodeBadConfig
@@ -36,12 +39,13 @@ public enum KvdMain {
         if let warning = IgnoredSetting.warning(for: values.ignored) {
             logger.warning("\(warning)")
         }
+        for warning in config.tlsWarnings { logger.warning("\(warning)") }
         do {
             if config.initialClusterState == .existing {
-                config.existingIdentity = try await JoinExisting.identity(for: config, logger: logger)
+                config.existingIdentity = try await JoinExisting.identity(for: config, tls: tls.peer, logger: logger)
             }
-            let transport = makeTransport(config: config, logger: logger)
-            let server = try KvdServer(config: config, network: transport, logger: logger)
+            let transport = try makeTransport(config: config, tls: tls, logger: logger)
+            let server = try KvdServer(config: config, network: transport, tls: tls, logger: logger)
             let node = server.node
             transport.answerMembershipQueries { await node.membershipAnswer() }
             logger.info(
@@ -65,8 +69,21 @@ public enum KvdMain {
     }
 
     /// The TCP transport for the configuration: peers are the other members at their first
-    /// peer URL.
-    public static func makeTransport(config: ServerConfig, logger: Logger) -> TCPPeerTransport {
+    /// peer URL, dialled over TLS where that URL is `https`.
+    ///
+    /// - Parameter tls: the contexts read from the certificate files; read here when not given.
+    /// - Throws: ``ConfigError`` when a peer certificate file cannot be used.
+    public static func makeTransport(
+        config: ServerConfig, tls: ServerTLSContexts? = nil, logger: Logger
+    ) throws(ConfigError) -> TCPPeerTransport {
+        var peerTLS: PeerTLS?
+        if let tls {
+            peerTLS = tls.peer
+        } else {
+            peerTLS = try ServerTLSContexts(config: config).peer
+        }
+        // The listener follows its own URL's scheme; dialling follows each peer's.
+        if !config.listenPeerURL.usesTLS { peerTLS?.server = nil }
         let nodeConfig = config.nodeConfig
         var peers: [NodeID: PeerAddress] = [:]
         if config.existingIdentity != nil {
@@ -77,13 +94,14 @@ public enum KvdMain {
         } else {
             for (member, info) in zip(config.initialCluster, nodeConfig.members) where info.id != nodeConfig.selfID {
                 guard let url = member.peerURLs.first else { continue }
-                peers[info.id] = PeerAddress(host: url.host, port: url.port)
+                peers[info.id] = PeerAddress(host: url.host, port: url.port, usesTLS: url.usesTLS)
             }
         }
         return TCPPeerTransport(
             selfID: nodeConfig.selfID, clusterID: nodeConfig.clusterID,
             attributes: MemberAttributes(name: config.name, clientURLs: config.advertiseClientURLs.map(\.description)),
-            listenHost: config.listenPeerURL.listenHost, listenPort: config.listenPeerURL.port, peers: peers, logger: logger
+            listenHost: config.listenPeerURL.listenHost, listenPort: config.listenPeerURL.port, peers: peers,
+            tls: peerTLS, logger: logger
         )
     }
 

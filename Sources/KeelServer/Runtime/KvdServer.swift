@@ -2,6 +2,7 @@ import GRPCCore
 import KeelNode
 import Logging
 import Metrics
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -37,6 +38,8 @@ public final class KvdServer: Sendable {
     /// The node.
     public let node: KeelNode
     private let network: any LifecyclePeerNetwork
+    /// The context of the `https` client URLs; nil when all are `http`.
+    private let clientTLS: NIOSSLContext?
     private let logger: Logger
     private let state = Mutex(RunState())
     private let readyStream: AsyncStream<BoundPorts>
@@ -44,12 +47,25 @@ public final class KvdServer: Sendable {
 
     /// Opens the node (its data directory is checked here) over `network`.
     ///
+    /// - Parameter tls: the contexts read from the configuration's certificate files; read here
+    ///   when not given.
     /// - Throws: ``StartupError`` when the data directory belongs to another cluster or member,
-    ///   or cannot be opened.
-    public init(config: ServerConfig, network: any LifecyclePeerNetwork, logger: Logger) throws(StartupError) {
+    ///   or cannot be opened, or a certificate file cannot be used.
+    public init(
+        config: ServerConfig, network: any LifecyclePeerNetwork, tls: ServerTLSContexts? = nil, logger: Logger
+    ) throws(StartupError) {
         self.config = config
         self.network = network
         self.logger = logger
+        if let tls {
+            clientTLS = tls.client
+        } else {
+            do {
+                clientTLS = try ServerTLSContexts(config: config).client
+            } catch {
+                throw StartupError(error.message)
+            }
+        }
         // Metrics made before the bootstrap stay no-ops forever, and the node makes its own
         // while it opens.
         _ = MetricsBootstrap.registry
@@ -157,7 +173,8 @@ public final class KvdServer: Sendable {
         let grpcMetrics = GRPCServerMetrics()
         return config.listenClientURLs.map {
             GRPCListener(
-                url: $0, services: services, interceptors: [grpcMetrics], maxRequestBytes: config.maxRequestBytes, http: http)
+                url: $0, services: services, interceptors: [grpcMetrics], maxRequestBytes: config.maxRequestBytes, http: http,
+                tls: $0.usesTLS ? clientTLS : nil)
         }
     }
 
