@@ -76,6 +76,27 @@ final class MembershipProcessTests: ClusterTestCase {
         XCTAssertTrue(put.succeeded, put.transcript + cluster.logTails())
     }
 
+    /// Over TLS the newcomer asks for the members with its peer certificate, and a peer with
+    /// `--peer-client-cert-auth` answers it.
+    func testAMemberJoinsATLSClusterOverTLSPeers() throws {
+        let cluster = try ClusterHarness(nodesCount: 4, binaries: try ClusterBinaries.locate(), testName: name)
+        harness = cluster
+        cluster.tls = try TestCertificates.make(in: cluster.directory)
+        cluster.founders = Array(cluster.nodes.prefix(3))
+        for node in cluster.founders { try cluster.start(node) }
+        _ = try cluster.waitForLeader(among: cluster.founders, timeLimitSeconds: Self.electionTimeLimitSeconds)
+        XCTAssertTrue(try cluster.etcdctl(["put", "before", "join"], on: cluster.founders).succeeded)
+        let newcomer = cluster.node("node4")
+        let id = try addedID(try cluster.etcdctl(["member", "add", newcomer.name, "--peer-urls=\(newcomer.peerURL)"], on: cluster.founders))
+        try cluster.start(newcomer)
+        try eventually(30, "the newcomer serving what was written before it joined") {
+            try cluster.etcdctl(["get", "before", "--print-value-only", "--consistency=s"], on: [newcomer]).stdout == "join\n"
+        }
+        XCTAssertEqual(try cluster.statuses(of: [newcomer])[newcomer.name].map { String($0.memberID, radix: 16) }, id)
+        let log = (try? String(contentsOf: newcomer.logURL, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("joining an existing cluster"), cluster.logTail(newcomer))
+    }
+
     func testRemovingTheLeaderHandsOverAndTheClusterContinues() throws {
         let (cluster, leader) = try startCluster()
         let hexID = String(leader.memberID, radix: 16)
