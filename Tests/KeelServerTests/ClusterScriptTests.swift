@@ -11,6 +11,8 @@ final class ClusterScriptTests: XCTestCase {
     /// Start waits up to 60 s for a leader itself; stop up to 10 s before SIGKILL.
     static let scriptTimeLimitSeconds = 90.0
     static let nodesCount = 3
+    /// Ports reserved: room for one member added beyond the first three.
+    static let nodesMax = 4
 
     private var directory: URL?
     private var environment: [String: String] = [:]
@@ -23,7 +25,7 @@ final class ClusterScriptTests: XCTestCase {
         self.directory = directory
         environment = [
             "KEEL_CLUSTER_DIR": directory.path,
-            "KEEL_CLUSTER_BASE_PORT": String(try ClusterPorts.consecutiveFreeBase(10 * Self.nodesCount)),
+            "KEEL_CLUSTER_BASE_PORT": String(try ClusterPorts.consecutiveFreeBase(10 * Self.nodesMax)),
         ]
         if binaries.serverIsEtcd {
             environment["KEEL_CLUSTER_BINARY"] = "etcd"
@@ -53,7 +55,7 @@ final class ClusterScriptTests: XCTestCase {
     private func pids() -> [String: pid_t] {
         guard let directory else { return [:] }
         var result: [String: pid_t] = [:]
-        for i in 1...Self.nodesCount {
+        for i in 1...Self.nodesMax {
             let file = directory.appendingPathComponent("node\(i).pid")
             if let text = try? String(contentsOf: file, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 result["node\(i)"] = pid
@@ -152,5 +154,38 @@ final class ClusterScriptTests: XCTestCase {
         let cleaned = try script(["clean"])
         XCTAssertEqual(cleaned.status, 0, cleaned.transcript)
         XCTAssertFalse(FileManager.default.fileExists(atPath: try XCTUnwrap(directory).path))
+    }
+
+    func testAddAndRemoveAMember() throws {
+        let started = try script(["start"])
+        XCTAssertEqual(started.status, 0, started.transcript)
+        XCTAssertEqual(try etcdctl(["put", "before", "growing"], node: 1).stdout, "OK\n")
+
+        let added = try script(["add", "--learner"])
+        XCTAssertEqual(added.status, 0, added.transcript)
+        XCTAssertTrue(added.stdout.contains("added node4 as a learner"), added.transcript)
+        let node4 = try XCTUnwrap(pids()["node4"])
+        XCTAssertTrue(isRunning(node4))
+        var read: ClusterCommandResult?
+        XCTAssertTrue(
+            try eventually(within: 30) {
+                read = try etcdctl(["get", "before", "--consistency=s", "--print-value-only"], node: 4)
+                return read?.stdout == "growing\n"
+            }, "node4 did not catch up: \(read?.transcript ?? "")")
+        let endpoints = try script(["endpoints"])
+        XCTAssertEqual(endpoints.stdout.split(separator: ",").count, 4, endpoints.stdout)
+
+        let node2 = try XCTUnwrap(pids()["node2"])
+        let removed = try script(["remove", "node2"])
+        XCTAssertEqual(removed.status, 0, removed.transcript)
+        XCTAssertTrue(eventually(within: 15) { !isRunning(node2) }, "node2 still runs after its removal")
+        let list = try etcdctl(["member", "list"], node: 1)
+        XCTAssertEqual(list.stdout.split(separator: "\n").count, 3, list.transcript)
+        XCTAssertFalse(list.stdout.contains(", node2, "), list.stdout)
+        let status = try script(["status"])
+        XCTAssertFalse(status.stdout.contains("node2"), status.transcript)
+        let again = try script(["remove", "node2"])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("node2 was removed"), again.transcript)
     }
 }
