@@ -43,6 +43,23 @@ enum DataDirectory {
         try sync(directory)
     }
 
+    static let removedFile = "keel-removed"
+
+    /// Records that this member was removed from its cluster (synced): it must not start again.
+    static func markRemoved(_ directory: String) throws(KeelError) {
+        let path = directory + "/" + removedFile
+        guard FileManager.default.createFile(atPath: path, contents: Data("removed from the cluster\n".utf8)) else {
+            throw KeelError(.failedPrecondition, "cannot write \(path)")
+        }
+        try sync(path)
+        try sync(directory)
+    }
+
+    /// Whether ``markRemoved(_:)`` ran on `directory`.
+    static func isMarkedRemoved(_ directory: String) -> Bool {
+        FileManager.default.fileExists(atPath: directory + "/" + removedFile)
+    }
+
     /// The identity `directory` was claimed with, if any.
     static func storedIdentity(_ directory: String) -> (clusterID: UInt64, memberID: NodeID)? {
         guard let stored = FileManager.default.contents(atPath: directory + "/" + identityFile) else { return nil }

@@ -80,12 +80,22 @@ extension KeelNode {
         }
     }
 
-    /// An applied change: send to the members where they now listen; stop serving if removed.
+    /// An applied change: send to the members where they now listen.
     func membersChanged(_ members: MemberRegistry) {
         sendToPeers(of: members)
         peerAttributes = peerAttributes.filter { members.member($0.key) != nil }
-        guard members.member(id) == nil, !removed else { return }
+    }
+
+    /// A change removing this member applied: it stops serving, and says so on every later start
+    /// (the mark in its data directory), as etcd refuses to start a removed member.
+    func removedFromCluster() {
+        guard !removed else { return }
         removed = true
+        do {
+            try DataDirectory.markRemoved(config.dataDirectory)
+        } catch {
+            logger.info("could not mark the data directory as removed", metadata: ["error": "\(error)"])
+        }
         logger.info("the member has been permanently removed from the cluster", metadata: ["member": "\(DataDirectory.hex(id.rawValue))"])
         for waiter in removalWaiters.values { waiter.resume() }
         removalWaiters = [:]

@@ -41,6 +41,15 @@ extension KeelNode {
             }
             metrics.applyDuration.recordNanoseconds(outcome.applyNanoseconds)
             metrics.etcd.backendCommitDuration.recordNanoseconds(outcome.applyNanoseconds)
+            if let snapshot = work.snapshot, !snapshot.data.isEmpty {
+                // Rare and telling (a member far behind, or a new one): etcd logs it too.
+                logger.info(
+                    "installed a snapshot from the leader",
+                    metadata: [
+                        "member": "\(DataDirectory.hex(id.rawValue))", "index": "\(snapshot.metadata.index)",
+                        "bytes": "\(snapshot.data.count)",
+                    ])
+            }
         }
         var out = NodeOutput()
         machine.finishReady(result, now: now, into: &out)
@@ -63,6 +72,7 @@ extension KeelNode {
             memberWaiters.removeValue(forKey: waiterID)?.resume(returning: result)
         }
         if let members = out.membersChanged { membersChanged(members) }
+        if out.removedSelf { removedFromCluster() }
         if let source = out.imageToBuild { buildImage(source) }
         #if DEBUG
             // O(requests): checked on every step in debug builds (all tests), not in release.

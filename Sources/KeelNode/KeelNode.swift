@@ -105,6 +105,7 @@ public actor KeelNode {
                 "a lease clock-drift bound of \(config.leaseClockDriftBoundTicks) ticks leaves no leader lease within an election timeout of \(config.electionTimeoutTicks) ticks")
         }
         try DataDirectory.claim(config.dataDirectory, clusterID: config.clusterID, memberID: config.selfID)
+        if DataDirectory.isMarkedRemoved(config.dataDirectory) { throw KeelError.memberRemoved }
         var options = StorageOptions()
         options.valueBytesMax = config.maxRequestBytes
         options.keysPerLeaseMax = config.keysPerLeaseMax
@@ -119,6 +120,8 @@ public actor KeelNode {
                 let voters = config.members.filter { !$0.isLearner }.map(\.id)
                 if let backup = config.restoreFrom {
                     try DataDirectory.restore(storage, from: backup, voters: voters)
+                    // The backup carries the old cluster's members; this cluster has its own.
+                    try storage.stateMachine.recordMembers(MemberRegistry(configured: config.members).encoded())
                 } else {
                     try DataDirectory.bootstrap(storage, voters: voters)
                 }
@@ -141,9 +144,7 @@ public actor KeelNode {
             firstRequestID: UInt64.random(in: 1...(UInt64.max >> 1)), random: SystemRandomNumberGenerator(), logger: logger,
             metrics: metrics)
         machine.loadLeases(leases, now: .zero)
-        guard machine.members.member(config.selfID) != nil else {
-            throw KeelError.memberRemoved
-        }
+
         watchHub = WatchHub(
             revision: storage.stateMachine.revision, compactedRevision: storage.stateMachine.compactedRevision,
             limits: config.watchLimits)

@@ -76,6 +76,14 @@ final class MembershipRulesTests: XCTestCase {
         XCTAssertNil(judge(MembershipChange(action: .add, member: four, peerURLs: ["http://x:1"], isLearner: true), active: [one, two]))
     }
 
+    /// etcd's exception: a one-member cluster may add a voter (it has no other way to grow).
+    func testAOneMemberClusterMayAddAVoter() throws {
+        let alone = MemberRegistry([.init(id: one, name: "n1", peerURLs: ["http://a:1"], isLearner: false)])
+        try NodeMachine.judge(
+            MembershipChange(action: .add, member: two, peerURLs: ["http://b:1"]), registry: alone, conf: ConfState(voters: [one]),
+            replication: [one: ReplicationStatus(match: LogIndex(5), recentlyActive: true, isLearner: false)], leaderLastIndex: LogIndex(5))
+    }
+
     func testRemoveIsRefusedForAnUnknownMemberOrWhenTheRestCannotFormAQuorum() {
         XCTAssertEqual(judge(MembershipChange(action: .remove, member: NodeID(9))), "etcdserver: member not found")
         XCTAssertNil(judge(MembershipChange(action: .remove, member: three)))

@@ -1,4 +1,6 @@
 import Foundation
+import GRPCCore
+import KeelProto
 import Synchronization
 import XCTest
 
@@ -76,6 +78,45 @@ final class MembershipProcessTests: ClusterTestCase {
         XCTAssertTrue(put.succeeded, put.transcript + cluster.logTails())
     }
 
+    /// A leader that compacted its log (a snapshot every 500 entries, 5,000 catch-up entries kept
+    /// behind it) sends a new member the image, then the log after it.
+    func testANewMemberJoinsFromASnapshotOnceTheLeadersLogWasCompacted() async throws {
+        let cluster = try ClusterHarness(nodesCount: 4, binaries: try ClusterBinaries.locate(), testName: name)
+        harness = cluster
+        cluster.extraArguments = ["--snapshot-count", "500"]
+        cluster.founders = Array(cluster.nodes.prefix(3))
+        for node in cluster.founders { try cluster.start(node) }
+        let leader = try cluster.waitForLeader(among: cluster.founders, timeLimitSeconds: Self.electionTimeLimitSeconds)
+        let puts = 6_000
+        let writers = 32
+        try await withClient(port: leader.node.clientPort) { client in
+            let kv = Etcdserverpb_KV.Client(wrapping: client)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for n in stride(from: writer, to: puts, by: writers) {
+                            var request = Etcdserverpb_PutRequest()
+                            request.key = Data("k-\(n)".utf8)
+                            request.value = Data("v".utf8)
+                            _ = try await kv.put(request)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let newcomer = cluster.node("node4")
+        _ = try addedID(try cluster.etcdctl(["member", "add", newcomer.name, "--peer-urls=\(newcomer.peerURL)"], on: cluster.founders))
+        try cluster.start(newcomer)
+        try eventually(60, "the newcomer holding the first and the last write") {
+            let first = try cluster.etcdctl(["get", "k-0", "--print-value-only", "--consistency=s"], on: [newcomer]).stdout
+            let last = try cluster.etcdctl(["get", "k-\(puts - 1)", "--print-value-only", "--consistency=s"], on: [newcomer]).stdout
+            return first == "v\n" && last == "v\n"
+        }
+        let log = (try? String(contentsOf: newcomer.logURL, encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("installed a snapshot from the leader"), cluster.logTail(newcomer))
+    }
+
     /// Over TLS the newcomer asks for the members with its peer certificate, and a peer with
     /// `--peer-client-cert-auth` answers it.
     func testAMemberJoinsATLSClusterOverTLSPeers() throws {
@@ -117,6 +158,12 @@ final class MembershipProcessTests: ClusterTestCase {
         // Removing it again: etcd's answer.
         let again = try cluster.etcdctl(["member", "remove", hexID], on: others)
         XCTAssertTrue(again.stderr.contains("etcdserver: member not found"), again.transcript)
+        // Started again on its data, it refuses: it knows it was removed.
+        let logBefore = (try? String(contentsOf: leader.node.logURL, encoding: .utf8))?.count ?? 0
+        try cluster.start(leader.node)
+        try eventually(20, "the removed member refusing to start") { !leader.node.isRunning }
+        let restartLog = String(((try? String(contentsOf: leader.node.logURL, encoding: .utf8)) ?? "").dropFirst(logBefore))
+        XCTAssertTrue(restartLog.contains("kvd: etcdserver: the member has been permanently removed from the cluster"), restartLog)
     }
 
     func testAMemberIsReplacedOnANewDataDirectoryAtTheSamePeerURL() throws {

@@ -85,8 +85,10 @@ extension NodeMachine {
                 guard registry.members.filter(\.isLearner).count < learnersMax else {
                     throw KeelError.tooManyLearners
                 }
-            } else if activeVoters.count < quorum(voters.count + 1) {
-                // The new voter is not running yet: with it, the remaining active voters must still form a quorum.
+            } else if activeVoters.count < quorum(voters.count + 1) && voters.count > 1 {
+                // The new voter is not running yet: with it, the remaining active voters must still
+                // form a quorum. A one-member cluster is the exception etcd makes too: it has no
+                // other way to grow (and waits for the new member to start).
                 throw KeelError.notEnoughStartedMembers
             }
         case .remove:
@@ -149,6 +151,7 @@ extension NodeMachine {
             out.membersChanged = members
         }
         for requestID in outcome.membershipResults { completeMembership(requestID, .success(()), into: &out) }
+        if outcome.removedSelf { out.removedSelf = true }
     }
 
     func completeMembership(_ requestID: UInt64, _ result: Result<Void, KeelError>, into out: inout NodeOutput) {

@@ -17,6 +17,8 @@ public struct NodeOutput {
     public var memberReplies: [(id: UInt64, result: Result<Void, KeelError>)] = []
     /// The members, when they changed: the driver updates where it sends peer messages.
     public var membersChanged: MemberRegistry?
+    /// An applied change removed this node: the driver stops serving.
+    public var removedSelf = false
     /// An image to read off the storage thread; its result goes to ``NodeMachine/imageBuilt(_:into:)``.
     public var imageToBuild: ImageSource?
 

@@ -83,6 +83,9 @@ public struct ReadyOutcome: Sendable {
     public var members: MemberRegistry?
     /// This node's membership changes that applied, by request id.
     public var membershipResults: [UInt64] = []
+    /// A change that removed this node applied. Only that says so: a leader's snapshot taken before
+    /// this node was added lists members without it, yet it is a member (the entry adding it follows).
+    public var removedSelf = false
 }
 
 /// A change to the set of leases, from an applied entry.
@@ -134,6 +137,7 @@ extension ReadyWork {
                     members = current.applying(change)
                     outcome.members = members
                     if change.origin == node { outcome.membershipResults.append(change.requestID) }
+                    if change.action == .remove && change.member == node { outcome.removedSelf = true }
                 }
                 try store.applyConfChange(index: entry.index, term: entry.term, confState: confState, members: members?.encoded())
                 continue

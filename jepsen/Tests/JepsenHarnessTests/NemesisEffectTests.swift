@@ -170,9 +170,6 @@ final class NemesisEffectTests: XCTestCase {
         XCTAssertThrowsError(try ClockNemesis(launch: ServerLaunch(binary: "/usr/bin/etcd", fakeClockLibrary: ClockNemesis.libraryPath))) {
             XCTAssertTrue("\($0)".contains("Go program"), "\($0)")
         }
-        XCTAssertThrowsError(try NemesisCatalog.make("member", launch: ServerLaunch(binary: "/usr/bin/etcd"))) {
-            XCTAssertTrue("\($0)".contains("not supported"), "\($0)")
-        }
     }
 
     // MARK: helpers

@@ -44,6 +44,9 @@ public final class ServerNode: Sendable {
         var spawnedAt: ContinuousClock.Instant?
         /// Exits the harness did not cause (a crash), described for the verdict.
         var unexpectedExits: [String] = []
+        /// Removed from the cluster by the `member` nemesis: its exit is expected, and it is not
+        /// restarted on its data (it would refuse to start) until added back.
+        var removed = false
     }
 
     init(index: Int, directory: String, launch: ServerLaunch) {
@@ -66,13 +69,15 @@ public final class ServerNode: Sendable {
     public var pid: pid_t? { state.withLock { $0.pid } }
     /// Whether the process is stopped with SIGSTOP.
     public var isPaused: Bool { state.withLock { $0.paused } }
+    /// Whether the `member` nemesis removed it from the cluster (and has not added it back).
+    public var isRemoved: Bool { state.withLock { $0.removed } }
     /// When the current process was spawned, on the monotonic clock.
     var spawnedAt: ContinuousClock.Instant? { state.withLock { $0.spawnedAt } }
     /// Every time the server exited without the harness killing or stopping it.
     public var unexpectedExits: [String] { state.withLock { $0.unexpectedExits } }
 
     /// The command line: `ip netns exec NS [env LD_PRELOAD=…] BINARY etcd-flags… extra…`.
-    func commandLine(initialCluster: String) -> [String] {
+    func commandLine(initialCluster: String, clusterState: String = "new") -> [String] {
         var command = ["ip", "netns", "exec", namespace]
         var preload: [String] = launch.extraPreload.map { [$0] } ?? []
         var environment: [String] = []
@@ -103,14 +108,14 @@ public final class ServerNode: Sendable {
             "--listen-peer-urls", peerURL,
             "--initial-advertise-peer-urls", peerURL,
             "--initial-cluster", initialCluster,
-            "--initial-cluster-state", "new",
+            "--initial-cluster-state", clusterState,
             "--initial-cluster-token", "keel-jepsen",
         ]
         return command + launch.extraArguments
     }
 
     /// Starts the server (again, on the same data after a kill).
-    func start(initialCluster: String) throws(HarnessError) {
+    func start(initialCluster: String, clusterState: String = "new") throws(HarnessError) {
         if launch.loseUnsyncedLibrary != nil {
             // The preload tracks files under the data directory only if it exists when it loads.
             try? FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
@@ -118,7 +123,7 @@ public final class ServerNode: Sendable {
         if let clockFilePath, !FileManager.default.fileExists(atPath: clockFilePath) {
             try? "+0 x1\n".write(toFile: clockFilePath, atomically: true, encoding: .utf8)
         }
-        let command = commandLine(initialCluster: initialCluster)
+        let command = commandLine(initialCluster: initialCluster, clusterState: clusterState)
         appendToLog("starting \(name) at \(ISO8601DateFormatter().string(from: Date())): \(command.joined(separator: " "))")
         let pid: pid_t
         do {
@@ -171,15 +176,45 @@ public final class ServerNode: Sendable {
     public func isRunning() -> Bool {
         guard let pid = state.withLock({ $0.pid }) else { return false }
         if let status = Subprocess.exitStatusIfExited(pid) {
-            state.withLock {
-                $0.pid = nil
-                $0.paused = false
-                $0.unexpectedExits.append("\(name) exited by itself with status \(status)")
+            let expected = state.withLock { state -> Bool in
+                state.pid = nil
+                state.paused = false
+                if !state.removed { state.unexpectedExits.append("\(name) exited by itself with status \(status)") }
+                return state.removed
+            }
+            if expected {
+                appendToLog("\(name) exited after its removal from the cluster, with status \(status)")
+                return false
             }
             appendToLog("\(name) exited by itself with status \(status) at \(ISO8601DateFormatter().string(from: Date()))")
             return false
         }
         return true
+    }
+
+    /// Marks the member removed from the cluster: it stops by itself, and that is no crash.
+    func markRemoved() {
+        state.withLock { $0.removed = true }
+        appendToLog("removed from the cluster at \(ISO8601DateFormatter().string(from: Date()))")
+    }
+
+    /// Undoes ``markRemoved()`` when the removal did not happen.
+    func clearRemoved() { state.withLock { $0.removed = false } }
+
+    /// Starts the member again as a new member of the cluster (it was added back): on an empty
+    /// data directory, with `--initial-cluster-state existing`.
+    func rejoin(initialCluster: String) throws(HarnessError) {
+        guard !isRunning() else { throw HarnessError(.setupFailed, "\(name) still runs; it cannot rejoin") }
+        // The old data belongs to the removed member's id; the journal is the crash nemesis's record of it.
+        for path in [directory + "/data", directory + "/unsynced.journal"] where FileManager.default.fileExists(atPath: path) {
+            do {
+                try FileManager.default.removeItem(atPath: path)
+            } catch {
+                throw HarnessError(.setupFailed, "cannot empty \(path) for \(name) to rejoin: \(error.localizedDescription)")
+            }
+        }
+        state.withLock { $0.removed = false }
+        try start(initialCluster: initialCluster, clusterState: "existing")
     }
 
     /// Appends a harness line to the server's log, so the log reads as one story.

@@ -36,9 +36,16 @@ public final class TestCluster: Sendable {
         }
     }
 
-    /// Starts a member again on its data (after a kill).
+    /// Starts a member again on its data (after a kill). A member removed from the cluster is
+    /// not: it would refuse to start; the `member` nemesis adds it back (``rejoin(_:)``).
     public func restart(_ node: ServerNode) throws(HarnessError) {
+        guard !node.isRemoved else { return }
         try node.start(initialCluster: initialCluster)
+    }
+
+    /// Starts a member that was removed and added back, as a new member on empty data.
+    public func rejoin(_ node: ServerNode) throws(HarnessError) {
+        try node.rejoin(initialCluster: initialCluster)
     }
 
     /// Stops every member and removes the network. Runs however the test ended.

@@ -37,7 +37,7 @@ public struct KillNemesis: Nemesis {
     public func heal(_ cluster: TestCluster) async throws -> String {
         let restarted = try await Blocking.run { () throws -> [ServerNode] in
             var restarted: [ServerNode] = []
-            for node in cluster.nodes where !node.isRunning() {
+            for node in cluster.nodes where !node.isRunning() && !node.isRemoved {
                 try cluster.restart(node)
                 restarted.append(node)
             }

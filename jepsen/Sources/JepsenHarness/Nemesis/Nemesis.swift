@@ -36,7 +36,7 @@ public enum NemesisCatalog {
         case "crash": return try CrashNemesis(launch: launch)
         case "pause": return PauseNemesis()
         case "clock": return try ClockNemesis(launch: launch)
-        case "member": throw MemberNemesis.unsupported(binary: launch.binary)
+        case "member": return MemberNemesis()
         default:
             throw HarnessError(.cannotRun, "unknown nemesis '\(name)'; choose from \(names.joined(separator: ", "))")
         }

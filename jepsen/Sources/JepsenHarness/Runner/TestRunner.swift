@@ -239,13 +239,14 @@ public final class TestRunner: Sendable {
         }
 
         log("healing every fault")
-        for nemesis in nemeses {
+        // Membership last: adding a member back needs the others running and answering.
+        for nemesis in nemeses.sorted(by: { ($0.name == "member" ? 1 : 0) < ($1.name == "member" ? 1 : 0) }) {
             let what = try await nemesis.heal(cluster)
             recorder.record(process: .nemesis, type: .info, f: "stop-\(nemesis.name)", value: .string("final heal: \(what)"))
         }
         // A member that exited by itself (ServerNode records it as a crash) is restarted for the
         // final reads; the crash still makes the run invalid.
-        for node in cluster.nodes where node.pid != nil && !node.isRunning() {
+        for node in cluster.nodes where node.pid != nil && !node.isRunning() && !node.isRemoved {
             notes.append("\(node.name) was down after the final heal; restarted for the final reads")
             try await Blocking.run { try cluster.restart(node) }
         }
