@@ -19,6 +19,8 @@ public struct BoundPorts: Sendable, Hashable {
 private struct RunState {
     var group: ServiceGroup?
     var shutdownRequested = false
+    /// Set when the member was removed from the cluster: the server shut down for that reason.
+    var removed = false
 }
 
 /// A kvd member: the peer network, the node, the gRPC listeners and the metrics listeners, run
@@ -116,9 +118,20 @@ public final class KvdServer: Sendable {
         }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await self.reportReady(grpcListeners: grpcListeners, metricsServers: metricsServers) }
+            // A member removed from the cluster has no part to play: shut down gracefully (as on
+            // SIGTERM, so open streams end cleanly), then say why (etcd exits the same way).
+            tasks.addTask {
+                await self.node.waitUntilRemoved()
+                guard !Task.isCancelled else { return }
+                self.state.withLock { $0.removed = true }
+                await self.shutdown()
+            }
             // The group's end (shutdown or a failure) ends the readiness wait as well.
             defer { tasks.cancelAll() }
             try await serviceGroup.run()
+        }
+        if state.withLock({ $0.removed }) {
+            throw StartupError("the member has been permanently removed from the cluster")
         }
     }
 

@@ -47,6 +47,8 @@ public final class ServerNode: Sendable {
         /// Removed from the cluster by the `member` nemesis: its exit is expected, and it is not
         /// restarted on its data (it would refuse to start) until added back.
         var removed = false
+        /// Joined the cluster after it formed (added back): every later start is `existing`.
+        var joinedLater = false
     }
 
     init(index: Int, directory: String, launch: ServerLaunch) {
@@ -115,7 +117,8 @@ public final class ServerNode: Sendable {
     }
 
     /// Starts the server (again, on the same data after a kill).
-    func start(initialCluster: String, clusterState: String = "new") throws(HarnessError) {
+    func start(initialCluster: String) throws(HarnessError) {
+        let clusterState = state.withLock { $0.joinedLater } ? "existing" : "new"
         if launch.loseUnsyncedLibrary != nil {
             // The preload tracks files under the data directory only if it exists when it loads.
             try? FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
@@ -213,8 +216,11 @@ public final class ServerNode: Sendable {
                 throw HarnessError(.setupFailed, "cannot empty \(path) for \(name) to rejoin: \(error.localizedDescription)")
             }
         }
-        state.withLock { $0.removed = false }
-        try start(initialCluster: initialCluster, clusterState: "existing")
+        state.withLock {
+            $0.removed = false
+            $0.joinedLater = true
+        }
+        try start(initialCluster: initialCluster)
     }
 
     /// Appends a harness line to the server's log, so the log reads as one story.
