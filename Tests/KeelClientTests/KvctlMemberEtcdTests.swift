@@ -19,6 +19,19 @@ final class KvctlMemberEtcdTests: XCTestCase {
 
     /// Ids of members the test did not add are kept; any other becomes `<new>`. etcdctl's log
     /// lines are left out, and the pairs of ETCD_INITIAL_CLUSTER sorted (they follow the ids).
+    /// etcd lists members by id, and an added member's id is random on every run: its place among
+    /// the others is too. The member objects (flat, no nested objects; `members` is the answer's
+    /// last field) are compared as a set.
+    static func sortedMembers(_ line: String) -> String {
+        guard let start = line.range(of: "\"members\":["), let end = line.range(of: "]}", options: .backwards),
+            end.lowerBound >= start.upperBound
+        else { return line }
+        let inner = String(line[start.upperBound..<end.lowerBound])
+        guard inner.hasPrefix("{"), inner.hasSuffix("}") else { return line }
+        let objects = inner.dropFirst().dropLast().components(separatedBy: "},{").sorted()
+        return String(line[..<start.upperBound]) + "{" + objects.joined(separator: "},{") + "}" + String(line[end.lowerBound...])
+    }
+
     static func normalized(_ run: KvctlRun, known: Set<UInt64>) -> KvctlRun {
         func mask(_ text: String) -> String {
             var result = text
@@ -33,6 +46,7 @@ final class KvctlMemberEtcdTests: XCTestCase {
             }
             let lines = result.split(separator: "\n", omittingEmptySubsequences: false).compactMap { line -> String? in
                 if line.hasPrefix("{\"level\":") { return nil }
+                if line.hasPrefix("{"), line.contains("\"members\":[") { return sortedMembers(String(line)) }
                 guard line.hasPrefix("ETCD_INITIAL_CLUSTER=\"") else { return String(line) }
                 let pairs = line.dropFirst("ETCD_INITIAL_CLUSTER=\"".count).dropLast().split(separator: ",").sorted()
                 return "ETCD_INITIAL_CLUSTER=\"" + pairs.joined(separator: ",") + "\""
