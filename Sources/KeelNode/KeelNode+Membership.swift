@@ -12,9 +12,7 @@ extension KeelNode {
     public func addMember(peerURLs: [String], isLearner: Bool, deadline: ContinuousClock.Instant) async throws(KeelError) -> (added: MemberInfo, members: [MemberInfo]) {
         // Sorted, as etcd stores an added member's URLs (an update keeps the order given).
         let peerURLs = peerURLs.sorted()
-        for url in peerURLs where PeerAddress(url: url) == nil {
-            throw KeelError(.invalidArgument, "etcdserver: given member URLs are invalid: '\(url)' has no host and port")
-        }
+        try Self.checkPeerURLs(peerURLs)
         let salt = String(UInt64.random(in: 1...UInt64.max), radix: 16)
         let memberID = MemberIdentity.memberID(peerURLs: peerURLs, clusterToken: config.clusterToken + "/" + salt)
         let change = MembershipChange(action: .add, member: memberID, peerURLs: peerURLs, isLearner: isLearner)
@@ -34,9 +32,7 @@ extension KeelNode {
 
     /// Changes a member's peer URLs.
     public func updateMember(_ member: NodeID, peerURLs: [String], deadline: ContinuousClock.Instant) async throws(KeelError) -> [MemberInfo] {
-        for url in peerURLs where PeerAddress(url: url) == nil {
-            throw KeelError(.invalidArgument, "etcdserver: given member URLs are invalid: '\(url)' has no host and port")
-        }
+        try Self.checkPeerURLs(peerURLs)
         return try await changeMembership(MembershipChange(action: .update, member: member, peerURLs: peerURLs), deadline: deadline)
     }
 
@@ -45,9 +41,16 @@ extension KeelNode {
         try await changeMembership(MembershipChange(action: .promote, member: member), deadline: deadline)
     }
 
-    /// Proposes (or forwards) `change` and waits until it applied here.
+    /// Refuses a URL the transport could not dial.
+    static func checkPeerURLs(_ peerURLs: [String]) throws(KeelError) {
+        for url in peerURLs where PeerAddress(url: url) == nil {
+            throw KeelError(.invalidArgument, "etcdserver: given member URLs are invalid: '\(url)' has no host and port")
+        }
+    }
+
+    /// Proposes (or forwards) `change` and waits until it applied here (``checkServing(deadline:)``
+    /// refuses on a removed member).
     func changeMembership(_ change: MembershipChange, deadline: ContinuousClock.Instant) async throws(KeelError) -> [MemberInfo] {
-        if removed { throw KeelError.memberRemoved }
         try checkServing(deadline: deadline)
         guard await awaitLeader(deadline: deadline) else { throw unavailableReason() }
         try checkServing(deadline: deadline)

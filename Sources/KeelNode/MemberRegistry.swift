@@ -75,13 +75,6 @@ public struct MemberRegistry: Sendable, Hashable {
         return result
     }
 
-    /// Records a started member's name (from its peer handshake): kept only in memory, as etcd's
-    /// name comes from the member publishing its attributes.
-    mutating func learnName(_ name: String, of id: NodeID) {
-        guard let slot = members.firstIndex(where: { $0.id == id }), members[slot].name.isEmpty else { return }
-        members[slot].name = name
-    }
-
     /// `version u8 | count u32 | per member: id u64, learner u8, name, url count u8, urls` with
     /// texts as `length u16 | UTF-8` (big-endian).
     public func encoded() -> [UInt8] {

@@ -54,7 +54,7 @@ public final class MemberNemesis: Nemesis {
                 try await client.memberList().members.contains { $0.id == member.id }
             }) ?? true
             guard !still else {
-                Self.unmark(target)
+                target.clearRemoved()
                 return "removing \(target.name) failed: \(error)"
             }
             outcome += " (the call failed, \(error), but the change applied)"
@@ -87,11 +87,6 @@ public final class MemberNemesis: Nemesis {
             }
         }
         return said.joined(separator: "; ")
-    }
-
-    /// A removal that did not happen: the member is a member still.
-    private static func unmark(_ node: ServerNode) {
-        node.clearRemoved()
     }
 
     /// Runs `body` with a client of `nodes`, bounded by ``callTimeout``.
